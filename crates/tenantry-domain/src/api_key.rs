@@ -1,0 +1,160 @@
+//! API keys. A key is shown once, when it is made; only its SHA-256 hash is kept. Keys are
+//! 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::error::InvalidValue;
+use crate::ids::{ApiKeyId, OrganizationId, UserId};
+use crate::values::{TextLine, limits};
+
+/// The text every key starts with, so leaked keys are easy to recognise.
+const KEY_PREFIX: &str = "tnt_";
+/// How many characters of a key are kept in clear to recognise it in a list.
+const SHOWN_PREFIX_CHARS: usize = KEY_PREFIX.len() + 8;
+
+/// An API key's display name.
+pub type ApiKeyName = TextLine;
+
+impl TextLine {
+    /// An API key's display name.
+    pub fn api_key_name(value: impl Into<String>) -> Result<ApiKeyName, InvalidValue> {
+        TextLine::parse(value, limits::TEXT_LINE_MAX_CHARS)
+    }
+}
+
+/// A key in clear. It exists only while the key is being made, to be shown once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeySecret({}…)", self.prefix())
+    }
+}
+
+impl ApiKeySecret {
+    /// A key made of 32 random bytes (from the operating system's generator).
+    pub fn from_random_bytes(bytes: [u8; 32]) -> Self {
+        Self(format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The first characters of the key, kept in clear to recognise it.
+    pub fn prefix(&self) -> String {
+        self.0.chars().take(SHOWN_PREFIX_CHARS).collect()
+    }
+
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(&self.0)
+    }
+}
+
+/// The SHA-256 hash of a key, as lower-case hex.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct KeyHash(String);
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyHash(..)")
+    }
+}
+
+impl KeyHash {
+    pub fn of(presented: &str) -> Self {
+        Self::of_bytes(presented.as_bytes())
+    }
+
+    /// The SHA-256 of any bytes, in the same form.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        let digest = Sha256::digest(bytes);
+        let mut hex = String::with_capacity(64);
+        for byte in digest {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        Self(hex)
+    }
+
+    pub fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares in constant time, so timing tells nothing of a stored hash.
+    pub fn matches(&self, other: &KeyHash) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+/// What a key may act as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyScope {
+    /// The platform administrator.
+    PlatformAdmin,
+    /// A user, in every organization they belong to.
+    User(UserId),
+    /// One organization only; with a user, as that user's role there, without one as an
+    /// organization admin.
+    Organization {
+        organization_id: OrganizationId,
+        user_id: Option<UserId>,
+    },
+}
+
+/// A stored API key: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: ApiKeyName,
+    pub prefix: String,
+    pub scope: ApiKeyScope,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiKey {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.scope {
+            ApiKeyScope::PlatformAdmin => None,
+            ApiKeyScope::User(user_id) => Some(user_id),
+            ApiKeyScope::Organization { user_id, .. } => user_id,
+        }
+    }
+
+    pub fn organization_id(&self) -> Option<OrganizationId> {
+        match self.scope {
+            ApiKeyScope::Organization {
+                organization_id, ..
+            } => Some(organization_id),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_prefixed_and_hashed() {
+        let key = ApiKeySecret::from_random_bytes([7; 32]);
+        assert!(key.expose().starts_with("tnt_"));
+        assert_eq!(key.expose().len(), 4 + 43);
+        assert_eq!(key.prefix().len(), 12);
+        assert!(key.hash().matches(&KeyHash::of(key.expose())));
+        assert!(!key.hash().matches(&KeyHash::of("tnt_other")));
+        assert_eq!(key.hash().as_str().len(), 64);
+        assert!(!format!("{key:?}").contains(key.expose()));
+    }
+}

@@ -1,0 +1,36 @@
+use thiserror::Error;
+
+/// Why a value could not be constructed. The message is a sentence fit to show a client; it
+/// never repeats the rejected value, which may be large or secret.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct InvalidValue {
+    message: String,
+}
+
+impl InvalidValue {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A rule of the organization aggregate that a change would break.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RuleViolation {
+    #[error("an organization must keep at least one owner")]
+    LastOwner,
+    #[error("the organization has reached its user quota of {quota}")]
+    UserQuotaReached { quota: u32 },
+    #[error("the organization has reached its workspace quota of {quota}")]
+    WorkspaceQuotaReached { quota: u32 },
+    #[error("only an owner may grant, change or remove the owner role")]
+    OnlyOwnersTouchOwners,
+    #[error("{0}")]
+    Forbidden(String),
+}

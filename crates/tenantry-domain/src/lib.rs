@@ -1,0 +1,32 @@
+//! Tenantry's domain model.
+//!
+//! Everything a SaaS keeps about its organizations (identity, contacts, commercial terms,
+//! entitlements, limits, settings, usage and members) as plain Rust types whose constructors
+//! reject invalid values, plus the rules that bind them. This crate knows nothing of HTTP,
+//! databases or async runtimes, so it can be reused on its own.
+
+mod api_key;
+mod error;
+mod ids;
+mod membership;
+mod organization;
+mod tiers;
+mod user;
+mod values;
+
+pub use api_key::{ApiKey, ApiKeyName, ApiKeyScope, ApiKeySecret, KeyHash};
+pub use error::{InvalidValue, RuleViolation};
+pub use ids::{ApiKeyId, OrganizationId, UserId};
+pub use membership::{Access, Member, Role, check_keeps_an_owner, check_room_for_member};
+pub use organization::{
+    MaxOverages, NewOrganization, Organization, OrganizationChanges, OrganizationField, Usage,
+    billing_cycle_start_date, defaults,
+};
+pub use tiers::{
+    AccountType, Plan, RateLimitCategory, RateLimitOverrides, RateLimits, TierDefaults, TierTable,
+};
+pub use user::{User, UserName};
+pub use values::{
+    BillingCycleDay, DomainName, Email, HttpUrl, ImageType, LlmCredentials, Logo, Metadata, Module,
+    Modules, OrganizationName, Quota, SalesforceCode, TextLine, limits,
+};

@@ -1,0 +1,507 @@
+//! The organization aggregate.
+
+use time::{Date, Month, OffsetDateTime};
+
+use crate::ids::OrganizationId;
+use crate::tiers::{AccountType, Plan, RateLimitOverrides, RateLimits, TierTable};
+use crate::values::{
+    BillingCycleDay, DomainName, Email, HttpUrl, LlmCredentials, Logo, Metadata, Modules,
+    OrganizationName, Quota, SalesforceCode, TextLine,
+};
+
+/// The most credits an organization may use beyond its allocation when auto billing is on;
+/// `None` is no cap.
+pub type MaxOverages = Option<u64>;
+
+/// Quotas a new organization starts with, until the platform admin sets its own.
+pub mod defaults {
+    pub const USER_QUOTA: u32 = 25;
+    pub const WORKSPACE_QUOTA: u32 = 10;
+    pub const ANALYSIS_QUOTA: u32 = 100;
+    pub const ASSET_EVALUATION_QUOTA: u32 = 100;
+    pub const SEARCH_CREDITS: u32 = 1_000;
+    /// No overage until someone decides how much may be billed.
+    pub const MAX_OVERAGES: Option<u64> = Some(0);
+}
+
+/// Credits used in the billing cycle that started on `cycle_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub cycle_start: Date,
+    pub credits_used: u64,
+}
+
+/// One organization, with every field the three documented APIs know of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub id: OrganizationId,
+    // Identity.
+    pub name: OrganizationName,
+    pub domain: Option<DomainName>,
+    pub logo: Option<Logo>,
+    pub logo_url: Option<HttpUrl>,
+    // Contacts.
+    pub billing_email: Option<Email>,
+    pub notifications_email: Option<Email>,
+    // Commercial terms.
+    pub account_type: AccountType,
+    pub plan: Plan,
+    pub contract_end_date: Option<Date>,
+    pub salesforce_code: Option<SalesforceCode>,
+    pub is_active: bool,
+    pub auto_billing_enabled: bool,
+    pub billing_cycle_start: BillingCycleDay,
+    /// Credits per billing cycle set for this organization; `None` takes the tier's.
+    pub credit_allocation: Option<u64>,
+    // Entitlements.
+    pub modules: Modules,
+    pub user_quota: Quota,
+    pub workspace_quota: Quota,
+    pub analysis_quota: Quota,
+    pub asset_evaluation_quota: Quota,
+    pub search_credits: Quota,
+    // Limits.
+    pub rate_limit_overrides: RateLimitOverrides,
+    pub max_overages: MaxOverages,
+    // Settings.
+    pub metadata: Metadata,
+    pub default_llm_credentials: LlmCredentials,
+    pub nsfw_check_enabled: bool,
+    pub nsfw_fail_closed: bool,
+    /// The dedicated infrastructure this organization runs on; `None` is the shared plane.
+    pub infrastructure: Option<TextLine>,
+    pub api_url: Option<HttpUrl>,
+    pub auth_provider_org_id: Option<TextLine>,
+    // Usage and counts.
+    pub usage: Usage,
+    pub member_count: u64,
+    pub workspace_count: u64,
+    /// Bumped by every change; the ETag.
+    pub version: u64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What it takes to make an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrganization {
+    pub name: OrganizationName,
+    pub domain: Option<DomainName>,
+}
+
+impl Organization {
+    /// A new organization on the free tier and the pilot plan, with the default quotas and
+    /// every module, and no members yet.
+    pub fn new(new: NewOrganization, now: OffsetDateTime) -> Self {
+        let quota = |value: u32| Quota::parse(i64::from(value)).expect("defaults are in range");
+        let billing_cycle_start = BillingCycleDay::default();
+        Self {
+            id: OrganizationId::generate(),
+            name: new.name,
+            domain: new.domain,
+            logo: None,
+            logo_url: None,
+            billing_email: None,
+            notifications_email: None,
+            account_type: AccountType::default(),
+            plan: Plan::default(),
+            contract_end_date: None,
+            salesforce_code: None,
+            is_active: true,
+            auto_billing_enabled: false,
+            billing_cycle_start,
+            credit_allocation: None,
+            modules: Modules::all(),
+            user_quota: quota(defaults::USER_QUOTA),
+            workspace_quota: quota(defaults::WORKSPACE_QUOTA),
+            analysis_quota: quota(defaults::ANALYSIS_QUOTA),
+            asset_evaluation_quota: quota(defaults::ASSET_EVALUATION_QUOTA),
+            search_credits: quota(defaults::SEARCH_CREDITS),
+            rate_limit_overrides: RateLimitOverrides::default(),
+            max_overages: defaults::MAX_OVERAGES,
+            metadata: Metadata::default(),
+            default_llm_credentials: LlmCredentials::default(),
+            nsfw_check_enabled: false,
+            nsfw_fail_closed: false,
+            infrastructure: None,
+            api_url: None,
+            auth_provider_org_id: None,
+            usage: Usage {
+                cycle_start: billing_cycle_start_date(now.date(), billing_cycle_start),
+                credits_used: 0,
+            },
+            member_count: 0,
+            workspace_count: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Credits per billing cycle: the organization's own allocation, else its tier's.
+    pub fn monthly_allocation(&self, tiers: &TierTable) -> u64 {
+        self.credit_allocation
+            .or(tiers.get(self.account_type).monthly_credits)
+            .unwrap_or(0)
+    }
+
+    /// Credits used in the billing cycle that contains `today`.
+    pub fn current_month_usage(&self, today: Date) -> u64 {
+        if self.usage.cycle_start == billing_cycle_start_date(today, self.billing_cycle_start) {
+            self.usage.credits_used
+        } else {
+            0
+        }
+    }
+
+    /// Credits left in the billing cycle that contains `today` (never below zero).
+    pub fn credit_count(&self, tiers: &TierTable, today: Date) -> u64 {
+        self.monthly_allocation(tiers)
+            .saturating_sub(self.current_month_usage(today))
+    }
+
+    /// The rate limits in force: the tier's defaults with this organization's overrides.
+    pub fn rate_limits(&self, tiers: &TierTable) -> RateLimits {
+        tiers
+            .get(self.account_type)
+            .rate_limits
+            .merged(&self.rate_limit_overrides)
+    }
+
+    /// Whether this organization runs on the shared plane (no dedicated infrastructure).
+    pub fn is_on_shared_plane(&self) -> bool {
+        self.infrastructure.is_none()
+    }
+
+    /// The ETag of this version of the organization.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// The first day of the billing cycle that contains `today`, for cycles starting on `day`.
+pub fn billing_cycle_start_date(today: Date, day: BillingCycleDay) -> Date {
+    let day = day.get();
+    if today.day() >= day {
+        Date::from_calendar_date(today.year(), today.month(), day).expect("day 1..=28 exists")
+    } else {
+        let (year, month) = match today.month() {
+            Month::January => (today.year() - 1, Month::December),
+            month => (today.year(), month.previous()),
+        };
+        Date::from_calendar_date(year, month, day).expect("day 1..=28 exists")
+    }
+}
+
+/// A field of the organization that a change may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrganizationField {
+    Name,
+    Domain,
+    Logo,
+    LogoUrl,
+    BillingEmail,
+    NotificationsEmail,
+    AccountType,
+    Plan,
+    ContractEndDate,
+    SalesforceCode,
+    IsActive,
+    AutoBillingEnabled,
+    BillingCycleStart,
+    CreditAllocation,
+    Modules,
+    UserQuota,
+    WorkspaceQuota,
+    AnalysisQuota,
+    AssetEvaluationQuota,
+    SearchCredits,
+    RateLimitOverrides,
+    MaxOverages,
+    Metadata,
+    DefaultLlmCredentials,
+    NsfwCheckEnabled,
+    NsfwFailClosed,
+    Infrastructure,
+    ApiUrl,
+    AuthProviderOrgId,
+}
+
+impl OrganizationField {
+    /// Commercial terms, entitlements, quotas, the credit allocation, rate-limit overrides,
+    /// the infrastructure, `api_url` and `auth_provider_org_id` are the platform admin's.
+    pub const fn requires_platform_admin(self) -> bool {
+        use OrganizationField as F;
+        matches!(
+            self,
+            F::AccountType
+                | F::Plan
+                | F::ContractEndDate
+                | F::SalesforceCode
+                | F::IsActive
+                | F::AutoBillingEnabled
+                | F::BillingCycleStart
+                | F::CreditAllocation
+                | F::Modules
+                | F::UserQuota
+                | F::WorkspaceQuota
+                | F::AnalysisQuota
+                | F::AssetEvaluationQuota
+                | F::SearchCredits
+                | F::RateLimitOverrides
+                | F::Infrastructure
+                | F::ApiUrl
+                | F::AuthProviderOrgId
+        )
+    }
+}
+
+/// A change to an organization. `None` leaves a field as it is; for a field that may be
+/// empty, `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OrganizationChanges {
+    pub name: Option<OrganizationName>,
+    pub domain: Option<Option<DomainName>>,
+    pub logo: Option<Option<Logo>>,
+    pub logo_url: Option<Option<HttpUrl>>,
+    pub billing_email: Option<Option<Email>>,
+    pub notifications_email: Option<Option<Email>>,
+    pub account_type: Option<AccountType>,
+    pub plan: Option<Plan>,
+    pub contract_end_date: Option<Option<Date>>,
+    pub salesforce_code: Option<Option<SalesforceCode>>,
+    pub is_active: Option<bool>,
+    pub auto_billing_enabled: Option<bool>,
+    pub billing_cycle_start: Option<BillingCycleDay>,
+    pub credit_allocation: Option<Option<u64>>,
+    pub modules: Option<Modules>,
+    pub user_quota: Option<Quota>,
+    pub workspace_quota: Option<Quota>,
+    pub analysis_quota: Option<Quota>,
+    pub asset_evaluation_quota: Option<Quota>,
+    pub search_credits: Option<Quota>,
+    pub rate_limit_overrides: Option<RateLimitOverrides>,
+    pub max_overages: Option<MaxOverages>,
+    pub metadata: Option<Metadata>,
+    pub default_llm_credentials: Option<LlmCredentials>,
+    pub nsfw_check_enabled: Option<bool>,
+    pub nsfw_fail_closed: Option<bool>,
+    pub infrastructure: Option<Option<TextLine>>,
+    pub api_url: Option<Option<HttpUrl>>,
+    pub auth_provider_org_id: Option<Option<TextLine>>,
+}
+
+impl OrganizationChanges {
+    /// The fields this change names.
+    pub fn fields(&self) -> Vec<OrganizationField> {
+        use OrganizationField as F;
+        let named = [
+            (self.name.is_some(), F::Name),
+            (self.domain.is_some(), F::Domain),
+            (self.logo.is_some(), F::Logo),
+            (self.logo_url.is_some(), F::LogoUrl),
+            (self.billing_email.is_some(), F::BillingEmail),
+            (self.notifications_email.is_some(), F::NotificationsEmail),
+            (self.account_type.is_some(), F::AccountType),
+            (self.plan.is_some(), F::Plan),
+            (self.contract_end_date.is_some(), F::ContractEndDate),
+            (self.salesforce_code.is_some(), F::SalesforceCode),
+            (self.is_active.is_some(), F::IsActive),
+            (self.auto_billing_enabled.is_some(), F::AutoBillingEnabled),
+            (self.billing_cycle_start.is_some(), F::BillingCycleStart),
+            (self.credit_allocation.is_some(), F::CreditAllocation),
+            (self.modules.is_some(), F::Modules),
+            (self.user_quota.is_some(), F::UserQuota),
+            (self.workspace_quota.is_some(), F::WorkspaceQuota),
+            (self.analysis_quota.is_some(), F::AnalysisQuota),
+            (
+                self.asset_evaluation_quota.is_some(),
+                F::AssetEvaluationQuota,
+            ),
+            (self.search_credits.is_some(), F::SearchCredits),
+            (self.rate_limit_overrides.is_some(), F::RateLimitOverrides),
+            (self.max_overages.is_some(), F::MaxOverages),
+            (self.metadata.is_some(), F::Metadata),
+            (
+                self.default_llm_credentials.is_some(),
+                F::DefaultLlmCredentials,
+            ),
+            (self.nsfw_check_enabled.is_some(), F::NsfwCheckEnabled),
+            (self.nsfw_fail_closed.is_some(), F::NsfwFailClosed),
+            (self.infrastructure.is_some(), F::Infrastructure),
+            (self.api_url.is_some(), F::ApiUrl),
+            (self.auth_provider_org_id.is_some(), F::AuthProviderOrgId),
+        ];
+        named
+            .into_iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, field)| field)
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields().is_empty()
+    }
+
+    /// This change applied to `org` (without touching its version or timestamps).
+    pub fn apply_to(&self, org: &mut Organization) {
+        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(value) = value {
+                *slot = value.clone();
+            }
+        }
+        set(&mut org.name, &self.name);
+        set(&mut org.domain, &self.domain);
+        set(&mut org.logo, &self.logo);
+        set(&mut org.logo_url, &self.logo_url);
+        set(&mut org.billing_email, &self.billing_email);
+        set(&mut org.notifications_email, &self.notifications_email);
+        set(&mut org.account_type, &self.account_type);
+        set(&mut org.plan, &self.plan);
+        set(&mut org.contract_end_date, &self.contract_end_date);
+        set(&mut org.salesforce_code, &self.salesforce_code);
+        set(&mut org.is_active, &self.is_active);
+        set(&mut org.auto_billing_enabled, &self.auto_billing_enabled);
+        set(&mut org.billing_cycle_start, &self.billing_cycle_start);
+        set(&mut org.credit_allocation, &self.credit_allocation);
+        set(&mut org.modules, &self.modules);
+        set(&mut org.user_quota, &self.user_quota);
+        set(&mut org.workspace_quota, &self.workspace_quota);
+        set(&mut org.analysis_quota, &self.analysis_quota);
+        set(
+            &mut org.asset_evaluation_quota,
+            &self.asset_evaluation_quota,
+        );
+        set(&mut org.search_credits, &self.search_credits);
+        set(&mut org.rate_limit_overrides, &self.rate_limit_overrides);
+        set(&mut org.max_overages, &self.max_overages);
+        set(&mut org.metadata, &self.metadata);
+        set(
+            &mut org.default_llm_credentials,
+            &self.default_llm_credentials,
+        );
+        set(&mut org.nsfw_check_enabled, &self.nsfw_check_enabled);
+        set(&mut org.nsfw_fail_closed, &self.nsfw_fail_closed);
+        set(&mut org.infrastructure, &self.infrastructure);
+        set(&mut org.api_url, &self.api_url);
+        set(&mut org.auth_provider_org_id, &self.auth_provider_org_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::{date, datetime};
+
+    use super::*;
+    use crate::tiers::RateLimitCategory;
+
+    fn org() -> Organization {
+        Organization::new(
+            NewOrganization {
+                name: OrganizationName::parse("Acme").unwrap(),
+                domain: None,
+            },
+            datetime!(2026-03-10 12:00 UTC),
+        )
+    }
+
+    #[test]
+    fn a_new_organization_starts_free_active_and_unused() {
+        let org = org();
+        assert_eq!(org.account_type, AccountType::Free);
+        assert_eq!(org.plan, Plan::Pilot);
+        assert!(org.is_active);
+        assert!(!org.auto_billing_enabled);
+        assert_eq!(org.billing_cycle_start.get(), 1);
+        assert_eq!(org.current_month_usage(date!(2026 - 03 - 10)), 0);
+        assert_eq!(
+            org.credit_count(&TierTable::default(), date!(2026 - 03 - 10)),
+            1_000
+        );
+        assert_eq!(org.version, 1);
+        assert_eq!(org.etag(), "\"1\"");
+    }
+
+    #[test]
+    fn billing_cycles_start_on_their_day_of_the_month() {
+        let day = BillingCycleDay::parse(15).unwrap();
+        assert_eq!(
+            billing_cycle_start_date(date!(2026 - 03 - 15), day),
+            date!(2026 - 03 - 15)
+        );
+        assert_eq!(
+            billing_cycle_start_date(date!(2026 - 03 - 14), day),
+            date!(2026 - 02 - 15)
+        );
+        assert_eq!(
+            billing_cycle_start_date(date!(2026 - 01 - 02), day),
+            date!(2025 - 12 - 15)
+        );
+    }
+
+    #[test]
+    fn usage_of_a_past_cycle_counts_as_none() {
+        let mut org = org();
+        org.usage = Usage {
+            cycle_start: date!(2026 - 03 - 01),
+            credits_used: 400,
+        };
+        let tiers = TierTable::default();
+        assert_eq!(org.credit_count(&tiers, date!(2026 - 03 - 31)), 600);
+        assert_eq!(org.current_month_usage(date!(2026 - 04 - 01)), 0);
+        assert_eq!(org.credit_count(&tiers, date!(2026 - 04 - 01)), 1_000);
+        org.usage.credits_used = 1_500;
+        assert_eq!(org.credit_count(&tiers, date!(2026 - 03 - 31)), 0);
+    }
+
+    #[test]
+    fn the_allocation_comes_from_the_tier_unless_set() {
+        let mut org = org();
+        let tiers = TierTable::default();
+        org.account_type = AccountType::Enterprise;
+        assert_eq!(org.monthly_allocation(&tiers), 0);
+        org.credit_allocation = Some(5_000_000);
+        assert_eq!(org.monthly_allocation(&tiers), 5_000_000);
+        org.account_type = AccountType::Pro;
+        org.credit_allocation = None;
+        assert_eq!(org.monthly_allocation(&tiers), 100_000);
+    }
+
+    #[test]
+    fn effective_rate_limits_merge_overrides_over_the_tier() {
+        let mut org = org();
+        org.account_type = AccountType::Team;
+        org.rate_limit_overrides
+            .set(RateLimitCategory::Upload, Some(5));
+        let limits = org.rate_limits(&TierTable::default());
+        assert_eq!(limits.upload, 5);
+        assert_eq!(limits.metadata, 300);
+    }
+
+    #[test]
+    fn a_change_names_its_fields_and_applies_only_them() {
+        let mut org = org();
+        let changes = OrganizationChanges {
+            name: Some(OrganizationName::parse("Beta").unwrap()),
+            domain: Some(None),
+            plan: Some(Plan::Suite),
+            ..Default::default()
+        };
+        assert_eq!(
+            changes.fields(),
+            [
+                OrganizationField::Name,
+                OrganizationField::Domain,
+                OrganizationField::Plan
+            ]
+        );
+        org.domain = Some(DomainName::parse("acme.com").unwrap());
+        let before = org.clone();
+        changes.apply_to(&mut org);
+        assert_eq!(org.name.as_str(), "Beta");
+        assert_eq!(org.domain, None);
+        assert_eq!(org.plan, Plan::Suite);
+        assert_eq!(org.account_type, before.account_type);
+        assert!(OrganizationChanges::default().is_empty());
+    }
+}

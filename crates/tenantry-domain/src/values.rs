@@ -1,0 +1,709 @@
+//! Value types. Each has a `parse` constructor that rejects invalid input, so a value of one
+//! of these types is valid by construction.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::InvalidValue;
+
+/// The limits of every value, in one place, so validation and documentation agree.
+pub mod limits {
+    pub const NAME_MAX_CHARS: usize = 255;
+    pub const EMAIL_MAX_CHARS: usize = 254;
+    pub const DOMAIN_MAX_CHARS: usize = 253;
+    pub const URL_MAX_CHARS: usize = 2048;
+    pub const SALESFORCE_CODE_MAX_CHARS: usize = 50;
+    pub const QUOTA_MAX: u32 = 2_147_483_647;
+    pub const BILLING_CYCLE_DAY_MIN: u8 = 1;
+    pub const BILLING_CYCLE_DAY_MAX: u8 = 28;
+    pub const LOGO_MAX_BYTES: usize = 1024 * 1024;
+    pub const METADATA_MAX_KEYS: usize = 64;
+    pub const METADATA_MAX_BYTES: usize = 16 * 1024;
+    pub const LLM_CREDENTIALS_MAX_ENTRIES: usize = 32;
+    pub const LLM_PROVIDER_MAX_CHARS: usize = 64;
+    pub const LLM_SECRET_NAME_MAX_CHARS: usize = 255;
+    pub const TEXT_LINE_MAX_CHARS: usize = 255;
+}
+
+/// Rejects the characters no stored text may hold: NUL (which PostgreSQL refuses) and, for
+/// single-line values, every other control character.
+fn check_single_line(value: &str) -> Result<(), InvalidValue> {
+    if value.chars().any(char::is_control) {
+        return Err(InvalidValue::new("must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_length(value: &str, min: usize, max: usize) -> Result<(), InvalidValue> {
+    let count = value.chars().count();
+    if count < min || count > max {
+        return Err(InvalidValue::new(if min == max {
+            format!("must be exactly {min} characters long")
+        } else if min == 0 {
+            format!("must be at most {max} characters long")
+        } else {
+            format!("must be between {min} and {max} characters long")
+        }));
+    }
+    Ok(())
+}
+
+macro_rules! string_value {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// An organization's display name: 1 to 255 characters, not blank, on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationName(String);
+string_value!(OrganizationName);
+
+impl OrganizationName {
+    pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        check_length(&value, 1, limits::NAME_MAX_CHARS)?;
+        check_single_line(&value)?;
+        if value.trim().is_empty() {
+            return Err(InvalidValue::new("must not be blank"));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// A short single-line text (a person's or a key's name, an external reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextLine(String);
+string_value!(TextLine);
+
+impl TextLine {
+    pub fn parse(value: impl Into<String>, max_chars: usize) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        check_length(&value, 1, max_chars)?;
+        check_single_line(&value)?;
+        if value.trim().is_empty() {
+            return Err(InvalidValue::new("must not be blank"));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// An email address: `local@domain`, at most 254 characters, with a valid domain name. The
+/// domain part is kept in lower case; the local part as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+string_value!(Email);
+
+impl Email {
+    pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        let invalid = || InvalidValue::new("must be an email address such as name@example.com");
+        check_length(&value, 3, limits::EMAIL_MAX_CHARS).map_err(|_| invalid())?;
+        let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        if !local_ok {
+            return Err(invalid());
+        }
+        let domain = DomainName::parse(domain).map_err(|_| invalid())?;
+        Ok(Self(format!("{local}@{}", domain.as_str())))
+    }
+
+    /// The form used to tell two addresses apart: wholly lower case.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A DNS domain name such as `example.com`: at least two labels of letters, digits and
+/// hyphens, kept in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainName(String);
+string_value!(DomainName);
+
+impl DomainName {
+    pub fn parse(value: impl AsRef<str>) -> Result<Self, InvalidValue> {
+        let value = value.as_ref().trim_end_matches('.').to_ascii_lowercase();
+        let invalid = || InvalidValue::new("must be a domain name such as example.com");
+        if value.is_empty() || value.len() > limits::DOMAIN_MAX_CHARS {
+            return Err(invalid());
+        }
+        let labels: Vec<&str> = value.split('.').collect();
+        if labels.len() < 2 {
+            return Err(invalid());
+        }
+        for label in &labels {
+            let ok = !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                return Err(invalid());
+            }
+        }
+        if labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(invalid());
+        }
+        Ok(Self(value))
+    }
+}
+
+/// An absolute `http` or `https` URL with a host, at most 2,048 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(String);
+string_value!(HttpUrl);
+
+impl HttpUrl {
+    pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        let invalid = || InvalidValue::new("must be an absolute http or https URL");
+        check_length(&value, 1, limits::URL_MAX_CHARS)?;
+        if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(invalid());
+        }
+        let url = url::Url::parse(&value).map_err(|_| invalid())?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid());
+        }
+        Ok(Self(value))
+    }
+}
+
+/// The Salesforce code of an organization: at most 50 characters on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesforceCode(String);
+string_value!(SalesforceCode);
+
+impl SalesforceCode {
+    pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
+        let value = value.into();
+        check_length(&value, 0, limits::SALESFORCE_CODE_MAX_CHARS)?;
+        check_single_line(&value)?;
+        Ok(Self(value))
+    }
+}
+
+/// A quota or credit amount: a whole number from 0 to 2,147,483,647.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quota(u32);
+
+impl Quota {
+    pub fn parse(value: i64) -> Result<Self, InvalidValue> {
+        if !(0..=i64::from(limits::QUOTA_MAX)).contains(&value) {
+            return Err(InvalidValue::new(format!(
+                "must be a whole number from 0 to {}",
+                limits::QUOTA_MAX
+            )));
+        }
+        Ok(Self(value as u32))
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The day of the month on which an organization's billing cycle starts: 1 to 28, so that
+/// every month has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BillingCycleDay(u8);
+
+impl BillingCycleDay {
+    pub fn parse(value: i64) -> Result<Self, InvalidValue> {
+        let (min, max) = (limits::BILLING_CYCLE_DAY_MIN, limits::BILLING_CYCLE_DAY_MAX);
+        if !(i64::from(min)..=i64::from(max)).contains(&value) {
+            return Err(InvalidValue::new(format!(
+                "must be a day of the month from {min} to {max}"
+            )));
+        }
+        Ok(Self(value as u8))
+    }
+
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for BillingCycleDay {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+/// The image formats a logo may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageType {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+}
+
+impl ImageType {
+    pub const ALL: [ImageType; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
+
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    pub fn from_content_type(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.content_type().eq_ignore_ascii_case(value))
+    }
+
+    /// Whether `bytes` start with this format's signature.
+    fn matches(self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            Self::Jpeg => bytes.starts_with(&[0xFF, 0xD8, 0xFF]),
+            Self::Gif => bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a"),
+            Self::Webp => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+        }
+    }
+}
+
+/// An organization's logo: an image of one of the [`ImageType`]s, at most 1 MiB, received
+/// as a base64 data URL (`data:image/png;base64,...`) whose bytes are checked to really be
+/// an image of the declared type.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Logo {
+    image_type: ImageType,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Logo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logo")
+            .field("image_type", &self.image_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Logo {
+    pub fn parse_data_url(value: &str) -> Result<Self, InvalidValue> {
+        let invalid = || {
+            InvalidValue::new(
+                "must be a base64 data URL of a png, jpeg, gif or webp image, such as data:image/png;base64,...",
+            )
+        };
+        let rest = value.strip_prefix("data:").ok_or_else(invalid)?;
+        let (header, data) = rest.split_once(',').ok_or_else(invalid)?;
+        let media_type = header.strip_suffix(";base64").ok_or_else(invalid)?;
+        let image_type = ImageType::from_content_type(media_type).ok_or_else(invalid)?;
+        // A decoded logo is at most LOGO_MAX_BYTES, so its base64 text is at most 4/3 of it.
+        if data.len() > limits::LOGO_MAX_BYTES.div_ceil(3) * 4 {
+            return Err(Self::too_large());
+        }
+        let bytes = STANDARD.decode(data).map_err(|_| invalid())?;
+        Self::from_bytes(image_type, bytes)
+    }
+
+    pub fn from_bytes(image_type: ImageType, bytes: Vec<u8>) -> Result<Self, InvalidValue> {
+        if bytes.len() > limits::LOGO_MAX_BYTES {
+            return Err(Self::too_large());
+        }
+        if !image_type.matches(&bytes) {
+            return Err(InvalidValue::new(format!(
+                "the decoded data is not a {} image",
+                image_type.content_type()
+            )));
+        }
+        Ok(Self { image_type, bytes })
+    }
+
+    fn too_large() -> InvalidValue {
+        InvalidValue::new(format!(
+            "the image must be at most {} bytes",
+            limits::LOGO_MAX_BYTES
+        ))
+    }
+
+    pub fn image_type(&self) -> ImageType {
+        self.image_type
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    pub fn to_data_url(&self) -> String {
+        format!(
+            "data:{};base64,{}",
+            self.image_type.content_type(),
+            STANDARD.encode(&self.bytes)
+        )
+    }
+}
+
+/// The product modules an organization may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Module {
+    Assets,
+    Models,
+    Search,
+    Sources,
+    Shopping,
+    Website,
+    Dashboard,
+}
+
+impl Module {
+    pub const ALL: [Module; 7] = [
+        Self::Assets,
+        Self::Models,
+        Self::Search,
+        Self::Sources,
+        Self::Shopping,
+        Self::Website,
+        Self::Dashboard,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Assets => "Assets",
+            Self::Models => "Models",
+            Self::Search => "Search",
+            Self::Sources => "Sources",
+            Self::Shopping => "Shopping",
+            Self::Website => "Website",
+            Self::Dashboard => "Dashboard",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == value)
+            .ok_or_else(|| {
+                InvalidValue::new(format!(
+                    "must be one of {}",
+                    Self::ALL.map(Module::as_str).join(", ")
+                ))
+            })
+    }
+}
+
+/// A non-empty set of modules, kept in the documented order, each at most once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Modules(Vec<Module>);
+
+impl Modules {
+    pub fn new(modules: impl IntoIterator<Item = Module>) -> Result<Self, InvalidValue> {
+        let mut modules: Vec<Module> = modules.into_iter().collect();
+        modules.sort();
+        modules.dedup();
+        if modules.is_empty() {
+            return Err(InvalidValue::new("must name at least one module"));
+        }
+        Ok(Self(modules))
+    }
+
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidValue> {
+        let modules = values
+            .into_iter()
+            .map(Module::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(modules)
+    }
+
+    pub fn all() -> Self {
+        Self(Module::ALL.to_vec())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Module> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn contains(&self, module: Module) -> bool {
+        self.0.contains(&module)
+    }
+}
+
+/// Free-form metadata: a JSON object of at most 64 keys and 16 KiB once serialized.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Metadata(serde_json::Map<String, serde_json::Value>);
+
+impl Metadata {
+    pub fn parse(value: serde_json::Value) -> Result<Self, InvalidValue> {
+        let serde_json::Value::Object(map) = value else {
+            return Err(InvalidValue::new("must be a JSON object"));
+        };
+        Self::from_map(map)
+    }
+
+    pub fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, InvalidValue> {
+        if map.len() > limits::METADATA_MAX_KEYS {
+            return Err(InvalidValue::new(format!(
+                "must have at most {} keys",
+                limits::METADATA_MAX_KEYS
+            )));
+        }
+        let text = serde_json::to_string(&map).unwrap_or_default();
+        if text.len() > limits::METADATA_MAX_BYTES {
+            return Err(InvalidValue::new(format!(
+                "must be at most {} bytes once serialized",
+                limits::METADATA_MAX_BYTES
+            )));
+        }
+        if text.contains("\\u0000") {
+            return Err(InvalidValue::new("must not contain NUL characters"));
+        }
+        Ok(Self(map))
+    }
+
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.clone())
+    }
+}
+
+/// The names of the secrets that hold an organization's default LLM credentials, by
+/// provider (`{"openai": "org-openai-key"}`). Only names: never a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LlmCredentials(BTreeMap<String, String>);
+
+impl LlmCredentials {
+    pub fn parse(
+        entries: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, InvalidValue> {
+        let mut map = BTreeMap::new();
+        for (provider, secret) in entries {
+            let provider_ok = !provider.is_empty()
+                && provider.len() <= limits::LLM_PROVIDER_MAX_CHARS
+                && provider
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !provider_ok {
+                return Err(InvalidValue::new(format!(
+                    "provider names must be 1 to {} lower-case letters, digits, '_' or '-'",
+                    limits::LLM_PROVIDER_MAX_CHARS
+                )));
+            }
+            let secret_ok = !secret.is_empty()
+                && secret.chars().count() <= limits::LLM_SECRET_NAME_MAX_CHARS
+                && secret
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-./:".contains(c));
+            if !secret_ok {
+                return Err(InvalidValue::new(format!(
+                    "secret names must be 1 to {} letters, digits, '_', '-', '.', '/' or ':'",
+                    limits::LLM_SECRET_NAME_MAX_CHARS
+                )));
+            }
+            map.insert(provider, secret);
+        }
+        if map.len() > limits::LLM_CREDENTIALS_MAX_ENTRIES {
+            return Err(InvalidValue::new(format!(
+                "must name at most {} providers",
+                limits::LLM_CREDENTIALS_MAX_ENTRIES
+            )));
+        }
+        Ok(Self(map))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn organization_names_are_one_to_255_characters_and_not_blank() {
+        assert!(OrganizationName::parse("Acme").is_ok());
+        assert!(OrganizationName::parse("é".repeat(255)).is_ok());
+        assert!(OrganizationName::parse("a".repeat(256)).is_err());
+        assert!(OrganizationName::parse("").is_err());
+        assert!(OrganizationName::parse("   ").is_err());
+        assert!(OrganizationName::parse("a\0b").is_err());
+        assert!(OrganizationName::parse("a\nb").is_err());
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_domain() {
+        assert_eq!(
+            Email::parse("Jo.Smith@Example.COM").unwrap().as_str(),
+            "Jo.Smith@example.com"
+        );
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a b@example.com",
+            "a..b@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn domain_names_are_lower_cased_and_checked_label_by_label() {
+        assert_eq!(
+            DomainName::parse("Acme.Example.com").unwrap().as_str(),
+            "acme.example.com"
+        );
+        for bad in [
+            "localhost",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a_b.com",
+            "1.2.3.4",
+            "",
+        ] {
+            assert!(DomainName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https_with_a_host() {
+        assert!(HttpUrl::parse("https://example.com/logo.png").is_ok());
+        assert!(HttpUrl::parse("http://localhost:8080").is_ok());
+        for bad in [
+            "ftp://example.com",
+            "example.com",
+            "https://",
+            "javascript:alert(1)",
+            "https://a b",
+        ] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quotas_span_zero_to_i32_max() {
+        assert_eq!(Quota::parse(0).unwrap().get(), 0);
+        assert_eq!(Quota::parse(2_147_483_647).unwrap().get(), 2_147_483_647);
+        assert!(Quota::parse(-1).is_err());
+        assert!(Quota::parse(2_147_483_648).is_err());
+    }
+
+    #[test]
+    fn billing_cycle_days_are_one_to_28() {
+        assert!(BillingCycleDay::parse(1).is_ok());
+        assert!(BillingCycleDay::parse(28).is_ok());
+        assert!(BillingCycleDay::parse(0).is_err());
+        assert!(BillingCycleDay::parse(29).is_err());
+    }
+
+    #[test]
+    fn salesforce_codes_are_at_most_50_characters() {
+        assert!(SalesforceCode::parse("x".repeat(50)).is_ok());
+        assert!(SalesforceCode::parse("x".repeat(51)).is_err());
+    }
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn logos_are_decoded_and_checked_against_their_declared_type() {
+        let url = format!("data:image/png;base64,{}", STANDARD.encode(PNG));
+        let logo = Logo::parse_data_url(&url).unwrap();
+        assert_eq!(logo.image_type(), ImageType::Png);
+        assert_eq!(logo.to_data_url(), url);
+
+        let lying = format!("data:image/gif;base64,{}", STANDARD.encode(PNG));
+        assert!(Logo::parse_data_url(&lying).is_err());
+        assert!(Logo::parse_data_url("data:image/svg+xml;base64,PHN2Zz4=").is_err());
+        assert!(Logo::parse_data_url("data:image/png;base64,not base64!").is_err());
+        assert!(Logo::parse_data_url("https://example.com/logo.png").is_err());
+    }
+
+    #[test]
+    fn logos_larger_than_one_mebibyte_are_rejected() {
+        let mut big = PNG.to_vec();
+        big.resize(limits::LOGO_MAX_BYTES + 1, 0);
+        assert!(Logo::from_bytes(ImageType::Png, big.clone()).is_err());
+        let url = format!("data:image/png;base64,{}", STANDARD.encode(&big));
+        assert!(Logo::parse_data_url(&url).is_err());
+        big.truncate(limits::LOGO_MAX_BYTES);
+        assert!(Logo::from_bytes(ImageType::Png, big).is_ok());
+    }
+
+    #[test]
+    fn modules_are_a_non_empty_set_of_the_seven_documented_values() {
+        let modules = Modules::parse(["Search", "Assets", "Search"]).unwrap();
+        assert_eq!(
+            modules.iter().collect::<Vec<_>>(),
+            [Module::Assets, Module::Search]
+        );
+        assert!(Modules::parse([]).is_err());
+        assert!(Modules::parse(["assets"]).is_err());
+        assert_eq!(Modules::all().iter().count(), 7);
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_bounded_size() {
+        assert!(Metadata::parse(serde_json::json!({"a": 1})).is_ok());
+        assert!(Metadata::parse(serde_json::json!([1])).is_err());
+        let many: serde_json::Map<_, _> = (0..65)
+            .map(|i| (format!("k{i}"), serde_json::Value::Null))
+            .collect();
+        assert!(Metadata::from_map(many).is_err());
+        assert!(Metadata::parse(serde_json::json!({"a": "x".repeat(16 * 1024)})).is_err());
+        assert!(Metadata::parse(serde_json::json!({"a": "nul\u{0}"})).is_err());
+    }
+
+    #[test]
+    fn llm_credentials_map_providers_to_secret_names() {
+        let ok = LlmCredentials::parse([("openai".to_owned(), "org/openai-key".to_owned())]);
+        assert!(ok.is_ok());
+        assert!(LlmCredentials::parse([("OpenAI".to_owned(), "k".to_owned())]).is_err());
+        assert!(LlmCredentials::parse([("openai".to_owned(), "sk live".to_owned())]).is_err());
+        assert!(LlmCredentials::parse([("openai".to_owned(), String::new())]).is_err());
+    }
+}

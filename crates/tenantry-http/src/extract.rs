@@ -1,0 +1,422 @@
+//! Request extractors that answer every malformed input with a problem naming the field.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+use uuid::Uuid;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use tenantry_domain::KeyHash;
+
+use crate::error::{ApiError, FieldError};
+
+/// The largest request body most operations take: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How a surface spells its field names: validator reports Rust names, which the
+/// camelCase surface turns into its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldCase {
+    Snake,
+    Camel,
+}
+
+impl FieldCase {
+    pub fn name(self, rust_name: &str) -> String {
+        match self {
+            Self::Snake => rust_name.to_owned(),
+            Self::Camel => {
+                let mut out = String::with_capacity(rust_name.len());
+                let mut upper = false;
+                for c in rust_name.chars() {
+                    if c == '_' {
+                        upper = true;
+                    } else if upper {
+                        out.extend(c.to_uppercase());
+                        upper = false;
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// A request body DTO: deserialized from a JSON object, then validated.
+pub trait RequestBody: DeserializeOwned + Validate {
+    const CASE: FieldCase;
+}
+
+/// A JSON object body of at most `LIMIT` bytes, deserialized into `T` and validated.
+/// Malformed JSON or a non-object is a 400; unknown fields, wrong types, forbidden nulls and
+/// invalid values are a 422 naming each field.
+#[derive(Debug)]
+pub struct JsonBody<T, const LIMIT: usize = DEFAULT_BODY_LIMIT>(pub T);
+
+impl<T: RequestBody + 'static, const LIMIT: usize> FromRequest for JsonBody<T, LIMIT> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = match req.mime_type() {
+            Ok(None) => true,
+            Ok(Some(mime)) => {
+                mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json")
+            }
+            Err(_) => false,
+        };
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        let req = req.clone();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "the request body must be JSON (Content-Type: application/json)".into(),
+                ));
+            }
+            if declared_length.is_some_and(|len| len > LIMIT) {
+                return Err(ApiError::PayloadTooLarge(LIMIT));
+            }
+            let mut body = Vec::with_capacity(declared_length.unwrap_or(0).min(LIMIT));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::BadRequest(format!("could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > LIMIT {
+                    return Err(ApiError::PayloadTooLarge(LIMIT));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            req.extensions_mut()
+                .insert(BodyHash(KeyHash::of_bytes(&body)));
+            parse_body::<T>(&body).map(JsonBody)
+        })
+    }
+}
+
+/// The hash of the body a [`JsonBody`] read, kept in the request's extensions (to tell
+/// whether a retry with an idempotency key is the same request).
+#[derive(Debug, Clone)]
+pub struct BodyHash(pub KeyHash);
+
+/// Parses a body as [`JsonBody`] does.
+pub fn parse_body<T: RequestBody>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "a JSON object body is required".into(),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let ignoring = serde_ignored::Deserializer::new(value, &mut on_unknown);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(ignoring);
+    for field in unknown {
+        errors.push(FieldError::new(field, "unknown field"));
+    }
+    let parsed = match parsed {
+        Ok(parsed) => Some(parsed),
+        Err(error) => {
+            errors.push(serde_error(&error));
+            None
+        }
+    };
+    match parsed {
+        Some(parsed) if errors.is_empty() => {
+            parsed
+                .validate()
+                .map_err(|e| ApiError::Validation(validation_errors(&e, T::CASE)))?;
+            Ok(parsed)
+        }
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Names the field of a deserialization error and says what it expected, without
+/// repeating the value.
+fn serde_error(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    // "missing field `x`" is reported at the parent: name the missing field itself.
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return FieldError::new(field, "is required");
+    }
+    let message = if let Some(idx) = message.find(", expected ") {
+        // "invalid type: string \"…\", expected u32": keep what was expected.
+        let expected = &message[idx + ", expected ".len()..];
+        format!("must be {}", humanize_expected(expected))
+    } else if message.starts_with("unknown variant") {
+        let expected = message.split("expected ").nth(1).unwrap_or_default();
+        format!("must be {}", expected.replace('`', "'"))
+    } else {
+        message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    FieldError::new(if path == "." { String::new() } else { path }, message)
+}
+
+fn humanize_expected(expected: &str) -> String {
+    let expected = expected.split(" at line ").next().unwrap_or(expected);
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "i32" | "i64" | "usize" => "a whole number".to_owned(),
+        "a boolean" | "a string" | "a sequence" | "a map" => expected.to_owned(),
+        "struct" => "an object".to_owned(),
+        other => other.replace('`', "'"),
+    }
+}
+
+/// Flattens validator's errors into field errors, naming nested fields `a.b` and list
+/// items `a[0]`.
+pub fn validation_errors(errors: &ValidationErrors, case: FieldCase) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", case, &mut out);
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, case: FieldCase, out: &mut Vec<FieldError>) {
+    let mut fields: Vec<_> = errors.errors().iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, kind) in fields {
+        let name = if name == "__all__" {
+            String::new()
+        } else {
+            case.name(name)
+        };
+        let path = match (prefix.is_empty(), name.is_empty()) {
+            (true, _) => name,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{name}"),
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    let message = error
+                        .message
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_else(|| describe_code(error));
+                    out.push(FieldError::new(path.clone(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, case, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), case, out);
+                }
+            }
+        }
+    }
+}
+
+fn describe_code(error: &validator::ValidationError) -> String {
+    let param = |name: &str| error.params.get(name).map(ToString::to_string);
+    match error.code.as_ref() {
+        "length" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max} characters long"),
+            (None, Some(max)) => format!("must be at most {max} characters long"),
+            (Some(min), None) => format!("must be at least {min} characters long"),
+            _ => "has an invalid length".to_owned(),
+        },
+        "range" => match (param("min"), param("max")) {
+            (Some(min), Some(max)) => format!("must be from {min} to {max}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            _ => "is out of range".to_owned(),
+        },
+        "email" => "must be an email address such as name@example.com".to_owned(),
+        "url" => "must be an absolute http or https URL".to_owned(),
+        code => format!("is invalid ({code})"),
+    }
+}
+
+/// Parses a public id from a path segment, naming the parameter when it is not a UUID.
+pub fn path_id<T: FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::validation(name, "must be a UUID"))
+}
+
+/// Keyset paging parameters of every `/list` operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// How many items a page holds at most: 1 to 1000, 100 if not given.
+    #[param(minimum = 1, maximum = 1000, default = 100, value_type = Option<u32>)]
+    pub limit: u64,
+    /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub cursor: Option<Uuid>,
+}
+
+impl Paging {
+    pub const DEFAULT_LIMIT: u64 = 100;
+    pub const MAX_LIMIT: u64 = 1000;
+
+    fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))?;
+        let mut paging = Self {
+            limit: Self::DEFAULT_LIMIT,
+            cursor: None,
+        };
+        let mut errors = Vec::new();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "limit" => match value.parse::<u64>() {
+                    Ok(limit) if (1..=Self::MAX_LIMIT).contains(&limit) => paging.limit = limit,
+                    _ => errors.push(FieldError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {}", Self::MAX_LIMIT),
+                    )),
+                },
+                "cursor" => match value.parse::<Uuid>() {
+                    Ok(cursor) => paging.cursor = Some(cursor),
+                    Err(_) => errors.push(FieldError::new(
+                        "cursor",
+                        "must be the cursor of a Link rel=\"next\" header",
+                    )),
+                },
+                other => errors.push(FieldError::new(other, "unknown query parameter")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(paging)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    pub fn page(&self) -> tenantry_storage::PageRequest {
+        tenantry_storage::PageRequest {
+            after: self.cursor,
+            limit: self.limit,
+        }
+    }
+
+    /// The `Link` header announcing the next page of `path`, if there is one.
+    pub fn next_link(&self, path: &str, next: Option<Uuid>) -> Option<String> {
+        next.map(|cursor| {
+            format!(
+                "<{path}?limit={}&cursor={cursor}>; rel=\"next\"",
+                self.limit
+            )
+        })
+    }
+}
+
+impl FromRequest for Paging {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::parse(req.query_string()))
+    }
+}
+
+/// Rejects any query parameter: for operations that take none.
+#[derive(Debug, Clone, Copy)]
+pub struct NoQuery;
+
+impl FromRequest for NoQuery {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))
+            .and_then(|pairs| {
+                if pairs.is_empty() {
+                    Ok(NoQuery)
+                } else {
+                    Err(ApiError::Validation(
+                        pairs
+                            .into_iter()
+                            .map(|(name, _)| FieldError::new(name, "unknown query parameter"))
+                            .collect(),
+                    ))
+                }
+            });
+        std::future::ready(result)
+    }
+}
+
+/// The `If-Match` precondition of a write: `None` without one (or with `*`), else the
+/// version it names. An ETag that is not one of ours can match nothing: a 412.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub Option<u64>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get(header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(value) => match value.to_str().map(str::trim) {
+                Ok("*") => Ok(IfMatch(None)),
+                Ok(tag) => tag
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .map(|version| IfMatch(Some(version)))
+                    .ok_or(ApiError::PreconditionFailed),
+                Err(_) => Err(ApiError::PreconditionFailed),
+            },
+        };
+        std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_names_follow_the_surface() {
+        assert_eq!(
+            FieldCase::Camel.name("organization_name"),
+            "organizationName"
+        );
+        assert_eq!(FieldCase::Camel.name("id"), "id");
+        assert_eq!(FieldCase::Snake.name("user_quota"), "user_quota");
+    }
+
+    #[test]
+    fn paging_defaults_and_limits() {
+        assert_eq!(Paging::parse("").unwrap().limit, 100);
+        assert_eq!(Paging::parse("limit=1000").unwrap().limit, 1000);
+        assert!(Paging::parse("limit=0").is_err());
+        assert!(Paging::parse("limit=1001").is_err());
+        assert!(Paging::parse("cursor=nope").is_err());
+        assert!(Paging::parse("limt=5").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! Tenantry's HTTP API: actix-web handlers, the DTOs of each surface, problem+json errors,
+//! the OpenAPI document and Swagger UI.
+
+pub mod auth;
+pub mod common;
+pub mod error;
+pub mod extract;
+mod health;
+pub mod management;
+mod openapi;
+pub mod state;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, Service as _};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, FieldError, Problem};
+pub use openapi::openapi;
+pub use state::AppState;
+
+/// Registers every documented operation.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    management::configure(cfg);
+    health::configure(cfg);
+}
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub workers: usize,
+    /// How long a graceful shutdown waits for requests in flight.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the HTTP server on `listener`. It stops gracefully (finishing requests in flight)
+/// on SIGTERM or SIGINT.
+pub fn server(
+    state: AppState,
+    listener: TcpListener,
+    options: &ServerOptions,
+) -> std::io::Result<Server> {
+    let spec = openapi();
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(format!("the path is malformed: {err}")).into()
+            }))
+            .wrap_fn(|req, srv| {
+                let request_id = req.extensions().get::<RequestId>().copied();
+                let response = srv.call(req);
+                async move {
+                    let mut response = response.await?;
+                    if let Some(id) = request_id
+                        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+                    {
+                        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+                    }
+                    Ok(response)
+                }
+            })
+            .wrap(TracingLogger::default())
+            .into_utoipa_app()
+            .configure(routes)
+            .into_app()
+            .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", spec.clone()))
+            .route("/swagger-ui", web::get().to(swagger_redirect))
+            .default_service(web::to(no_such_operation))
+    })
+    .listen(listener)?
+    .workers(options.workers)
+    .shutdown_timeout(options.shutdown_timeout.as_secs())
+    .run();
+    Ok(server)
+}
+
+async fn swagger_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/swagger-ui/"))
+        .finish()
+}
+
+async fn no_such_operation(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "there is no operation {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,198 @@
+//! Members of an organization.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use tenantry_domain::{OrganizationId, UserId};
+use tenantry_storage::StoreError;
+
+use super::organizations::{detail_response, read_organization};
+use super::views::*;
+use crate::auth::Caller;
+use crate::common::{CreateProblems, DeleteProblems, ReadProblems, WriteProblems, now};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::state::AppState;
+
+const TAG: &str = "members";
+
+fn member_not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found("the member"),
+        other => other.into(),
+    }
+}
+
+/// Add a member
+///
+/// Adds a user to the organization with a role. Owners and admins may add members; only
+/// owners may add an owner. Fails with 409 when the user is already a member or the
+/// organization has reached its `user_quota`.
+#[utoipa::path(
+    post,
+    path = "/organization/{organization_id}/member",
+    tag = TAG,
+    operation_id = "add_member",
+    request_body = AddMemberRequest,
+    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    responses(
+        (status = 201, description = "The new member.", body = MemberView),
+        CreateProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/organization/{organization_id}/member")]
+pub(super) async fn add_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    _query: NoQuery,
+    body: JsonBody<AddMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path)?;
+    let access = caller.access_to(&state, org).await?;
+    let request = body.0;
+    let user = UserId::from_uuid(request.user_id);
+    access.check_role_change(None, Some(request.role.into()))?;
+    state.store.user(user).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::validation("userId", "no user has this id"),
+        other => other.into(),
+    })?;
+    let member = state
+        .store
+        .add_member(org, user, request.role.into(), access, now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("the organization"),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/organization/{org}/member/{user}"),
+        ))
+        .json(MemberView::from(&member)))
+}
+
+/// List members
+///
+/// Returns the organization's members with their roles, a page at a time (next page in
+/// `Link: <…>; rel="next"`). Any member may read them.
+#[utoipa::path(
+    get,
+    path = "/organization/{organization_id}/member/list",
+    tag = TAG,
+    operation_id = "list_members",
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of members.", body = Vec<MemberView>,
+         headers(("Link" = String, description = "The next page: `<url>; rel=\"next\"`."))),
+        ReadProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/organization/{organization_id}/member/list")]
+pub(super) async fn list_members(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    paging: Paging,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path)?;
+    caller.access_to(&state, org).await?;
+    let page = state
+        .store
+        .list_members(org, paging.page())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("the organization"),
+            other => other.into(),
+        })?;
+    let views: Vec<MemberView> = page.items.iter().map(MemberView::from).collect();
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = paging.next_link(&format!("/organization/{org}/member/list"), page.next) {
+        response.insert_header((header::LINK, link));
+    }
+    Ok(response.json(views))
+}
+
+/// Change a member's role
+///
+/// Gives a member another role. Owners and admins may; only owners grant or take the owner
+/// role, and the last owner keeps it (409).
+#[utoipa::path(
+    patch,
+    path = "/organization/{organization_id}/member/{user_id}",
+    tag = TAG,
+    operation_id = "update_member",
+    request_body = UpdateMemberRequest,
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("user_id" = Uuid, Path, description = "User ID of the member", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e10"),
+    ),
+    responses(
+        (status = 200, description = "The member.", body = MemberView),
+        WriteProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[patch("/organization/{organization_id}/member/{user_id}")]
+pub(super) async fn update_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    _query: NoQuery,
+    body: JsonBody<UpdateMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path.0)?;
+    let user: UserId = path_id("user_id", &path.1)?;
+    let access = caller.access_to(&state, org).await?;
+    let member = state
+        .store
+        .change_member_role(org, user, body.0.role.into(), access, now())
+        .await
+        .map_err(member_not_found)?;
+    Ok(HttpResponse::Ok().json(MemberView::from(&member)))
+}
+
+/// Remove a team member
+///
+/// Removes a user from the organization and returns the organization with its remaining
+/// members. Owners and admins may; only owners remove an owner, and the last owner stays
+/// (409).
+#[utoipa::path(
+    delete,
+    path = "/organization/{organization_id}/member/{user_id}",
+    tag = TAG,
+    operation_id = "remove_member",
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("user_id" = Uuid, Path, description = "User ID to remove", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e10"),
+    ),
+    responses(
+        (status = 200, description = "The organization, without the removed member.", body = OrganizationDetailView,
+         headers(("ETag" = String, description = "The organization's new version."))),
+        DeleteProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[delete("/organization/{organization_id}/member/{user_id}")]
+pub(super) async fn remove_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    _query: NoQuery,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path.0)?;
+    let user: UserId = path_id("user_id", &path.1)?;
+    let access = caller.access_to(&state, org).await?;
+    state
+        .store
+        .remove_member(org, user, access, now())
+        .await
+        .map_err(member_not_found)?;
+    let organization = read_organization(&state, org).await?;
+    detail_response(&state, &organization, HttpResponse::Ok()).await
+}

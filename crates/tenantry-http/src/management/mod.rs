@@ -1,0 +1,28 @@
+//! The organization management API (camelCase): organizations, members, users and API keys.
+
+mod api_keys;
+mod members;
+mod organizations;
+mod users;
+mod views;
+
+pub use views::*;
+
+/// Registers the management API's operations.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(organizations::create_organization)
+        .service(organizations::list_organizations)
+        .service(organizations::get_organization)
+        .service(organizations::update_organization)
+        .service(organizations::delete_organization)
+        .service(organizations::set_max_overages)
+        .service(members::add_member)
+        .service(members::list_members)
+        .service(members::update_member)
+        .service(members::remove_member)
+        .service(users::create_user)
+        .service(users::get_current_user)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::delete_api_key);
+}

@@ -1,0 +1,554 @@
+//! Organizations in the management API.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use tenantry_domain::{
+    Access, DomainName, HttpUrl, KeyHash, NewOrganization, Organization, OrganizationChanges,
+    OrganizationField, OrganizationId, OrganizationName,
+};
+use tenantry_storage::{Created, IdempotencyRecord, PageRequest, StoredResponse};
+
+use super::views::*;
+use crate::auth::Caller;
+use crate::common::{
+    CreateProblems, DeleteProblems, Fields, ListProblems, ReadProblems, WriteProblems, now,
+};
+use crate::error::{ApiError, FieldError};
+use crate::extract::{BodyHash, IfMatch, JsonBody, NoQuery, Paging, path_id};
+use crate::state::AppState;
+
+const TAG: &str = "organizations";
+
+/// The most members an organization's detail lists.
+const DETAIL_MEMBERS_MAX: u64 = 1000;
+/// The longest idempotency key taken.
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// Create an organization
+///
+/// Creates an organization with the calling user as its only owner. The platform admin
+/// creates one for another user with `ownerUserId`. With an `Idempotency-Key` header, a
+/// retry of the same request answers as the first did and creates nothing more.
+#[utoipa::path(
+    post,
+    path = "/organization",
+    tag = TAG,
+    operation_id = "create_organization",
+    request_body = CreateOrganizationRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe: the same key answers as the first request did.", max_length = 255),
+    ),
+    responses(
+        (status = 201, description = "The organization was created.", body = OrganizationView,
+         headers(("ETag" = String, description = "The organization's version."), ("Location" = String, description = "The organization's URL."))),
+        CreateProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[post("/organization")]
+pub(super) async fn create_organization(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    _query: NoQuery,
+    body: JsonBody<CreateOrganizationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let idempotency_key = idempotency_key(&req)?;
+    let owner = match (caller, request.owner_user_id) {
+        (Caller::PlatformAdmin { .. }, Some(owner)) => owner.into(),
+        (Caller::PlatformAdmin { .. }, None) => {
+            return Err(ApiError::validation(
+                "ownerUserId",
+                "is required when the platform admin creates an organization",
+            ));
+        }
+        (Caller::User { user_id, .. }, None) => user_id,
+        (Caller::User { user_id, .. }, Some(owner)) if owner == user_id.as_uuid() => user_id,
+        (Caller::User { .. }, Some(_)) => {
+            return Err(ApiError::Forbidden {
+                detail: "only the platform admin may create an organization for another user"
+                    .into(),
+                fields: vec![FieldError::new(
+                    "ownerUserId",
+                    "only the platform admin may set this field",
+                )],
+            });
+        }
+        (Caller::Organization { .. }, _) => {
+            return Err(ApiError::Forbidden {
+                detail: "an organization-scoped key cannot create organizations".into(),
+                fields: Vec::new(),
+            });
+        }
+    };
+    let mut fields = Fields::default();
+    let name = fields.check(
+        "organizationName",
+        OrganizationName::parse(request.organization_name),
+    );
+    let domain = fields.optional("domain", request.domain, DomainName::parse);
+    let name = fields.finish(name)?.expect("checked above");
+    state.store.user(owner).await.map_err(|e| match e {
+        tenantry_storage::StoreError::NotFound => {
+            ApiError::validation("ownerUserId", "no user has this id")
+        }
+        other => other.into(),
+    })?;
+
+    let now = now();
+    let mut org = Organization::new(NewOrganization { name, domain }, now);
+    org.member_count = 1;
+    let view = OrganizationView::new(&org, &state.tiers, now);
+    let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
+    let record = idempotency_key.map(|key| IdempotencyRecord {
+        scope: caller.scope_key(),
+        key,
+        request_hash: request_fingerprint(&req),
+        response: StoredResponse {
+            status: 201,
+            body: body.clone(),
+            request_hash: String::new(),
+        },
+    });
+    match state
+        .store
+        .create_organization(&org, owner, record.as_ref())
+        .await?
+    {
+        Created::New => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/organization/{}", org.id)))
+            .insert_header((header::ETAG, org.etag()))
+            .content_type("application/json")
+            .body(body)),
+        Created::Replayed(stored) => {
+            let record = record.expect("a replay needs a record");
+            if stored.request_hash != record.request_hash {
+                return Err(ApiError::validation(
+                    "Idempotency-Key",
+                    "was already used for a different request",
+                ));
+            }
+            Ok(HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(stored.status).map_err(ApiError::internal)?,
+            )
+            .insert_header(("Idempotent-Replayed", "true"))
+            .content_type("application/json")
+            .body(stored.body))
+        }
+    }
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::validation(
+            "Idempotency-Key",
+            format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
+        )
+    };
+    let key = value.to_str().map_err(|_| invalid())?.trim();
+    if key.is_empty()
+        || key.len() > IDEMPOTENCY_KEY_MAX
+        || !key.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(invalid());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// What identifies a request for idempotency: its method, path and body.
+fn request_fingerprint(req: &HttpRequest) -> String {
+    use actix_web::HttpMessage as _;
+    let body = req
+        .extensions()
+        .get::<BodyHash>()
+        .map(|h| h.0.as_str().to_owned())
+        .unwrap_or_default();
+    KeyHash::of(&format!("{} {} {body}", req.method(), req.path()))
+        .as_str()
+        .to_owned()
+}
+
+/// List organizations
+///
+/// Returns the organizations the caller belongs to (all of them for the platform admin; the
+/// one an organization-scoped key acts in), in a stable order, a page at a time. The next
+/// page, if any, is announced in a `Link: <…>; rel="next"` header.
+#[utoipa::path(
+    get,
+    path = "/organization/list",
+    tag = TAG,
+    operation_id = "list_organizations",
+    params(Paging),
+    responses(
+        (status = 200, description = "A page of organizations.", body = Vec<OrganizationView>,
+         headers(("Link" = String, description = "The next page: `<url>; rel=\"next\"`."))),
+        ListProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/organization/list")]
+pub(super) async fn list_organizations(
+    state: web::Data<AppState>,
+    caller: Caller,
+    paging: Paging,
+) -> Result<HttpResponse, ApiError> {
+    let now = now();
+    let page = match caller {
+        Caller::PlatformAdmin { .. } => state.store.list_organizations(None, paging.page()).await?,
+        Caller::User { user_id, .. } => {
+            state
+                .store
+                .list_organizations(Some(user_id), paging.page())
+                .await?
+        }
+        Caller::Organization {
+            organization_id, ..
+        } => {
+            let visible = caller.access_to(&state, organization_id).await.is_ok()
+                && paging
+                    .cursor
+                    .is_none_or(|after| after < organization_id.as_uuid());
+            let items = if visible {
+                vec![state.store.organization(organization_id).await?]
+            } else {
+                Vec::new()
+            };
+            tenantry_storage::Page { items, next: None }
+        }
+    };
+    let views: Vec<OrganizationView> = page
+        .items
+        .iter()
+        .map(|org| OrganizationView::new(org, &state.tiers, now))
+        .collect();
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = paging.next_link("/organization/list", page.next) {
+        response.insert_header((header::LINK, link));
+    }
+    Ok(response.json(views))
+}
+
+/// Get an organization
+///
+/// Returns the organization with its members. Any member may read it; to anyone else it
+/// does not exist (404).
+#[utoipa::path(
+    get,
+    path = "/organization/{organization_id}",
+    tag = TAG,
+    operation_id = "get_organization",
+    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    responses(
+        (status = 200, description = "The organization.", body = OrganizationDetailView,
+         headers(("ETag" = String, description = "The organization's version, for `If-Match`."))),
+        ReadProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/organization/{organization_id}")]
+pub(super) async fn get_organization(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    _query: NoQuery,
+) -> Result<HttpResponse, ApiError> {
+    let id: OrganizationId = path_id("organization_id", &path)?;
+    caller.access_to(&state, id).await?;
+    let org = read_organization(&state, id).await?;
+    detail_response(&state, &org, HttpResponse::Ok()).await
+}
+
+pub(super) async fn read_organization(
+    state: &AppState,
+    id: OrganizationId,
+) -> Result<Organization, ApiError> {
+    state.store.organization(id).await.map_err(|e| match e {
+        tenantry_storage::StoreError::NotFound => ApiError::not_found("the organization"),
+        other => other.into(),
+    })
+}
+
+/// Answers with the organization and its members, and its ETag.
+pub(super) async fn detail_response(
+    state: &AppState,
+    org: &Organization,
+    mut response: actix_web::HttpResponseBuilder,
+) -> Result<HttpResponse, ApiError> {
+    let members = state
+        .store
+        .list_members(
+            org.id,
+            PageRequest {
+                after: None,
+                limit: DETAIL_MEMBERS_MAX,
+            },
+        )
+        .await?;
+    let view = OrganizationDetailView {
+        organization: OrganizationView::new(org, &state.tiers, now()),
+        members: members.items.iter().map(MemberView::from).collect(),
+    };
+    Ok(response
+        .insert_header((header::ETAG, org.etag()))
+        .json(view))
+}
+
+/// Update an organization
+///
+/// Changes the fields the body names and leaves the others as they are. Owners and admins
+/// change the name, domain and logo URL; the commercial fields (`accountType`, `plan`,
+/// `isActive`, `autoBillingEnabled`) are the platform admin's. With `If-Match`, the change
+/// applies only to the version that ETag names (else 412).
+#[utoipa::path(
+    put,
+    path = "/organization/{organization_id}",
+    tag = TAG,
+    operation_id = "update_organization",
+    request_body = UpdateOrganizationRequest,
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on."),
+    ),
+    responses(
+        (status = 200, description = "The updated organization.", body = OrganizationView,
+         headers(("ETag" = String, description = "The organization's new version."))),
+        WriteProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[put("/organization/{organization_id}")]
+pub(super) async fn update_organization(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    if_match: IfMatch,
+    _query: NoQuery,
+    body: JsonBody<UpdateOrganizationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id: OrganizationId = path_id("organization_id", &path)?;
+    let access = caller.access_to(&state, id).await?;
+    let request = body.0;
+    let mut fields = Fields::default();
+    if let (Some(a), Some(b)) = (&request.name, &request.organization_name)
+        && a != b
+    {
+        fields.push("organizationName", "must equal `name` when both are given");
+    }
+    let name = request.name.or(request.organization_name);
+    let changes = OrganizationChanges {
+        name: fields.optional("name", name, OrganizationName::parse),
+        domain: fields.nullable("domain", request.domain, DomainName::parse),
+        logo_url: fields.nullable("logoUrl", request.logo_url, HttpUrl::parse),
+        account_type: request.account_type.map(Into::into),
+        plan: request.plan.map(Into::into),
+        is_active: request.is_active,
+        auto_billing_enabled: request.auto_billing_enabled,
+        ..Default::default()
+    };
+    let changes = fields.finish(changes)?;
+    authorize_changes(access, &changes, management_field_name)?;
+    let org = apply_changes(&state, id, &changes, if_match).await?;
+    let view = OrganizationView::new(&org, &state.tiers, now());
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, org.etag()))
+        .json(view))
+}
+
+/// Writes `changes` (a read when there are none), honouring `If-Match`.
+pub(super) async fn apply_changes(
+    state: &AppState,
+    id: OrganizationId,
+    changes: &OrganizationChanges,
+    if_match: IfMatch,
+) -> Result<Organization, ApiError> {
+    if changes.is_empty() {
+        let org = read_organization(state, id).await?;
+        if if_match.0.is_some_and(|version| version != org.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        return Ok(org);
+    }
+    state
+        .store
+        .update_organization(id, changes, if_match.0, now())
+        .await
+        .map_err(|e| match e {
+            tenantry_storage::StoreError::NotFound => ApiError::not_found("the organization"),
+            other => other.into(),
+        })
+}
+
+/// Refuses a change that names fields the caller may not write, naming each (403).
+pub(crate) fn authorize_changes(
+    access: Access,
+    changes: &OrganizationChanges,
+    name_of: fn(OrganizationField) -> &'static str,
+) -> Result<(), ApiError> {
+    let fields = changes.fields();
+    if !access.can_manage() && !fields.is_empty() {
+        return Err(ApiError::Forbidden {
+            detail: "only the organization's owners and admins may change it".into(),
+            fields: fields
+                .into_iter()
+                .map(|f| FieldError::new(name_of(f), "members may not change this field"))
+                .collect(),
+        });
+    }
+    let forbidden = access.forbidden_fields(fields);
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        detail: format!(
+            "only the platform admin may change {}",
+            forbidden
+                .iter()
+                .map(|f| name_of(*f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        fields: forbidden
+            .into_iter()
+            .map(|f| FieldError::new(name_of(f), "only the platform admin may change this field"))
+            .collect(),
+    })
+}
+
+/// How the management API names an organization's fields.
+pub(crate) fn management_field_name(field: OrganizationField) -> &'static str {
+    use OrganizationField as F;
+    match field {
+        F::Name => "name",
+        F::Domain => "domain",
+        F::Logo => "logo",
+        F::LogoUrl => "logoUrl",
+        F::BillingEmail => "billingEmail",
+        F::NotificationsEmail => "notificationsEmail",
+        F::AccountType => "accountType",
+        F::Plan => "plan",
+        F::ContractEndDate => "contractEndDate",
+        F::SalesforceCode => "salesforceCode",
+        F::IsActive => "isActive",
+        F::AutoBillingEnabled => "autoBillingEnabled",
+        F::BillingCycleStart => "billingCycleStart",
+        F::CreditAllocation => "creditAllocation",
+        F::Modules => "modules",
+        F::UserQuota => "userQuota",
+        F::WorkspaceQuota => "workspaceQuota",
+        F::AnalysisQuota => "analysisQuota",
+        F::AssetEvaluationQuota => "assetEvaluationQuota",
+        F::SearchCredits => "searchCredits",
+        F::RateLimitOverrides => "rateLimitOverrides",
+        F::MaxOverages => "maxOverages",
+        F::Metadata => "metadata",
+        F::DefaultLlmCredentials => "defaultLlmCredentials",
+        F::NsfwCheckEnabled => "nsfwCheckEnabled",
+        F::NsfwFailClosed => "nsfwFailClosed",
+        F::Infrastructure => "infrastructure",
+        F::ApiUrl => "apiUrl",
+        F::AuthProviderOrgId => "authProviderOrgId",
+    }
+}
+
+/// Delete an organization
+///
+/// Deletes the organization with its memberships and keys. Only its owners and the
+/// platform admin may.
+#[utoipa::path(
+    delete,
+    path = "/organization/{organization_id}",
+    tag = TAG,
+    operation_id = "delete_organization",
+    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    responses((status = 204, description = "The organization is gone."), DeleteProblems),
+    security(("bearer" = [])),
+)]
+#[delete("/organization/{organization_id}")]
+pub(super) async fn delete_organization(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    _query: NoQuery,
+) -> Result<HttpResponse, ApiError> {
+    let id: OrganizationId = path_id("organization_id", &path)?;
+    let access = caller.access_to(&state, id).await?;
+    if !matches!(
+        access,
+        Access::PlatformAdmin | Access::Member(tenantry_domain::Role::Owner)
+    ) {
+        return Err(ApiError::Forbidden {
+            detail: "only the organization's owners may delete it".into(),
+            fields: Vec::new(),
+        });
+    }
+    state
+        .store
+        .delete_organization(id)
+        .await
+        .map_err(|e| match e {
+            tenantry_storage::StoreError::NotFound => ApiError::not_found("the organization"),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Set the max overage limit
+///
+/// Sets how many credits the organization may use beyond its monthly allocation while auto
+/// billing is on: a whole number of credits, or `null` for no cap. Owners and admins may.
+#[utoipa::path(
+    patch,
+    path = "/organization/{organization_id}/max-overages",
+    tag = TAG,
+    operation_id = "set_max_overages",
+    request_body = SetMaxOveragesRequest,
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on."),
+    ),
+    responses(
+        (status = 200, description = "The overage configuration.", body = MaxOveragesView,
+         headers(("ETag" = String, description = "The organization's new version."))),
+        WriteProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[patch("/organization/{organization_id}/max-overages")]
+pub(super) async fn set_max_overages(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    if_match: IfMatch,
+    _query: NoQuery,
+    body: JsonBody<SetMaxOveragesRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id: OrganizationId = path_id("organization_id", &path)?;
+    let access = caller.access_to(&state, id).await?;
+    let Some(max_overages) = body.0.max_overages else {
+        return Err(ApiError::validation(
+            "maxOverages",
+            "is required (a whole number of credits, or null for no cap)",
+        ));
+    };
+    let changes = OrganizationChanges {
+        max_overages: Some(max_overages.map(|v| v.unsigned_abs())),
+        ..Default::default()
+    };
+    authorize_changes(access, &changes, management_field_name)?;
+    let org = apply_changes(&state, id, &changes, if_match).await?;
+    let now = now();
+    let view = MaxOveragesView {
+        organization_id: org.id.as_uuid(),
+        max_overages: org.max_overages,
+        auto_billing_enabled: org.auto_billing_enabled,
+        credit_count: org.credit_count(&state.tiers, now.date()),
+        current_month_usage: org.current_month_usage(now.date()),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, org.etag()))
+        .json(view))
+}

@@ -1,0 +1,147 @@
+//! Tenantry's storage: SeaORM entities and one [`Store`] that takes and returns domain types.
+//!
+//! Database keys (the integer primary keys) never leave this crate: every method speaks in
+//! public ids.
+
+mod api_keys;
+mod entities;
+mod error;
+mod idempotency;
+mod members;
+mod organizations;
+
+pub use api_keys::KeyFilter;
+pub use organizations::Created;
+mod users;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use tenantry_migrations::{Migrator, MigratorTrait};
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use idempotency::{IdempotencyRecord, StoredResponse};
+
+/// How the store connects to its database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path?mode=rwc` or `postgres://...`.
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits for a lock before giving up.
+    pub busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A page request for keyset paging: items after `after` (a public id), at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<Uuid>,
+    pub limit: u64,
+}
+
+/// One page of items, and the cursor of the next page if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Uuid>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` items read in order; the extra item only tells
+    /// that a next page exists.
+    pub(crate) fn from_overfetch(
+        mut items: Vec<T>,
+        limit: u64,
+        id_of: impl Fn(&T) -> Uuid,
+    ) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(id_of)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
+/// The one way into Tenantry's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects, configures every SQLite connection (WAL, `synchronous=NORMAL`, a busy
+    /// timeout, foreign keys on) and applies pending migrations.
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        let mut connect = ConnectOptions::new(options.url.clone());
+        connect
+            .max_connections(options.max_connections)
+            .min_connections(1)
+            .connect_timeout(options.connect_timeout)
+            .acquire_timeout(options.acquire_timeout)
+            .sqlx_logging(false);
+        let busy_timeout = options.busy_timeout;
+        connect.map_sqlx_sqlite_opts(move |sqlite| {
+            sqlite
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(busy_timeout)
+                .foreign_keys(true)
+        });
+        let db = Database::connect(connect).await?;
+        Migrator::up(&db, None).await?;
+        Ok(Self { db })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+
+    /// Which database this store talks to.
+    pub fn backend(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(StoreError::from)
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// Runs a statement that must affect exactly one row.
+pub(crate) fn exactly_one(affected: u64) -> Result<(), StoreError> {
+    match affected {
+        1 => Ok(()),
+        0 => Err(StoreError::NotFound),
+        n => Err(StoreError::Corrupt(format!(
+            "{n} rows matched a unique key"
+        ))),
+    }
+}

@@ -1,0 +1,275 @@
+//! Memberships. Every change takes the organization's row first (bumping its version), so
+//! concurrent changes to one organization are serialized on PostgreSQL and SQLite alike, and
+//! the member count and last-owner rules hold under concurrency.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use tenantry_domain::{
+    Access, Member, OrganizationId, Role, RuleViolation, UserId, check_keeps_an_owner,
+};
+use time::OffsetDateTime;
+
+use crate::entities::{memberships, organizations, users};
+use crate::organizations::{organization_pk, user_pk};
+use crate::users::user_from_model;
+use crate::{Page, PageRequest, Store, StoreError};
+
+impl Store {
+    /// The role of `user` in `org`, if they are a member.
+    pub async fn role_of(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Role>, StoreError> {
+        let role = memberships::Entity::find()
+            .select_only()
+            .column(memberships::Column::Role)
+            .inner_join(organizations::Entity)
+            .inner_join(users::Entity)
+            .filter(organizations::Column::PublicId.eq(org.as_uuid()))
+            .filter(users::Column::PublicId.eq(user.as_uuid()))
+            .into_tuple::<String>()
+            .one(self.db())
+            .await?;
+        role.map(|r| parse_role(&r)).transpose()
+    }
+
+    /// Members in user-id order.
+    pub async fn list_members(
+        &self,
+        org: OrganizationId,
+        page: PageRequest,
+    ) -> Result<Page<Member>, StoreError> {
+        let org_pk = organization_pk(self.db(), org).await?;
+        let mut query = memberships::Entity::find()
+            .find_also_related(users::Entity)
+            .filter(memberships::Column::OrganizationId.eq(org_pk));
+        if let Some(after) = page.after {
+            query = query.filter(users::Column::PublicId.gt(after));
+        }
+        let rows = query
+            .order_by_asc(users::Column::PublicId)
+            .limit(page.limit + 1)
+            .all(self.db())
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|(membership, user)| {
+                let user =
+                    user.ok_or_else(|| StoreError::Corrupt("membership without user".into()))?;
+                member_from(membership, user)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |m| {
+            m.user.id.as_uuid()
+        }))
+    }
+
+    /// Adds `user` to `org` with `role`, as `actor`. Fails with a conflict when the user is
+    /// already a member, and with [`RuleViolation::UserQuotaReached`] when the organization
+    /// is full.
+    pub async fn add_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+        actor: Access,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError> {
+        actor.check_role_change(None, Some(role))?;
+        let txn = self.db().begin().await?;
+        let result = async {
+            let bumped = organizations::Entity::update_many()
+                .col_expr(
+                    organizations::Column::MemberCount,
+                    Expr::col(organizations::Column::MemberCount).add(1),
+                )
+                .col_expr(
+                    organizations::Column::Version,
+                    Expr::col(organizations::Column::Version).add(1),
+                )
+                .col_expr(organizations::Column::UpdatedAt, Expr::value(now))
+                .filter(organizations::Column::PublicId.eq(org.as_uuid()))
+                .filter(
+                    Expr::col(organizations::Column::MemberCount)
+                        .lt(Expr::col(organizations::Column::UserQuota)),
+                )
+                .exec(&txn)
+                .await?;
+            if bumped.rows_affected == 0 {
+                let quota = organizations::Entity::find()
+                    .select_only()
+                    .column(organizations::Column::UserQuota)
+                    .filter(organizations::Column::PublicId.eq(org.as_uuid()))
+                    .into_tuple::<i32>()
+                    .one(&txn)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                return Err(RuleViolation::UserQuotaReached {
+                    quota: u32::try_from(quota).unwrap_or(0),
+                }
+                .into());
+            }
+            let org_pk = organization_pk(&txn, org).await?;
+            let user_model = find_user(&txn, user).await?;
+            let membership = memberships::ActiveModel {
+                organization_id: Set(org_pk),
+                user_id: Set(user_model.id),
+                role: Set(role.as_str().to_owned()),
+                joined_at: Set(now),
+                ..Default::default()
+            };
+            memberships::Entity::insert(membership)
+                .exec(&txn)
+                .await
+                .map_err(|e| {
+                    StoreError::unique(e, "the user is already a member of the organization")
+                })?;
+            Ok(Member {
+                user: user_from_model(user_model)?,
+                role,
+                joined_at: now,
+            })
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    /// Gives a member another role, as `actor`; the last owner keeps theirs.
+    pub async fn change_member_role(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        role: Role,
+        actor: Access,
+        now: OffsetDateTime,
+    ) -> Result<Member, StoreError> {
+        let txn = self.db().begin().await?;
+        let result = async {
+            let (membership, org_pk) = lock_membership(&txn, org, user, 0, now).await?;
+            let current = parse_role(&membership.role)?;
+            actor.check_role_change(Some(current), Some(role))?;
+            check_keeps_an_owner(owner_count(&txn, org_pk).await?, current, Some(role))?;
+            memberships::Entity::update_many()
+                .col_expr(memberships::Column::Role, Expr::value(role.as_str()))
+                .filter(memberships::Column::Id.eq(membership.id))
+                .exec(&txn)
+                .await?;
+            let user_model = find_user(&txn, user).await?;
+            Ok(Member {
+                user: user_from_model(user_model)?,
+                role,
+                joined_at: membership.joined_at,
+            })
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    /// Removes a member, as `actor`; the last owner cannot be removed.
+    pub async fn remove_member(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        actor: Access,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let txn = self.db().begin().await?;
+        let result = async {
+            let (membership, org_pk) = lock_membership(&txn, org, user, -1, now).await?;
+            let current = parse_role(&membership.role)?;
+            actor.check_role_change(Some(current), None)?;
+            check_keeps_an_owner(owner_count(&txn, org_pk).await?, current, None)?;
+            memberships::Entity::delete_by_id(membership.id)
+                .exec(&txn)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(txn, result).await
+    }
+}
+
+/// Commits on success, rolls back on failure.
+async fn finish<T>(
+    txn: DatabaseTransaction,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            txn.rollback().await?;
+            Err(error)
+        }
+    }
+}
+
+/// Takes the organization's row (adding `count_delta` to its member count and bumping its
+/// version), then finds the membership.
+async fn lock_membership(
+    txn: &DatabaseTransaction,
+    org: OrganizationId,
+    user: UserId,
+    count_delta: i64,
+    now: OffsetDateTime,
+) -> Result<(memberships::Model, i64), StoreError> {
+    let bumped = organizations::Entity::update_many()
+        .col_expr(
+            organizations::Column::MemberCount,
+            Expr::col(organizations::Column::MemberCount).add(count_delta),
+        )
+        .col_expr(
+            organizations::Column::Version,
+            Expr::col(organizations::Column::Version).add(1),
+        )
+        .col_expr(organizations::Column::UpdatedAt, Expr::value(now))
+        .filter(organizations::Column::PublicId.eq(org.as_uuid()))
+        .exec(txn)
+        .await?;
+    if bumped.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let org_pk = organization_pk(txn, org).await?;
+    let user_pk = user_pk(txn, user).await?;
+    let membership = memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(org_pk))
+        .filter(memberships::Column::UserId.eq(user_pk))
+        .one(txn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok((membership, org_pk))
+}
+
+async fn owner_count(db: &impl ConnectionTrait, org_pk: i64) -> Result<u64, StoreError> {
+    Ok(memberships::Entity::find()
+        .filter(memberships::Column::OrganizationId.eq(org_pk))
+        .filter(memberships::Column::Role.eq(Role::Owner.as_str()))
+        .count(db)
+        .await?)
+}
+
+async fn find_user(db: &impl ConnectionTrait, user: UserId) -> Result<users::Model, StoreError> {
+    users::Entity::find()
+        .filter(users::Column::PublicId.eq(user.as_uuid()))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+fn parse_role(value: &str) -> Result<Role, StoreError> {
+    Role::parse(value).map_err(|e| StoreError::Corrupt(format!("memberships.role: {e}")))
+}
+
+fn member_from(membership: memberships::Model, user: users::Model) -> Result<Member, StoreError> {
+    Ok(Member {
+        role: parse_role(&membership.role)?,
+        joined_at: membership.joined_at,
+        user: user_from_model(user)?,
+    })
+}

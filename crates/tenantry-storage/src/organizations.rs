@@ -1,0 +1,481 @@
+//! Organizations: create, read, list, update, delete.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, TransactionTrait,
+};
+use serde_json::{Map, Value, json};
+use tenantry_domain::{
+    AccountType, BillingCycleDay, DomainName, Email, HttpUrl, ImageType, LlmCredentials, Logo,
+    Metadata, Modules, Organization, OrganizationChanges, OrganizationId, OrganizationName, Plan,
+    Quota, RateLimitCategory, RateLimitOverrides, Role, SalesforceCode, TextLine, Usage, UserId,
+    limits,
+};
+use time::OffsetDateTime;
+
+use crate::entities::{idempotency_keys, memberships, organizations, users};
+use crate::idempotency::{IdempotencyRecord, StoredResponse};
+use crate::{Page, PageRequest, Store, StoreError, exactly_one};
+
+/// What creating an organization did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// The organization was made now.
+    New,
+    /// An earlier request with the same idempotency key made it; here is its answer.
+    Replayed(StoredResponse),
+}
+
+impl Store {
+    /// Creates `org` with `owner` as its owner, atomically. With an idempotency record, a
+    /// second request with the same key creates nothing and gets the first answer back.
+    pub async fn create_organization(
+        &self,
+        org: &Organization,
+        owner: UserId,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Created, StoreError> {
+        if let Some(record) = idempotency
+            && let Some(stored) = self.idempotent_response(record).await?
+        {
+            return Ok(Created::Replayed(stored));
+        }
+        let txn = self.db().begin().await?;
+        let owner_pk = user_pk(&txn, owner).await?;
+        let mut model = to_active_model(org);
+        model.member_count = Set(1);
+        let inserted = organizations::Entity::insert(model)
+            .exec(&txn)
+            .await
+            .map_err(|e| {
+                StoreError::unique(e, "an organization with this domain already exists")
+            })?;
+        memberships::Entity::insert(memberships::ActiveModel {
+            organization_id: Set(inserted.last_insert_id),
+            user_id: Set(owner_pk),
+            role: Set(Role::Owner.as_str().to_owned()),
+            joined_at: Set(org.created_at),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        if let Some(record) = idempotency {
+            let result = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+                scope: Set(record.scope.clone()),
+                idempotency_key: Set(record.key.clone()),
+                request_hash: Set(record.request_hash.clone()),
+                response_status: Set(i32::from(record.response.status)),
+                response_body: Set(record.response.body.clone()),
+                created_at: Set(org.created_at),
+                ..Default::default()
+            })
+            .exec(&txn)
+            .await;
+            if let Err(error) = result {
+                txn.rollback().await?;
+                if StoreError::is_unique_violation(&error) {
+                    // A concurrent request with the same key won the race: answer as it did.
+                    return match self.idempotent_response(record).await? {
+                        Some(stored) => Ok(Created::Replayed(stored)),
+                        None => Err(StoreError::Conflict(
+                            "a request with this idempotency key is in progress".into(),
+                        )),
+                    };
+                }
+                return Err(error.into());
+            }
+        }
+        txn.commit().await?;
+        Ok(Created::New)
+    }
+
+    /// The organization with this id.
+    pub async fn organization(&self, id: OrganizationId) -> Result<Organization, StoreError> {
+        let model = organizations::Entity::find()
+            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+            .one(self.db())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        from_model(model)
+    }
+
+    /// Organizations in id order (creation order), all of them or those `member` belongs to.
+    pub async fn list_organizations(
+        &self,
+        member: Option<UserId>,
+        page: PageRequest,
+    ) -> Result<Page<Organization>, StoreError> {
+        let mut query = organizations::Entity::find();
+        if let Some(user) = member {
+            query = query
+                .inner_join(memberships::Entity)
+                .join(
+                    sea_orm::JoinType::InnerJoin,
+                    memberships::Relation::User.def(),
+                )
+                .filter(users::Column::PublicId.eq(user.as_uuid()));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(organizations::Column::PublicId.gt(after));
+        }
+        let models = query
+            .order_by_asc(organizations::Column::PublicId)
+            .limit(page.limit + 1)
+            .all(self.db())
+            .await?;
+        let items = models
+            .into_iter()
+            .map(from_model)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |org| {
+            org.id.as_uuid()
+        }))
+    }
+
+    /// Applies `changes`, writing only the columns they name and bumping the version. With
+    /// `expected_version`, the change applies only if the stored version is that one.
+    pub async fn update_organization(
+        &self,
+        id: OrganizationId,
+        changes: &OrganizationChanges,
+        expected_version: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError> {
+        use organizations::Column as C;
+        let mut update = organizations::Entity::update_many()
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::PublicId.eq(id.as_uuid()));
+        for (column, value) in changed_columns(changes) {
+            update = update.col_expr(column, Expr::value(value));
+        }
+        if let Some(version) = expected_version {
+            update = update.filter(C::Version.eq(version as i64));
+        }
+        let result = update.exec(self.db()).await.map_err(|e| {
+            StoreError::unique(e, "an organization with this domain already exists")
+        })?;
+        if result.rows_affected == 0 {
+            // Tell a missing organization from a stale version.
+            self.organization(id).await?;
+            return Err(StoreError::VersionMismatch);
+        }
+        self.organization(id).await
+    }
+
+    /// Deletes an organization with its memberships and keys.
+    pub async fn delete_organization(&self, id: OrganizationId) -> Result<(), StoreError> {
+        let result = organizations::Entity::delete_many()
+            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+            .exec(self.db())
+            .await?;
+        exactly_one(result.rows_affected)
+    }
+}
+
+pub(crate) async fn user_pk(db: &impl ConnectionTrait, id: UserId) -> Result<i64, StoreError> {
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::PublicId.eq(id.as_uuid()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+pub(crate) async fn organization_pk(
+    db: &impl ConnectionTrait,
+    id: OrganizationId,
+) -> Result<i64, StoreError> {
+    organizations::Entity::find()
+        .select_only()
+        .column(organizations::Column::Id)
+        .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+fn modules_json(modules: &Modules) -> Value {
+    Value::Array(
+        modules
+            .iter()
+            .map(|m| Value::String(m.as_str().to_owned()))
+            .collect(),
+    )
+}
+
+fn overrides_json(overrides: &RateLimitOverrides) -> Value {
+    let map: Map<String, Value> = RateLimitCategory::ALL
+        .into_iter()
+        .filter_map(|c| overrides.get(c).map(|v| (c.as_str().to_owned(), json!(v))))
+        .collect();
+    Value::Object(map)
+}
+
+fn credentials_json(credentials: &LlmCredentials) -> Value {
+    Value::Object(
+        credentials
+            .iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+            .collect(),
+    )
+}
+
+fn text<T: AsRef<str>>(value: &Option<T>) -> Option<String> {
+    value.as_ref().map(|v| v.as_ref().to_owned())
+}
+
+/// The columns a change writes, with their new values.
+fn changed_columns(changes: &OrganizationChanges) -> Vec<(organizations::Column, sea_orm::Value)> {
+    use organizations::Column as C;
+    let mut columns: Vec<(C, sea_orm::Value)> = Vec::new();
+    if let Some(name) = &changes.name {
+        columns.push((C::Name, name.as_str().into()));
+    }
+    if let Some(domain) = &changes.domain {
+        columns.push((C::Domain, text(domain).into()));
+    }
+    if let Some(logo) = &changes.logo {
+        columns.push((
+            C::LogoType,
+            logo.as_ref()
+                .map(|l| l.image_type().content_type().to_owned())
+                .into(),
+        ));
+        columns.push((
+            C::LogoData,
+            logo.as_ref().map(|l| l.bytes().to_vec()).into(),
+        ));
+    }
+    if let Some(url) = &changes.logo_url {
+        columns.push((C::LogoUrl, text(url).into()));
+    }
+    if let Some(email) = &changes.billing_email {
+        columns.push((C::BillingEmail, text(email).into()));
+    }
+    if let Some(email) = &changes.notifications_email {
+        columns.push((C::NotificationsEmail, text(email).into()));
+    }
+    if let Some(account_type) = changes.account_type {
+        columns.push((C::AccountType, account_type.as_str().into()));
+    }
+    if let Some(plan) = changes.plan {
+        columns.push((C::Plan, plan.as_str().into()));
+    }
+    if let Some(date) = changes.contract_end_date {
+        columns.push((C::ContractEndDate, date.into()));
+    }
+    if let Some(code) = &changes.salesforce_code {
+        columns.push((C::SalesforceCode, text(code).into()));
+    }
+    if let Some(active) = changes.is_active {
+        columns.push((C::IsActive, active.into()));
+    }
+    if let Some(enabled) = changes.auto_billing_enabled {
+        columns.push((C::AutoBillingEnabled, enabled.into()));
+    }
+    if let Some(day) = changes.billing_cycle_start {
+        columns.push((C::BillingCycleStart, i32::from(day.get()).into()));
+    }
+    if let Some(allocation) = changes.credit_allocation {
+        columns.push((C::CreditAllocation, allocation.map(|a| a as i64).into()));
+    }
+    if let Some(modules) = &changes.modules {
+        columns.push((C::Modules, modules_json(modules).into()));
+    }
+    for (column, quota) in [
+        (C::UserQuota, changes.user_quota),
+        (C::WorkspaceQuota, changes.workspace_quota),
+        (C::AnalysisQuota, changes.analysis_quota),
+        (C::AssetEvaluationQuota, changes.asset_evaluation_quota),
+        (C::SearchCredits, changes.search_credits),
+    ] {
+        if let Some(quota) = quota {
+            columns.push((column, (quota.get() as i32).into()));
+        }
+    }
+    if let Some(overrides) = &changes.rate_limit_overrides {
+        columns.push((C::RateLimitOverrides, overrides_json(overrides).into()));
+    }
+    if let Some(max) = changes.max_overages {
+        columns.push((C::MaxOverages, max.map(|m| m as i64).into()));
+    }
+    if let Some(metadata) = &changes.metadata {
+        columns.push((C::Metadata, metadata.to_json().into()));
+    }
+    if let Some(credentials) = &changes.default_llm_credentials {
+        columns.push((
+            C::DefaultLlmCredentials,
+            credentials_json(credentials).into(),
+        ));
+    }
+    if let Some(enabled) = changes.nsfw_check_enabled {
+        columns.push((C::NsfwCheckEnabled, enabled.into()));
+    }
+    if let Some(closed) = changes.nsfw_fail_closed {
+        columns.push((C::NsfwFailClosed, closed.into()));
+    }
+    if let Some(infrastructure) = &changes.infrastructure {
+        columns.push((C::Infrastructure, text(infrastructure).into()));
+    }
+    if let Some(url) = &changes.api_url {
+        columns.push((C::ApiUrl, text(url).into()));
+    }
+    if let Some(id) = &changes.auth_provider_org_id {
+        columns.push((C::AuthProviderOrgId, text(id).into()));
+    }
+    columns
+}
+
+fn to_active_model(org: &Organization) -> organizations::ActiveModel {
+    organizations::ActiveModel {
+        id: Default::default(),
+        public_id: Set(org.id.as_uuid()),
+        name: Set(org.name.as_str().to_owned()),
+        domain: Set(text(&org.domain)),
+        logo_type: Set(org
+            .logo
+            .as_ref()
+            .map(|l| l.image_type().content_type().to_owned())),
+        logo_data: Set(org.logo.as_ref().map(|l| l.bytes().to_vec())),
+        logo_url: Set(text(&org.logo_url)),
+        billing_email: Set(text(&org.billing_email)),
+        notifications_email: Set(text(&org.notifications_email)),
+        account_type: Set(org.account_type.as_str().to_owned()),
+        plan: Set(org.plan.as_str().to_owned()),
+        contract_end_date: Set(org.contract_end_date),
+        salesforce_code: Set(text(&org.salesforce_code)),
+        is_active: Set(org.is_active),
+        auto_billing_enabled: Set(org.auto_billing_enabled),
+        billing_cycle_start: Set(i32::from(org.billing_cycle_start.get())),
+        credit_allocation: Set(org.credit_allocation.map(|a| a as i64)),
+        modules: Set(modules_json(&org.modules)),
+        user_quota: Set(org.user_quota.get() as i32),
+        workspace_quota: Set(org.workspace_quota.get() as i32),
+        analysis_quota: Set(org.analysis_quota.get() as i32),
+        asset_evaluation_quota: Set(org.asset_evaluation_quota.get() as i32),
+        search_credits: Set(org.search_credits.get() as i32),
+        rate_limit_overrides: Set(overrides_json(&org.rate_limit_overrides)),
+        max_overages: Set(org.max_overages.map(|m| m as i64)),
+        metadata: Set(org.metadata.to_json()),
+        default_llm_credentials: Set(credentials_json(&org.default_llm_credentials)),
+        nsfw_check_enabled: Set(org.nsfw_check_enabled),
+        nsfw_fail_closed: Set(org.nsfw_fail_closed),
+        infrastructure: Set(text(&org.infrastructure)),
+        api_url: Set(text(&org.api_url)),
+        auth_provider_org_id: Set(text(&org.auth_provider_org_id)),
+        usage_cycle_start: Set(org.usage.cycle_start),
+        credits_used: Set(org.usage.credits_used as i64),
+        member_count: Set(org.member_count as i64),
+        workspace_count: Set(org.workspace_count as i64),
+        version: Set(org.version as i64),
+        created_at: Set(org.created_at),
+        updated_at: Set(org.updated_at),
+    }
+}
+
+fn corrupt(column: &str) -> impl Fn(tenantry_domain::InvalidValue) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("organizations.{column}: {e}"))
+}
+
+fn opt<T, E>(
+    value: Option<String>,
+    parse: impl Fn(String) -> Result<T, E>,
+) -> Result<Option<T>, E> {
+    value.map(parse).transpose()
+}
+
+pub(crate) fn from_model(m: organizations::Model) -> Result<Organization, StoreError> {
+    let quota =
+        |column: &'static str, value: i32| Quota::parse(i64::from(value)).map_err(corrupt(column));
+    let logo = match (m.logo_type, m.logo_data) {
+        (Some(content_type), Some(bytes)) => {
+            let image_type = ImageType::from_content_type(&content_type)
+                .ok_or_else(|| StoreError::Corrupt("organizations.logo_type".into()))?;
+            Some(Logo::from_bytes(image_type, bytes).map_err(corrupt("logo_data"))?)
+        }
+        _ => None,
+    };
+    let modules = match &m.modules {
+        Value::Array(items) => Modules::parse(items.iter().filter_map(Value::as_str)),
+        _ => Modules::new([]),
+    }
+    .map_err(corrupt("modules"))?;
+    let mut overrides = RateLimitOverrides::default();
+    if let Value::Object(map) = &m.rate_limit_overrides {
+        for category in RateLimitCategory::ALL {
+            let value = map.get(category.as_str()).and_then(Value::as_u64);
+            overrides.set(
+                category,
+                value.map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+            );
+        }
+    }
+    let credentials = match m.default_llm_credentials {
+        Value::Object(map) => LlmCredentials::parse(
+            map.into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned())),
+        ),
+        _ => Ok(LlmCredentials::default()),
+    }
+    .map_err(corrupt("default_llm_credentials"))?;
+    Ok(Organization {
+        id: OrganizationId::from_uuid(m.public_id),
+        name: OrganizationName::parse(m.name).map_err(corrupt("name"))?,
+        domain: opt(m.domain, DomainName::parse).map_err(corrupt("domain"))?,
+        logo,
+        logo_url: opt(m.logo_url, HttpUrl::parse).map_err(corrupt("logo_url"))?,
+        billing_email: opt(m.billing_email, Email::parse).map_err(corrupt("billing_email"))?,
+        notifications_email: opt(m.notifications_email, Email::parse)
+            .map_err(corrupt("notifications_email"))?,
+        account_type: AccountType::parse(&m.account_type).map_err(corrupt("account_type"))?,
+        plan: Plan::parse(&m.plan).map_err(corrupt("plan"))?,
+        contract_end_date: m.contract_end_date,
+        salesforce_code: opt(m.salesforce_code, SalesforceCode::parse)
+            .map_err(corrupt("salesforce_code"))?,
+        is_active: m.is_active,
+        auto_billing_enabled: m.auto_billing_enabled,
+        billing_cycle_start: BillingCycleDay::parse(i64::from(m.billing_cycle_start))
+            .map_err(corrupt("billing_cycle_start"))?,
+        credit_allocation: m.credit_allocation.map(non_negative),
+        modules,
+        user_quota: quota("user_quota", m.user_quota)?,
+        workspace_quota: quota("workspace_quota", m.workspace_quota)?,
+        analysis_quota: quota("analysis_quota", m.analysis_quota)?,
+        asset_evaluation_quota: quota("asset_evaluation_quota", m.asset_evaluation_quota)?,
+        search_credits: quota("search_credits", m.search_credits)?,
+        rate_limit_overrides: overrides,
+        max_overages: m.max_overages.map(non_negative),
+        metadata: Metadata::parse(m.metadata).map_err(corrupt("metadata"))?,
+        default_llm_credentials: credentials,
+        nsfw_check_enabled: m.nsfw_check_enabled,
+        nsfw_fail_closed: m.nsfw_fail_closed,
+        infrastructure: opt(m.infrastructure, |v| {
+            TextLine::parse(v, limits::TEXT_LINE_MAX_CHARS)
+        })
+        .map_err(corrupt("infrastructure"))?,
+        api_url: opt(m.api_url, HttpUrl::parse).map_err(corrupt("api_url"))?,
+        auth_provider_org_id: opt(m.auth_provider_org_id, |v| {
+            TextLine::parse(v, limits::TEXT_LINE_MAX_CHARS)
+        })
+        .map_err(corrupt("auth_provider_org_id"))?,
+        usage: Usage {
+            cycle_start: m.usage_cycle_start,
+            credits_used: non_negative(m.credits_used),
+        },
+        member_count: non_negative(m.member_count),
+        workspace_count: non_negative(m.workspace_count),
+        version: non_negative(m.version),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+/// A count or amount read back from an integer column, which is never negative.
+pub(crate) fn non_negative(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}

@@ -1,0 +1,92 @@
+//! The Tenantry server: configuration, telemetry and the `serve` command.
+
+pub mod settings;
+pub mod telemetry;
+
+use std::net::TcpListener;
+
+use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, KeyHash, TextLine};
+use tenantry_http::{AppState, ServerOptions};
+use tenantry_storage::{Store, StoreOptions};
+
+pub use settings::{LogFormat, Settings};
+
+/// Something that stops the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error("could not open the database: {0}")]
+    Store(#[from] tenantry_storage::StoreError),
+    #[error("could not listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("could not make the admin token: {0}")]
+    Token(String),
+}
+
+/// A server ready to run: its address, and what it prints once on first start.
+#[allow(missing_debug_implementations, reason = "actix's Server has no Debug")]
+pub struct Prepared {
+    pub server: actix_web::dev::Server,
+    pub address: std::net::SocketAddr,
+    /// A platform admin token made on this start, to show the operator once.
+    pub generated_admin_token: Option<String>,
+}
+
+/// Opens the database (applying migrations), sets up the platform admin token and binds
+/// the listener.
+pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
+    let mut store_options = StoreOptions::new(settings.database_url());
+    store_options.max_connections = settings.database_max_connections;
+    store_options.connect_timeout = settings.connect_timeout();
+    store_options.acquire_timeout = settings.acquire_timeout();
+    let store = Store::connect(&store_options).await?;
+    tracing::info!(database = %settings.database_url_redacted(), backend = store.backend(), "database ready");
+
+    let mut generated_admin_token = None;
+    let admin_token = match &settings.admin_token {
+        Some(token) => Some(KeyHash::of(token)),
+        None => {
+            if !store.has_admin_key().await? {
+                generated_admin_token = Some(bootstrap_admin_key(&store).await?);
+            }
+            None
+        }
+    };
+    let state = AppState {
+        store,
+        tiers: settings.tier_table(),
+        admin_token,
+        public_url: settings.public_url.clone(),
+    };
+    let listener = TcpListener::bind(settings.listen)?;
+    let address = listener.local_addr()?;
+    let mut options = ServerOptions::default();
+    if let Some(workers) = settings.workers {
+        options.workers = workers.max(1);
+    }
+    let server = tenantry_http::server(state, listener, &options)?;
+    Ok(Prepared {
+        server,
+        address,
+        generated_admin_token,
+    })
+}
+
+/// Makes and stores a platform admin key, returning it in clear to show once.
+async fn bootstrap_admin_key(store: &Store) -> Result<String, StartError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StartError::Token(e.to_string()))?;
+    let secret = ApiKeySecret::from_random_bytes(bytes);
+    let key = ApiKey {
+        id: ApiKeyId::generate(),
+        name: TextLine::api_key_name("platform admin (generated on first start)")
+            .map_err(|e| StartError::Token(e.to_string()))?,
+        prefix: secret.prefix(),
+        scope: ApiKeyScope::PlatformAdmin,
+        created_at: time::OffsetDateTime::now_utc(),
+        revoked_at: None,
+    };
+    store.create_api_key(&key, &secret.hash()).await?;
+    Ok(secret.expose().to_owned())
+}

@@ -1,0 +1,229 @@
+//! Configuration: defaults, then an optional `tenantry.toml`, then `TENANTRY_*` environment
+//! variables, each overriding the one before.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tenantry_domain::{AccountType, TierTable};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Pretty,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Per-category rate limits of a tier, as configured.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub metadata: Option<u32>,
+    pub data: Option<u32>,
+    pub search: Option<u32>,
+    pub upload: Option<u32>,
+    pub compute: Option<u32>,
+}
+
+/// A tier's configured defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSettings {
+    pub monthly_credits: Option<u64>,
+    #[serde(default)]
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://path` or `postgres://…`.
+    pub database_url: String,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The platform admin token; generated on first start when not set.
+    pub admin_token: Option<String>,
+    /// Redis, for rate limits shared by several instances.
+    pub redis_url: Option<String>,
+    /// The URL clients reach this server at.
+    pub public_url: Option<String>,
+    /// A tracing filter, such as `info,sqlx=warn`.
+    pub log: String,
+    pub log_format: LogFormat,
+    /// HTTP worker threads; one per core when not set.
+    pub workers: Option<usize>,
+    pub database_max_connections: u32,
+    pub database_connect_timeout_ms: u64,
+    pub database_acquire_timeout_ms: u64,
+    /// Overrides of the account tiers' defaults, by tier name.
+    #[serde(default)]
+    pub tiers: BTreeMap<String, TierSettings>,
+}
+
+/// The environment variables that are settings. Only these are read, so other
+/// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
+const ENVIRONMENT: [&str; 11] = [
+    "DATABASE_URL",
+    "LISTEN",
+    "ADMIN_TOKEN",
+    "REDIS_URL",
+    "PUBLIC_URL",
+    "LOG",
+    "LOG_FORMAT",
+    "WORKERS",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_CONNECT_TIMEOUT_MS",
+    "DATABASE_ACQUIRE_TIMEOUT_MS",
+];
+
+fn environment() -> std::collections::HashMap<String, String> {
+    ENVIRONMENT
+        .iter()
+        .filter_map(|key| {
+            let name = format!("TENANTRY_{key}");
+            std::env::var(&name).ok().map(|value| (name, value))
+        })
+        .collect()
+}
+
+/// Configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Value(String),
+}
+
+impl Settings {
+    /// Loads the settings from `file` (when it exists) and the environment.
+    pub fn load(file: &Path) -> Result<Self, SettingsError> {
+        let settings: Settings = config::Config::builder()
+            .set_default("database_url", "sqlite://tenantry.db")?
+            .set_default("listen", "127.0.0.1:8080")?
+            .set_default("log", "info,sqlx=warn,sea_orm=warn")?
+            .set_default("log_format", "pretty")?
+            .set_default("database_max_connections", 16)?
+            .set_default("database_connect_timeout_ms", 5_000)?
+            .set_default("database_acquire_timeout_ms", 5_000)?
+            .add_source(
+                config::File::from(file)
+                    .format(config::FileFormat::Toml)
+                    .required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix("TENANTRY")
+                    .try_parsing(true)
+                    .source(Some(environment())),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err(SettingsError::Value(
+                "database_url must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return Err(SettingsError::Value(
+                "admin_token must be at least 16 characters".into(),
+            ));
+        }
+        for name in self.tiers.keys() {
+            AccountType::parse(name)
+                .map_err(|e| SettingsError::Value(format!("tiers.{name}: the tier name {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The database URL with SQLite's create-if-missing mode.
+    pub fn database_url(&self) -> String {
+        if self.database_url.starts_with("sqlite:") && !self.database_url.contains("mode=") {
+            let separator = if self.database_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{}{separator}mode=rwc", self.database_url)
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The database URL without its password, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        match (self.database_url.find("://"), self.database_url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let credentials = &self.database_url[scheme + 3..at];
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!(
+                    "{}{user}:***{}",
+                    &self.database_url[..scheme + 3],
+                    &self.database_url[at..]
+                )
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_connect_timeout_ms)
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+
+    /// The tier table: the built-in defaults with the configured overrides.
+    pub fn tier_table(&self) -> TierTable {
+        let mut table = TierTable::default();
+        for (name, tier) in &self.tiers {
+            let Ok(account_type) = AccountType::parse(name) else {
+                continue;
+            };
+            let defaults = table.get_mut(account_type);
+            if let Some(credits) = tier.monthly_credits {
+                defaults.monthly_credits = Some(credits);
+            }
+            let limits = &tier.rate_limits;
+            let rates = &mut defaults.rate_limits;
+            rates.metadata = limits.metadata.unwrap_or(rates.metadata);
+            rates.data = limits.data.unwrap_or(rates.data);
+            rates.search = limits.search.unwrap_or(rates.search);
+            rates.upload = limits.upload.unwrap_or(rates.upload);
+            rates.compute = limits.compute.unwrap_or(rates.compute);
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        let mut settings = Settings::load(Path::new("/nonexistent.toml")).unwrap();
+        settings.database_url = "postgres://app:s3cret@db:5432/tenantry".into();
+        assert_eq!(
+            settings.database_url_redacted(),
+            "postgres://app:***@db:5432/tenantry"
+        );
+        settings.database_url = "sqlite://tenantry.db".into();
+        assert_eq!(settings.database_url(), "sqlite://tenantry.db?mode=rwc");
+    }
+}

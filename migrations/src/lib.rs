@@ -1,0 +1,18 @@
+//! Tenantry's database migrations. They are frozen history: each describes its tables with
+//! its own identifiers and never imports the storage crate's entities, so later changes to
+//! the entities cannot rewrite the past.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tables;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_tables::Migration)]
+    }
+}
