@@ -1,1 +1,193 @@
+//! Test support: a real Tenantry server on a free port with its own fresh database, and an
+//! HTTP client that talks to it.
 
+use std::net::TcpListener;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tenantry_domain::KeyHash;
+use tenantry_http::{AppState, ServerOptions};
+use tenantry_storage::{Store, StoreOptions};
+
+/// The platform admin token every test server accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running server with its own database.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts a server on a free loopback port, with a fresh SQLite file.
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("tenantry.db").display()
+        );
+        let store = Store::connect(&StoreOptions::new(url))
+            .await
+            .expect("the database opens");
+        let mut state = AppState::new(store.clone());
+        state.admin_token = Some(KeyHash::of(ADMIN_TOKEN));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let options = ServerOptions {
+            workers: 2,
+            ..Default::default()
+        };
+        let server = tenantry_http::server(state, listener, &options).expect("the server starts");
+        tokio::spawn(server);
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            store,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request with `key` as a bearer token.
+    pub fn request(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// Sends `body` as JSON with `key`; returns the status and the parsed body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.request(method, path, key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        parse(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, key, None).await
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, key, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, key, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, key, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, key, None).await
+    }
+
+    /// Creates a user (as the platform admin); returns its id.
+    pub async fn create_user(&self, email: &str, name: &str) -> String {
+        let (status, body) = self
+            .post("/user", ADMIN_TOKEN, json!({"email": email, "name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Creates a key acting as `user_id` (as the platform admin); returns the key.
+    pub async fn user_key(&self, user_id: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api-key",
+                ADMIN_TOKEN,
+                json!({"name": "test key", "userId": user_id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["key"].as_str().expect("a key").to_owned()
+    }
+
+    /// A new user and a key acting as them.
+    pub async fn new_user(&self, name: &str) -> TestUser {
+        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let id = self.create_user(&email, name).await;
+        let key = self.user_key(&id).await;
+        TestUser { id, key }
+    }
+
+    /// Creates an organization owned by the holder of `key`; returns its body.
+    pub async fn create_organization(&self, key: &str, name: &str) -> Value {
+        let (status, body) = self
+            .post("/organization", key, json!({"organizationName": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Adds `user_id` to `org_id` with `role` (as the platform admin).
+    pub async fn add_member(&self, org_id: &str, user_id: &str, role: &str) {
+        let (status, body) = self
+            .post(
+                &format!("/organization/{org_id}/member"),
+                ADMIN_TOKEN,
+                json!({"userId": user_id, "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+/// A user and a key acting as them.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub key: String,
+}
+
+/// The status and JSON body of a response (`null` for an empty body).
+pub async fn parse(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body, got: {text}"))
+    };
+    (status, body)
+}
+
+/// Asserts that `body` is a problem with `status` whose `errors` name `field`.
+pub fn assert_problem_names(body: &Value, status: StatusCode, field: &str) {
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/problems/")),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an errors list: {body}"));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["field"] == field && e["message"].is_string()),
+        "expected an error naming {field}: {body}"
+    );
+}

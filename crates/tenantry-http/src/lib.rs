@@ -21,7 +21,7 @@ use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, FieldError, Problem};
-pub use openapi::openapi;
+pub use openapi::{openapi, openapi_json};
 pub use state::AppState;
 
 /// Registers every documented operation.

@@ -55,3 +55,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     api
 }
+
+/// The OpenAPI document as committed in `openapi/openapi.json`: pretty JSON ending in a
+/// newline.
+pub fn openapi_json() -> String {
+    let mut text = serde_json::to_string_pretty(&openapi()).expect("the document serializes");
+    text.push('\n');
+    text
+}

@@ -5,7 +5,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tenantry_domain::{
     Access, Member, OrganizationId, Role, RuleViolation, UserId, check_keeps_an_owner,
@@ -80,7 +80,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Member, StoreError> {
         actor.check_role_change(None, Some(role))?;
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let result = async {
             let bumped = organizations::Entity::update_many()
                 .col_expr(
@@ -147,7 +147,7 @@ impl Store {
         actor: Access,
         now: OffsetDateTime,
     ) -> Result<Member, StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let result = async {
             let (membership, org_pk) = lock_membership(&txn, org, user, 0, now).await?;
             let current = parse_role(&membership.role)?;
@@ -177,7 +177,7 @@ impl Store {
         actor: Access,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let result = async {
             let (membership, org_pk) = lock_membership(&txn, org, user, -1, now).await?;
             let current = parse_role(&membership.role)?;

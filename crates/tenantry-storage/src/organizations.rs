@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, TransactionTrait,
+    QuerySelect, RelationTrait,
 };
 use serde_json::{Map, Value, json};
 use tenantry_domain::{
@@ -41,7 +41,7 @@ impl Store {
         {
             return Ok(Created::Replayed(stored));
         }
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let owner_pk = user_pk(&txn, owner).await?;
         let mut model = to_active_model(org);
         model.member_count = Set(1);

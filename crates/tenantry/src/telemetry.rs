@@ -10,7 +10,7 @@ pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
     let filter = EnvFilter::try_new(filter).map_err(|e| format!("invalid log filter: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE);
+        .with_span_events(FmtSpan::CLOSE);
     let result = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder

@@ -1,0 +1,81 @@
+//! The domain crate stays pure: nothing in its dependency tree is a web framework, a
+//! database driver, an ORM, an async runtime or an OpenAPI generator, so another team can
+//! use it alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+const FORBIDDEN: [&str; 8] = [
+    "actix-web",
+    "actix-rt",
+    "sea-orm",
+    "sea-query",
+    "sqlx",
+    "tokio",
+    "utoipa",
+    "hyper",
+];
+
+/// Package name to the names of its dependencies, as `Cargo.lock` records them. The lock
+/// file lists every dependency that any feature set of the workspace enables, so the tree
+/// found here contains the real one.
+fn lock_graph() -> BTreeMap<String, Vec<String>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock");
+    let text = std::fs::read_to_string(path).expect("Cargo.lock is readable");
+    let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut in_dependencies = false;
+    for line in text.lines().map(str::trim) {
+        if line == "[[package]]" {
+            current = None;
+            in_dependencies = false;
+        } else if let Some(name) = line.strip_prefix("name = ") {
+            let name = name.trim_matches('"').to_owned();
+            graph.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if line.starts_with("dependencies = [") {
+            in_dependencies = !line.ends_with(']');
+        } else if in_dependencies && line == "]" {
+            in_dependencies = false;
+        } else if in_dependencies && let Some(package) = &current {
+            let dependency = line.trim_matches(|c| c == '"' || c == ',');
+            let name = dependency.split(' ').next().unwrap_or_default().to_owned();
+            graph
+                .get_mut(package)
+                .expect("the package was recorded")
+                .push(name);
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_domain_crate_depends_on_no_web_database_async_or_openapi_crate() {
+    let graph = lock_graph();
+    assert!(
+        graph.contains_key("tenantry-domain"),
+        "the lock file lists the domain crate"
+    );
+    let mut seen = BTreeSet::new();
+    let mut stack = vec!["tenantry-domain".to_owned()];
+    while let Some(package) = stack.pop() {
+        if seen.insert(package.clone()) {
+            stack.extend(graph.get(&package).into_iter().flatten().cloned());
+        }
+    }
+    let found: Vec<_> = seen
+        .iter()
+        .filter(|name| {
+            FORBIDDEN
+                .iter()
+                .any(|f| name.as_str() == *f || name.starts_with(&format!("{f}-")))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "tenantry-domain's tree contains {found:?}"
+    );
+    assert!(
+        seen.len() > 5,
+        "the walk found the domain's real dependencies: {seen:?}"
+    );
+}

@@ -1,0 +1,256 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tenantry_tests::{ADMIN_TOKEN, TestApp, assert_problem_names};
+
+#[tokio::test]
+async fn a_key_is_shown_once_and_listed_without_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let (status, created) = app
+        .post("/api-key", &ada.key, json!({"name": "laptop"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().unwrap();
+    assert!(key.starts_with(created["prefix"].as_str().unwrap()));
+    assert_eq!(created["userId"], ada.id.as_str());
+    assert_eq!(created["organizationId"], serde_json::Value::Null);
+    let mut fields: Vec<_> = created.as_object().unwrap().keys().cloned().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "createdAt",
+            "id",
+            "key",
+            "name",
+            "organizationId",
+            "prefix",
+            "userId"
+        ]
+    );
+
+    let (status, list) = app.get("/api-key/list", &ada.key).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "the admin-made test key and this one");
+    assert!(list.iter().all(|k| k.get("key").is_none()));
+    assert!(list.iter().any(|k| k["id"] == created["id"]));
+
+    let (status, me) = app.get("/user/me", key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["id"], ada.id.as_str());
+}
+
+#[tokio::test]
+async fn both_authorization_forms_work_and_bad_keys_are_401() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let bare = app
+        .client
+        .get(app.url("/user/me"))
+        .header("Authorization", &ada.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::OK);
+    let bearer = app
+        .client
+        .get(app.url("/user/me"))
+        .header("Authorization", format!("bearer {}", ada.key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), StatusCode::OK);
+
+    for header in [
+        None,
+        Some(""),
+        Some("Bearer "),
+        Some("Bearer tnt_nope"),
+        Some("Basic abc def"),
+    ] {
+        let mut request = app.client.get(app.url("/organization/list"));
+        if let Some(value) = header {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_401_at_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let (_, created) = app
+        .post("/api-key", &ada.key, json!({"name": "temp"}))
+        .await;
+    let key = created["key"].as_str().unwrap();
+    assert_eq!(app.get("/user/me", key).await.0, StatusCode::OK);
+    let (status, _) = app
+        .delete(
+            &format!("/api-key/{}", created["id"].as_str().unwrap()),
+            &ada.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, problem) = app.get("/user/me", key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    let (_, list) = app.get("/api-key/list", &ada.key).await;
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == created["id"])
+    );
+    let (status, _) = app
+        .delete(
+            &format!("/api-key/{}", created["id"].as_str().unwrap()),
+            &ada.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "revoking twice");
+}
+
+#[tokio::test]
+async fn users_cannot_touch_other_users_keys() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let bob = app.new_user("Bob").await;
+    let (status, problem) = app
+        .post(
+            "/api-key",
+            &ada.key,
+            json!({"name": "sneaky", "userId": bob.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_problem_names(&problem, status, "userId");
+    let (_, bobs) = app
+        .post("/api-key", &bob.key, json!({"name": "bob's"}))
+        .await;
+    let (status, _) = app
+        .delete(
+            &format!("/api-key/{}", bobs["id"].as_str().unwrap()),
+            &ada.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/user/me", bobs["key"].as_str().unwrap()).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn organization_keys_act_in_one_organization_only() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let acme = app.create_organization(&ada.key, "Acme").await;
+    let other = app.create_organization(&ada.key, "Other").await;
+    let acme_id = acme["id"].as_str().unwrap();
+    let (status, created) = app
+        .post(
+            "/api-key",
+            &ada.key,
+            json!({"name": "acme ci", "organizationId": acme_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["organizationId"], acme_id);
+    let key = created["key"].as_str().unwrap();
+
+    assert_eq!(
+        app.get(&format!("/organization/{acme_id}"), key).await.0,
+        StatusCode::OK
+    );
+    let (status, _) = app
+        .get(
+            &format!("/organization/{}", other["id"].as_str().unwrap()),
+            key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.get("/organization/list", key).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], acme_id);
+    let (status, _) = app
+        .post("/organization", key, json!({"organizationName": "New"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn only_owners_and_admins_make_organization_keys() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let mia = app.new_user("Mia").await;
+    let eve = app.new_user("Eve").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    app.add_member(id, &mia.id, "member").await;
+    let (status, problem) = app
+        .post(
+            "/api-key",
+            &mia.key,
+            json!({"name": "k", "organizationId": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_problem_names(&problem, status, "organizationId");
+    let (status, _) = app
+        .post(
+            "/api-key",
+            &eve.key,
+            json!({"name": "k", "organizationId": id}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an organization Eve cannot see"
+    );
+}
+
+#[tokio::test]
+async fn key_bodies_are_validated() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    for (body, field) in [
+        (json!({}), "name"),
+        (json!({"name": ""}), "name"),
+        (json!({"name": "k", "userId": "x"}), "userId"),
+        (json!({"name": "k", "organizationId": 5}), "organizationId"),
+        (json!({"name": "k", "scope": "all"}), "scope"),
+    ] {
+        let (status, problem) = app.post("/api-key", &ada.key, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {problem}"
+        );
+        assert_problem_names(&problem, status, field);
+    }
+    let (status, problem) = app
+        .post(
+            "/api-key",
+            ADMIN_TOKEN,
+            json!({"name": "k", "userId": uuid::Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_problem_names(&problem, status, "userId");
+    let (status, _) = app
+        .request(Method::DELETE, "/api-key/not-a-uuid", &ada.key)
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
