@@ -112,3 +112,24 @@ async fn health_and_readiness_answer() {
     let (status, body) = app.get("/readyz", "").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ready"})));
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let response = app
+        .request(Method::PATCH, "/organization/list", &ada.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "GET");
+    let response = app
+        .request(Method::POST, "/user/me", &ada.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let (status, problem) = parse(response).await;
+    assert_eq!(problem["status"], status.as_u16());
+}

@@ -2,8 +2,10 @@
 //! test.
 
 mod api_keys;
+mod dependencies;
 mod errors;
 mod members;
 mod openapi;
 mod organizations;
+mod serve;
 mod users;

@@ -70,8 +70,8 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    #[error("{detail}")]
+    MethodNotAllowed { detail: String, allow: String },
     #[error("{0}")]
     Conflict(String),
     #[error(
@@ -132,7 +132,7 @@ impl ApiError {
             ),
             Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            Self::MethodNotAllowed(_) => (
+            Self::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
@@ -209,6 +209,11 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Self::MethodNotAllowed { allow, .. } = self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((header::ALLOW, value));
         }
         if matches!(self, Self::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));

@@ -13,7 +13,7 @@ pub mod state;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::{Server, Service as _};
+use actix_web::dev::{ResourceDef, Server, Service as _};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer, web};
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -57,10 +57,12 @@ pub fn server(
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
     let spec = openapi();
+    let known = web::Data::new(KnownRoutes::from_spec(&spec));
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(known.clone())
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("the path is malformed: {err}")).into()
             }))
@@ -98,10 +100,77 @@ async fn swagger_redirect() -> HttpResponse {
         .finish()
 }
 
-async fn no_such_operation(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "there is no operation {} {}",
-        req.method(),
-        req.path()
-    )))
+/// The documented paths and their methods, to tell a wrong method (405) from a wrong path
+/// (404).
+#[derive(Debug)]
+struct KnownRoutes(Vec<(ResourceDef, Vec<String>)>);
+
+impl KnownRoutes {
+    fn from_spec(spec: &utoipa::openapi::OpenApi) -> Self {
+        let routes = spec
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let json = serde_json::to_value(item).unwrap_or_default();
+                let methods = json
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.keys())
+                    .filter(|k| {
+                        ["get", "put", "post", "delete", "patch", "head", "options"]
+                            .contains(&k.as_str())
+                    })
+                    .map(|k| k.to_ascii_uppercase())
+                    .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        Self(routes)
+    }
+
+    /// The methods some documented operation takes at `path`. A path written out in full
+    /// (`/organization/list`) hides the templates it also matches.
+    fn methods_at(&self, path: &str) -> Vec<&str> {
+        let matching: Vec<_> = self
+            .0
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .collect();
+        let exact: Vec<_> = matching
+            .iter()
+            .copied()
+            .filter(|(def, _)| !def.is_prefix() && def.pattern() == Some(path))
+            .collect();
+        let chosen = if exact.is_empty() { matching } else { exact };
+        let mut methods: Vec<&str> = chosen
+            .into_iter()
+            .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        methods
+    }
+}
+
+async fn no_such_operation(
+    req: HttpRequest,
+    known: web::Data<KnownRoutes>,
+) -> Result<HttpResponse, ApiError> {
+    let methods = known.methods_at(req.path());
+    if methods.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "there is no operation at {}",
+            req.path()
+        )));
+    }
+    Err(ApiError::MethodNotAllowed {
+        detail: format!(
+            "{} is not an operation of {}; it takes {}",
+            req.method(),
+            req.path(),
+            methods.join(", ")
+        ),
+        allow: methods.join(", "),
+    })
 }

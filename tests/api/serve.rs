@@ -1,0 +1,110 @@
+//! Starting the server as `tenantry serve` does: settings, the admin token bootstrap and the
+//! listener.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tenantry::settings::{LogFormat, Settings};
+
+fn settings(dir: &Path) -> Settings {
+    Settings {
+        database_url: format!("sqlite://{}", dir.join("tenantry.db").display()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token: None,
+        redis_url: None,
+        public_url: None,
+        log: "warn".into(),
+        log_format: LogFormat::Pretty,
+        workers: Some(1),
+        database_max_connections: 4,
+        database_connect_timeout_ms: 5_000,
+        database_acquire_timeout_ms: 5_000,
+        tiers: BTreeMap::new(),
+    }
+}
+
+async fn status_with(address: std::net::SocketAddr, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("http://{address}/organization/list"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_first_start_without_a_token_generates_one_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    let first = tenantry::prepare(&settings).await.unwrap();
+    let token = first
+        .generated_admin_token
+        .clone()
+        .expect("a token on first start");
+    assert!(token.starts_with("tnt_"));
+    let address = first.address;
+    tokio::spawn(first.server);
+    assert_eq!(status_with(address, &token).await, 200);
+    assert_eq!(status_with(address, "tnt_wrong").await, 401);
+
+    // The database keeps only the token's hash, and a later start makes no new one.
+    let db = std::fs::read(dir.path().join("tenantry.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("tenantry.db-wal")).unwrap_or_default();
+    let needle = token.as_bytes();
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle)
+            && !wal.windows(needle.len()).any(|w| w == needle)
+    );
+    let second = tenantry::prepare(&settings).await.unwrap();
+    assert!(second.generated_admin_token.is_none());
+    let address = second.address;
+    tokio::spawn(second.server);
+    assert_eq!(status_with(address, &token).await, 200);
+}
+
+#[tokio::test]
+async fn a_configured_token_is_the_platform_admin_and_none_is_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path());
+    settings.admin_token = Some("a-configured-admin-token".into());
+    let prepared = tenantry::prepare(&settings).await.unwrap();
+    assert!(prepared.generated_admin_token.is_none());
+    let address = prepared.address;
+    tokio::spawn(prepared.server);
+    assert_eq!(status_with(address, "a-configured-admin-token").await, 200);
+}
+
+#[test]
+fn settings_come_from_the_file_and_reject_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenantry.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\n[tiers.pro]\nmonthly_credits = 5\n[tiers.pro.rate_limits]\nsearch = 7\n",
+    )
+    .unwrap();
+    let loaded = Settings::load(&file).unwrap();
+    if std::env::var_os("TENANTRY_LISTEN").is_none() {
+        assert_eq!(loaded.listen.port(), 9999);
+    }
+    let tiers = loaded.tier_table();
+    assert_eq!(tiers.pro.monthly_credits, Some(5));
+    assert_eq!(tiers.pro.rate_limits.search, 7);
+    assert_eq!(tiers.pro.rate_limits.metadata, 60);
+
+    std::fs::write(&file, "lisen = \"127.0.0.1:9999\"\n").unwrap();
+    assert!(
+        Settings::load(&file)
+            .unwrap_err()
+            .to_string()
+            .contains("lisen")
+    );
+    std::fs::write(&file, "[tiers.gold]\nmonthly_credits = 5\n").unwrap();
+    assert!(Settings::load(&file).is_err());
+    if std::env::var_os("TENANTRY_ADMIN_TOKEN").is_none() {
+        std::fs::write(&file, "admin_token = \"short\"\n").unwrap();
+        assert!(Settings::load(&file).is_err());
+    }
+}
