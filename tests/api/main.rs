@@ -9,3 +9,5 @@ mod openapi;
 mod organizations;
 mod serve;
 mod users;
+mod v1_by_id;
+mod v1_current;

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
 
-const OPERATIONS: [(&str, &str, &str); 17] = [
+const OPERATIONS: [(&str, &str, &str); 22] = [
     ("post", "/organization", "create_organization"),
     ("get", "/organization/list", "list_organizations"),
     ("get", "/organization/{organization_id}", "get_organization"),
@@ -46,6 +46,19 @@ const OPERATIONS: [(&str, &str, &str); 17] = [
     ("post", "/api-key", "create_api_key"),
     ("get", "/api-key/list", "list_api_keys"),
     ("delete", "/api-key/{key_id}", "delete_api_key"),
+    (
+        "get",
+        "/organization/{organization_id}/logo",
+        "get_organization_logo",
+    ),
+    ("get", "/v1/organizations", "get_current_organization"),
+    ("patch", "/v1/organizations", "update_current_organization"),
+    ("get", "/v1/organizations/{id}", "get_organization_by_id"),
+    (
+        "patch",
+        "/v1/organizations/{id}",
+        "update_organization_by_id",
+    ),
     ("get", "/healthz", "get_health"),
     ("get", "/readyz", "get_readiness"),
 ];

@@ -24,6 +24,11 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a free loopback port, with a fresh SQLite file.
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with the application state adjusted by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(&mut AppState)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!(
             "sqlite://{}?mode=rwc",
@@ -34,6 +39,7 @@ impl TestApp {
             .expect("the database opens");
         let mut state = AppState::new(store.clone());
         state.admin_token = Some(KeyHash::of(ADMIN_TOKEN));
+        configure(&mut state);
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("an address").port();
         let options = ServerOptions {
@@ -190,4 +196,20 @@ pub fn assert_problem_names(body: &Value, status: StatusCode, field: &str) {
             .any(|e| e["field"] == field && e["message"].is_string()),
         "expected an error naming {field}: {body}"
     );
+}
+
+/// A small PNG image (its signature and header chunk), as bytes.
+pub fn png_bytes() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    bytes.extend_from_slice(b"tenantry test image");
+    bytes
+}
+
+/// A data URL of `bytes` declared as `content_type`.
+pub fn data_url(content_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:{content_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use tenantry_domain::{AccountType, InvalidValue, Plan, Role};
+use tenantry_domain::{AccountType, InvalidValue, Module, Plan, Role};
 use time::OffsetDateTime;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, response::Response};
 use utoipa::{IntoResponses, ToSchema};
@@ -157,6 +157,32 @@ impl From<PlanValue> for Plan {
             PlanValue::Starter => Self::Starter,
             PlanValue::Suite => Self::Suite,
             PlanValue::Enterprise => Self::Enterprise,
+        }
+    }
+}
+
+/// A product module, as the organization-by-id API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ModuleValue {
+    Assets,
+    Models,
+    Search,
+    Sources,
+    Shopping,
+    Website,
+    Dashboard,
+}
+
+impl From<ModuleValue> for Module {
+    fn from(value: ModuleValue) -> Self {
+        match value {
+            ModuleValue::Assets => Self::Assets,
+            ModuleValue::Models => Self::Models,
+            ModuleValue::Search => Self::Search,
+            ModuleValue::Sources => Self::Sources,
+            ModuleValue::Shopping => Self::Shopping,
+            ModuleValue::Website => Self::Website,
+            ModuleValue::Dashboard => Self::Dashboard,
         }
     }
 }

@@ -128,7 +128,16 @@ pub fn parse_body<T: RequestBody>(body: &[u8]) -> Result<T, ApiError> {
     }
     let mut errors = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
-    let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    // serde_ignored writes `?` for the inside of an Option: the client never sees one.
+    let mut on_unknown = |path: serde_ignored::Path<'_>| {
+        let path = path.to_string();
+        unknown.push(
+            path.split('.')
+                .filter(|segment| *segment != "?")
+                .collect::<Vec<_>>()
+                .join("."),
+        );
+    };
     let ignoring = serde_ignored::Deserializer::new(value, &mut on_unknown);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(ignoring);
     for field in unknown {

@@ -8,7 +8,9 @@ pub mod extract;
 mod health;
 pub mod management;
 mod openapi;
+mod ops;
 pub mod state;
+pub mod v1;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -27,6 +29,7 @@ pub use state::AppState;
 /// Registers every documented operation.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     management::configure(cfg);
+    v1::configure(cfg);
     health::configure(cfg);
 }
 

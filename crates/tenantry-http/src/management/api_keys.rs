@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ListProblems, now};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::ops::organization_not_found;
 use crate::state::AppState;
 
 const TAG: &str = "api-keys";
@@ -79,10 +80,11 @@ pub(super) async fn create_api_key(
     };
     if let Some(org) = org {
         let access = caller.access_to(&state, org).await?;
-        state.store.organization(org).await.map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("the organization"),
-            other => other.into(),
-        })?;
+        state
+            .store
+            .organization(org)
+            .await
+            .map_err(organization_not_found)?;
         if !access.can_manage() {
             return Err(ApiError::Forbidden {
                 detail: "only the organization's owners and admins may create keys for it".into(),

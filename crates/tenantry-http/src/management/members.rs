@@ -5,12 +5,13 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use tenantry_domain::{OrganizationId, UserId};
 use tenantry_storage::StoreError;
 
-use super::organizations::{detail_response, read_organization};
+use super::organizations::detail_response;
 use super::views::*;
 use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, ReadProblems, WriteProblems, now};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::ops::{organization_not_found, read_organization};
 use crate::state::AppState;
 
 const TAG: &str = "members";
@@ -61,10 +62,7 @@ pub(super) async fn add_member(
         .store
         .add_member(org, user, request.role.into(), access, now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("the organization"),
-            other => other.into(),
-        })?;
+        .map_err(organization_not_found)?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -106,10 +104,7 @@ pub(super) async fn list_members(
         .store
         .list_members(org, paging.page())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("the organization"),
-            other => other.into(),
-        })?;
+        .map_err(organization_not_found)?;
     let views: Vec<MemberView> = page.items.iter().map(MemberView::from).collect();
     let mut response = HttpResponse::Ok();
     if let Some(link) = paging.next_link(&format!("/organization/{org}/member/list"), page.next) {

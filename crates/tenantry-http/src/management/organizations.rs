@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use tenantry_domain::{
     Access, DomainName, HttpUrl, KeyHash, NewOrganization, Organization, OrganizationChanges,
-    OrganizationField, OrganizationId, OrganizationName,
+    OrganizationId, OrganizationName,
 };
 use tenantry_storage::{Created, IdempotencyRecord, PageRequest, StoredResponse};
 
@@ -14,7 +14,10 @@ use crate::common::{
     CreateProblems, DeleteProblems, Fields, ListProblems, ReadProblems, WriteProblems, now,
 };
 use crate::error::{ApiError, FieldError};
-use crate::extract::{BodyHash, IfMatch, JsonBody, NoQuery, Paging, path_id};
+use crate::extract::{BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, path_id};
+use crate::ops::{
+    apply_changes, authorize_changes, organization_not_found, read_organization, snake_name,
+};
 use crate::state::AppState;
 
 const TAG: &str = "organizations";
@@ -262,16 +265,6 @@ pub(super) async fn get_organization(
     detail_response(&state, &org, HttpResponse::Ok()).await
 }
 
-pub(super) async fn read_organization(
-    state: &AppState,
-    id: OrganizationId,
-) -> Result<Organization, ApiError> {
-    state.store.organization(id).await.map_err(|e| match e {
-        tenantry_storage::StoreError::NotFound => ApiError::not_found("the organization"),
-        other => other.into(),
-    })
-}
-
 /// Answers with the organization and its members, and its ETag.
 pub(super) async fn detail_response(
     state: &AppState,
@@ -350,108 +343,12 @@ pub(super) async fn update_organization(
         ..Default::default()
     };
     let changes = fields.finish(changes)?;
-    authorize_changes(access, &changes, management_field_name)?;
-    let org = apply_changes(&state, id, &changes, if_match).await?;
+    authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
+    let org = apply_changes(&state, id, &changes, if_match.0).await?;
     let view = OrganizationView::new(&org, &state.tiers, now());
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, org.etag()))
         .json(view))
-}
-
-/// Writes `changes` (a read when there are none), honouring `If-Match`.
-pub(super) async fn apply_changes(
-    state: &AppState,
-    id: OrganizationId,
-    changes: &OrganizationChanges,
-    if_match: IfMatch,
-) -> Result<Organization, ApiError> {
-    if changes.is_empty() {
-        let org = read_organization(state, id).await?;
-        if if_match.0.is_some_and(|version| version != org.version) {
-            return Err(ApiError::PreconditionFailed);
-        }
-        return Ok(org);
-    }
-    state
-        .store
-        .update_organization(id, changes, if_match.0, now())
-        .await
-        .map_err(|e| match e {
-            tenantry_storage::StoreError::NotFound => ApiError::not_found("the organization"),
-            other => other.into(),
-        })
-}
-
-/// Refuses a change that names fields the caller may not write, naming each (403).
-pub(crate) fn authorize_changes(
-    access: Access,
-    changes: &OrganizationChanges,
-    name_of: fn(OrganizationField) -> &'static str,
-) -> Result<(), ApiError> {
-    let fields = changes.fields();
-    if !access.can_manage() && !fields.is_empty() {
-        return Err(ApiError::Forbidden {
-            detail: "only the organization's owners and admins may change it".into(),
-            fields: fields
-                .into_iter()
-                .map(|f| FieldError::new(name_of(f), "members may not change this field"))
-                .collect(),
-        });
-    }
-    let forbidden = access.forbidden_fields(fields);
-    if forbidden.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::Forbidden {
-        detail: format!(
-            "only the platform admin may change {}",
-            forbidden
-                .iter()
-                .map(|f| name_of(*f))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        fields: forbidden
-            .into_iter()
-            .map(|f| FieldError::new(name_of(f), "only the platform admin may change this field"))
-            .collect(),
-    })
-}
-
-/// How the management API names an organization's fields.
-pub(crate) fn management_field_name(field: OrganizationField) -> &'static str {
-    use OrganizationField as F;
-    match field {
-        F::Name => "name",
-        F::Domain => "domain",
-        F::Logo => "logo",
-        F::LogoUrl => "logoUrl",
-        F::BillingEmail => "billingEmail",
-        F::NotificationsEmail => "notificationsEmail",
-        F::AccountType => "accountType",
-        F::Plan => "plan",
-        F::ContractEndDate => "contractEndDate",
-        F::SalesforceCode => "salesforceCode",
-        F::IsActive => "isActive",
-        F::AutoBillingEnabled => "autoBillingEnabled",
-        F::BillingCycleStart => "billingCycleStart",
-        F::CreditAllocation => "creditAllocation",
-        F::Modules => "modules",
-        F::UserQuota => "userQuota",
-        F::WorkspaceQuota => "workspaceQuota",
-        F::AnalysisQuota => "analysisQuota",
-        F::AssetEvaluationQuota => "assetEvaluationQuota",
-        F::SearchCredits => "searchCredits",
-        F::RateLimitOverrides => "rateLimitOverrides",
-        F::MaxOverages => "maxOverages",
-        F::Metadata => "metadata",
-        F::DefaultLlmCredentials => "defaultLlmCredentials",
-        F::NsfwCheckEnabled => "nsfwCheckEnabled",
-        F::NsfwFailClosed => "nsfwFailClosed",
-        F::Infrastructure => "infrastructure",
-        F::ApiUrl => "apiUrl",
-        F::AuthProviderOrgId => "authProviderOrgId",
-    }
 }
 
 /// Delete an organization
@@ -489,10 +386,7 @@ pub(super) async fn delete_organization(
         .store
         .delete_organization(id)
         .await
-        .map_err(|e| match e {
-            tenantry_storage::StoreError::NotFound => ApiError::not_found("the organization"),
-            other => other.into(),
-        })?;
+        .map_err(organization_not_found)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -538,8 +432,8 @@ pub(super) async fn set_max_overages(
         max_overages: Some(max_overages.map(|v| v.unsigned_abs())),
         ..Default::default()
     };
-    authorize_changes(access, &changes, management_field_name)?;
-    let org = apply_changes(&state, id, &changes, if_match).await?;
+    authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
+    let org = apply_changes(&state, id, &changes, if_match.0).await?;
     let now = now();
     let view = MaxOveragesView {
         organization_id: org.id.as_uuid(),
@@ -551,4 +445,58 @@ pub(super) async fn set_max_overages(
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, org.etag()))
         .json(view))
+}
+
+/// Get the organization's logo
+///
+/// Serves the logo as the image itself, with its content type and an ETag of its bytes
+/// (`If-None-Match` answers 304). Any member may read it; 404 when there is none.
+#[utoipa::path(
+    get,
+    path = "/organization/{organization_id}/logo",
+    tag = TAG,
+    operation_id = "get_organization_logo",
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds."),
+    ),
+    responses(
+        (status = 200, description = "The logo.",
+         content((Image = "image/png"), (Image = "image/jpeg"), (Image = "image/gif"), (Image = "image/webp")),
+         headers(("ETag" = String, description = "The image's hash."))),
+        (status = 304, description = "The client's copy is current."),
+        ReadProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/organization/{organization_id}/logo")]
+pub(super) async fn get_organization_logo(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<String>,
+    _query: NoQuery,
+) -> Result<HttpResponse, ApiError> {
+    let id: OrganizationId = path_id("organization_id", &path)?;
+    caller.access_to(&state, id).await?;
+    let org = read_organization(&state, id).await?;
+    let logo = org
+        .logo
+        .ok_or_else(|| ApiError::NotFound("the organization has no logo".into()))?;
+    let etag = format!("\"{}\"", &KeyHash::of_bytes(logo.bytes()).as_str()[..32]);
+    let current = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if current {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .content_type(logo.image_type().content_type())
+        .body(logo.into_bytes()))
 }

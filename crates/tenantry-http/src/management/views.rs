@@ -352,3 +352,8 @@ pub struct CreateApiKeyRequest {
 impl RequestBody for CreateApiKeyRequest {
     const CASE: FieldCase = FieldCase::Camel;
 }
+
+/// An image's bytes.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Image(pub Vec<u8>);

@@ -1,0 +1,120 @@
+//! Operations on organizations that every surface shares: reading, authorizing and writing
+//! a change.
+
+use tenantry_domain::{
+    Access, Organization, OrganizationChanges, OrganizationField, OrganizationId,
+};
+use tenantry_storage::StoreError;
+
+use crate::common::now;
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// The organization, or a 404 naming it.
+pub(crate) async fn read_organization(
+    state: &AppState,
+    id: OrganizationId,
+) -> Result<Organization, ApiError> {
+    state
+        .store
+        .organization(id)
+        .await
+        .map_err(organization_not_found)
+}
+
+pub(crate) fn organization_not_found(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound => ApiError::not_found("the organization"),
+        other => other.into(),
+    }
+}
+
+/// Writes `changes` (only a read when there are none), applying them only to
+/// `expected_version` when one is given (else 412).
+pub(crate) async fn apply_changes(
+    state: &AppState,
+    id: OrganizationId,
+    changes: &OrganizationChanges,
+    expected_version: Option<u64>,
+) -> Result<Organization, ApiError> {
+    if changes.is_empty() {
+        let org = read_organization(state, id).await?;
+        if expected_version.is_some_and(|version| version != org.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        return Ok(org);
+    }
+    state
+        .store
+        .update_organization(id, changes, expected_version, now())
+        .await
+        .map_err(organization_not_found)
+}
+
+/// Refuses a change that names fields the caller may not write, naming each one in the
+/// surface's own spelling (403).
+pub(crate) fn authorize_changes(
+    access: Access,
+    changes: &OrganizationChanges,
+    name_of: impl Fn(OrganizationField) -> String,
+) -> Result<(), ApiError> {
+    let fields = changes.fields();
+    if !access.can_manage() && !fields.is_empty() {
+        return Err(ApiError::Forbidden {
+            detail: "only the organization's owners and admins may change it".into(),
+            fields: fields
+                .into_iter()
+                .map(|f| FieldError::new(name_of(f), "members may not change this field"))
+                .collect(),
+        });
+    }
+    let forbidden = access.forbidden_fields(fields);
+    if forbidden.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = forbidden.iter().map(|f| name_of(*f)).collect();
+    Err(ApiError::Forbidden {
+        detail: format!("only the platform admin may change {}", names.join(", ")),
+        fields: names
+            .into_iter()
+            .map(|name| FieldError::new(name, "only the platform admin may change this field"))
+            .collect(),
+    })
+}
+
+/// A field's name in snake case, as the `/v1` surfaces spell it (the organization's name is
+/// `name` here; the current-organization API calls it `organization_name`).
+pub(crate) fn snake_name(field: OrganizationField) -> &'static str {
+    use OrganizationField as F;
+    match field {
+        F::Name => "name",
+        F::Domain => "domain",
+        F::Logo => "logo",
+        F::LogoUrl => "logo_url",
+        F::BillingEmail => "billing_email",
+        F::NotificationsEmail => "notifications_email",
+        F::AccountType => "account_type",
+        F::Plan => "plan",
+        F::ContractEndDate => "contract_end_date",
+        F::SalesforceCode => "salesforce_code",
+        F::IsActive => "is_active",
+        F::AutoBillingEnabled => "auto_billing_enabled",
+        F::BillingCycleStart => "billing_cycle_start",
+        F::CreditAllocation => "credit_allocation",
+        F::Modules => "modules",
+        F::UserQuota => "user_quota",
+        F::WorkspaceQuota => "workspace_quota",
+        F::AnalysisQuota => "analysis_quota",
+        F::AssetEvaluationQuota => "asset_evaluation_quota",
+        F::SearchCredits => "search_credits",
+        F::RateLimitOverrides => "rate_limit_overrides",
+        F::MaxOverages => "max_overages",
+        F::Metadata => "metadata",
+        F::DefaultLlmCredentials => "default_llm_credentials",
+        F::NsfwCheckEnabled => "nsfw_check_enabled",
+        F::NsfwFailClosed => "nsfw_fail_closed",
+        F::Infrastructure => "infrastructure",
+        F::ApiUrl => "api_url",
+        F::AuthProviderOrgId => "auth_provider_org_id",
+    }
+}
