@@ -70,6 +70,12 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// A resource a request body names does not exist (or the caller may not see it).
+    #[error("{detail}")]
+    ReferencedNotFound {
+        detail: String,
+        fields: Vec<FieldError>,
+    },
     #[error("{detail}")]
     MethodNotAllowed { detail: String, allow: String },
     #[error("{0}")]
@@ -110,6 +116,14 @@ impl ApiError {
         Self::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A 404 for a resource that the body's `field` names.
+    pub fn referenced_not_found(field: &str, message: &str) -> Self {
+        Self::ReferencedNotFound {
+            detail: format!("{field}: {message}"),
+            fields: vec![FieldError::new(field, message)],
+        }
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::NotFound(format!("{what} was not found"))
     }
@@ -131,7 +145,9 @@ impl ApiError {
                 "Authentication required",
             ),
             Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::NotFound(_) | Self::ReferencedNotFound { .. } => {
+                (StatusCode::NOT_FOUND, "not-found", "Not found")
+            }
             Self::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -179,7 +195,9 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let kind = self.kind();
         let errors = match self {
-            Self::Validation(errors) | Self::Forbidden { fields: errors, .. } => errors.clone(),
+            Self::Validation(errors)
+            | Self::Forbidden { fields: errors, .. }
+            | Self::ReferencedNotFound { fields: errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
         Problem {

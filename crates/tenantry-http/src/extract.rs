@@ -379,9 +379,19 @@ impl FromRequest for NoQuery {
 }
 
 /// The `If-Match` precondition of a write: `None` without one (or with `*`), else the
-/// version it names. An ETag that is not one of ours can match nothing: a 412.
+/// version it names. A value that is not an ETag of ours (`"3"`) or `*` is a 422 naming the
+/// header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IfMatch(pub Option<u64>);
+
+impl IfMatch {
+    fn malformed() -> ApiError {
+        ApiError::validation(
+            "If-Match",
+            "must be an ETag this API gave, such as \"3\", or *",
+        )
+    }
+}
 
 impl FromRequest for IfMatch {
     type Error = ApiError;
@@ -397,8 +407,8 @@ impl FromRequest for IfMatch {
                     .and_then(|t| t.strip_suffix('"'))
                     .and_then(|t| t.parse::<u64>().ok())
                     .map(|version| IfMatch(Some(version)))
-                    .ok_or(ApiError::PreconditionFailed),
-                Err(_) => Err(ApiError::PreconditionFailed),
+                    .ok_or_else(Self::malformed),
+                Err(_) => Err(Self::malformed()),
             },
         };
         std::future::ready(result)

@@ -23,7 +23,7 @@ use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, FieldError, Problem};
-pub use openapi::{openapi, openapi_json};
+pub use openapi::{openapi, openapi_document, openapi_json};
 pub use state::AppState;
 
 /// Registers every documented operation.
@@ -59,7 +59,7 @@ pub fn server(
     listener: TcpListener,
     options: &ServerOptions,
 ) -> std::io::Result<Server> {
-    let spec = openapi();
+    let spec = openapi_document();
     let known = web::Data::new(KnownRoutes::from_spec(&spec));
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -86,9 +86,12 @@ pub fn server(
             .into_utoipa_app()
             .configure(routes)
             .into_app()
-            .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", spec.clone()))
+            .service(
+                SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .external_url_unchecked("/openapi.json", spec.clone()),
+            )
             .route("/swagger-ui", web::get().to(swagger_redirect))
-            .default_service(web::to(no_such_operation))
+            .default_service(web::to(unrouted))
     })
     .listen(listener)?
     .workers(options.workers)
@@ -109,14 +112,13 @@ async fn swagger_redirect() -> HttpResponse {
 struct KnownRoutes(Vec<(ResourceDef, Vec<String>)>);
 
 impl KnownRoutes {
-    fn from_spec(spec: &utoipa::openapi::OpenApi) -> Self {
-        let routes = spec
-            .paths
-            .paths
-            .iter()
+    fn from_spec(spec: &serde_json::Value) -> Self {
+        let routes = spec["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
             .map(|(path, item)| {
-                let json = serde_json::to_value(item).unwrap_or_default();
-                let methods = json
+                let methods = item
                     .as_object()
                     .into_iter()
                     .flat_map(|o| o.keys())
@@ -156,7 +158,8 @@ impl KnownRoutes {
     }
 }
 
-async fn no_such_operation(
+/// Answers a request no operation takes: 405 with `Allow` for a documented path, else 404.
+pub(crate) async fn unrouted(
     req: HttpRequest,
     known: web::Data<KnownRoutes>,
 ) -> Result<HttpResponse, ApiError> {

@@ -1,6 +1,9 @@
 //! The OpenAPI document, built from the same registration as the routes.
 
+use std::collections::BTreeSet;
+
 use actix_web::App;
+use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -56,10 +59,100 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api
 }
 
+/// The OpenAPI document as served and committed: [`openapi`] with the rules utoipa's
+/// attributes cannot state (see [`refine`]).
+pub fn openapi_document() -> Value {
+    let mut document = serde_json::to_value(openapi()).expect("the document serializes");
+    refine(&mut document);
+    document
+}
+
 /// The OpenAPI document as committed in `openapi/openapi.json`: pretty JSON ending in a
 /// newline.
 pub fn openapi_json() -> String {
-    let mut text = serde_json::to_string_pretty(&openapi()).expect("the document serializes");
+    let mut text =
+        serde_json::to_string_pretty(&openapi_document()).expect("the document serializes");
     text.push('\n');
     text
 }
+
+/// Schema rules that the derive attributes cannot express, added to the generated document
+/// so that it tells clients (and fuzzers) exactly what the server accepts:
+///
+/// - every request body object is closed (`additionalProperties: false`): unknown fields are
+///   rejected, not ignored;
+/// - the keywords in [`RULES`], each at a JSON pointer into the document.
+fn refine(document: &mut Value) {
+    let mut request_schemas = BTreeSet::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for item in paths.values() {
+            for operation in item.as_object().into_iter().flat_map(|o| o.values()) {
+                let content = &operation["requestBody"]["content"]["application/json"]["schema"];
+                collect_refs(content, document, &mut request_schemas);
+            }
+        }
+    }
+    for name in request_schemas {
+        let schema = &mut document["components"]["schemas"][name.as_str()];
+        if schema.get("properties").is_some() && schema.get("additionalProperties").is_none() {
+            schema["additionalProperties"] = Value::Bool(false);
+        }
+    }
+    for (pointer, keywords) in RULES {
+        let keywords: Value = serde_json::from_str(keywords).expect("rules are JSON");
+        let target = document
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("no schema at {pointer}"));
+        for (key, value) in keywords.as_object().expect("rules are objects") {
+            target[key.as_str()] = value.clone();
+        }
+    }
+}
+
+/// The component schemas `schema` refers to, through properties and items, recursively.
+fn collect_refs(schema: &Value, document: &Value, found: &mut BTreeSet<String>) {
+    if let Some(name) = schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        if found.insert(name.to_owned()) {
+            collect_refs(&document["components"]["schemas"][name], document, found);
+        }
+        return;
+    }
+    for key in ["properties"] {
+        if let Some(properties) = schema[key].as_object() {
+            for property in properties.values() {
+                collect_refs(property, document, found);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if schema[key].is_object() {
+            collect_refs(&schema[key], document, found);
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for part in schema[key].as_array().into_iter().flatten() {
+            collect_refs(part, document, found);
+        }
+    }
+}
+
+/// Keywords to add at a JSON pointer, for rules the derive attributes cannot state.
+const RULES: &[(&str, &str)] = &[
+    // The management API's `PUT` takes the name as `name` or as `organizationName`: one.
+    (
+        "/components/schemas/UpdateOrganizationRequest",
+        r#"{"not": {"required": ["name", "organizationName"]}}"#,
+    ),
+    // LLM credentials: provider names to secret names, both restricted.
+    (
+        "/components/schemas/OrganizationUpdate/properties/default_llm_credentials",
+        r#"{"maxProperties": 32, "propertyNames": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}, "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_./:-]{1,255}$"}}"#,
+    ),
+    (
+        "/components/schemas/OrganizationUpdate/properties/metadata",
+        r#"{"maxProperties": 64}"#,
+    ),
+];

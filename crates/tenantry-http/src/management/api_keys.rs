@@ -71,7 +71,9 @@ pub(super) async fn create_api_key(
         Caller::PlatformAdmin { .. } => {
             if let Some(user) = user {
                 state.store.user(user).await.map_err(|e| match e {
-                    StoreError::NotFound => ApiError::validation("userId", "no user has this id"),
+                    StoreError::NotFound => {
+                        ApiError::referenced_not_found("userId", "no user has this id")
+                    }
                     other => other.into(),
                 })?;
             }

@@ -55,7 +55,7 @@ pub(super) async fn add_member(
     let user = UserId::from_uuid(request.user_id);
     access.check_role_change(None, Some(request.role.into()))?;
     state.store.user(user).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::validation("userId", "no user has this id"),
+        StoreError::NotFound => ApiError::referenced_not_found("userId", "no user has this id"),
         other => other.into(),
     })?;
     let member = state

@@ -10,20 +10,26 @@ pub use views::*;
 
 /// Registers the management API's operations.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    // A collection's `/list` path also matches the item routes after it (`{organization_id}`
+    // = "list"): a catch-all right after each list answers other methods with 405.
+    let unrouted = || actix_web::web::route().to(crate::unrouted);
     cfg.service(organizations::create_organization)
         .service(organizations::list_organizations)
+        .route("/organization/list", unrouted())
+        .service(members::list_members)
+        .route("/organization/{organization_id}/member/list", unrouted())
+        .service(api_keys::list_api_keys)
+        .route("/api-key/list", unrouted())
         .service(organizations::get_organization)
         .service(organizations::update_organization)
         .service(organizations::delete_organization)
         .service(organizations::set_max_overages)
         .service(organizations::get_organization_logo)
         .service(members::add_member)
-        .service(members::list_members)
         .service(members::update_member)
         .service(members::remove_member)
         .service(users::create_user)
         .service(users::get_current_user)
         .service(api_keys::create_api_key)
-        .service(api_keys::list_api_keys)
         .service(api_keys::delete_api_key);
 }

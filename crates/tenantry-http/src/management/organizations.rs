@@ -94,7 +94,7 @@ pub(super) async fn create_organization(
     let name = fields.finish(name)?.expect("checked above");
     state.store.user(owner).await.map_err(|e| match e {
         tenantry_storage::StoreError::NotFound => {
-            ApiError::validation("ownerUserId", "no user has this id")
+            ApiError::referenced_not_found("ownerUserId", "no user has this id")
         }
         other => other.into(),
     })?;
@@ -304,7 +304,7 @@ pub(super) async fn detail_response(
     request_body = UpdateOrganizationRequest,
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "The updated organization.", body = OrganizationView,
@@ -402,7 +402,7 @@ pub(super) async fn delete_organization(
     request_body = SetMaxOveragesRequest,
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "The overage configuration.", body = MaxOveragesView,

@@ -264,7 +264,7 @@ pub(super) async fn get_organization_by_id(
     params(
         ("id" = Uuid, Path, description = "A UUID string identifying this organization.", example = "3c90c3cc-0d44-4b50-8888-8dd25736052a"),
         LogoQuery,
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "The updated organization.", body = OrganizationById,

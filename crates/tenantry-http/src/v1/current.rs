@@ -372,7 +372,7 @@ pub(super) async fn get_current_organization(
     request_body = OrganizationUpdate,
     params(
         ("X-Organization-Id" = Option<String>, Header, format = Uuid, description = "The organization, for keys not scoped to one."),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "Successful Response", body = OrganizationModel,
