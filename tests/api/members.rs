@@ -203,7 +203,11 @@ async fn member_bodies_are_validated() {
         assert_problem_names(&problem, status, field);
     }
     let (status, problem) = app
-        .post(&add, &ada.key, json!({"userId": missing_user, "role": "member"}))
+        .post(
+            &add,
+            &ada.key,
+            json!({"userId": missing_user, "role": "member"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a user that does not exist");
     assert_problem_names(&problem, status, "userId");

@@ -77,7 +77,10 @@ async fn the_served_spec_documents_every_operation() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(spec["openapi"], "3.1.0");
     let committed: Value = serde_json::from_str(&tenantry_http::openapi_json()).unwrap();
-    assert!(spec == committed, "the served document is the committed one");
+    assert!(
+        spec == committed,
+        "the served document is the committed one"
+    );
     let mut count = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

@@ -235,8 +235,13 @@ async fn a_retried_create_with_the_same_idempotency_key_creates_one_organization
             .unwrap(),
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_problem_names(&problem, status, "Idempotency-Key");
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
 
     let (_, list) = app.get("/organization/list", &ada.key).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
@@ -531,7 +536,11 @@ async fn reads_carry_an_etag_and_a_stale_if_match_is_412_and_changes_nothing() {
     assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{problem}");
     assert_eq!(problem["type"], "/problems/precondition-failed");
     let (status, problem) = parse(write("\"garbage\"".into(), "Garbage").await.unwrap()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not an ETag of ours");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not an ETag of ours"
+    );
     assert_problem_names(&problem, status, "If-Match");
     let (_, after) = app.get(&path, &ada.key).await;
     assert_eq!(after["name"], "First");

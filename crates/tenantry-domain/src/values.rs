@@ -134,6 +134,9 @@ impl Email {
         if !local_ok {
             return Err(invalid());
         }
+        if domain.ends_with('.') {
+            return Err(invalid());
+        }
         let domain = DomainName::parse(domain).map_err(|_| invalid())?;
         Ok(Self(format!("{local}@{}", domain.as_str())))
     }
@@ -144,44 +147,54 @@ impl Email {
     }
 }
 
+/// A DNS label: 1 to 63 letters, digits and hyphens, not starting or ending with a hyphen.
+fn is_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// A host name: labels separated by dots, the last starting with a letter (so that it is
+/// never read as an IP address).
+fn is_host_name(host: &str) -> bool {
+    let mut labels = host.split('.').peekable();
+    while let Some(label) = labels.next() {
+        if !is_label(label) {
+            return false;
+        }
+        if labels.peek().is_none() && !label.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return false;
+        }
+    }
+    true
+}
+
 /// A DNS domain name such as `example.com`: at least two labels of letters, digits and
-/// hyphens, kept in lower case.
+/// hyphens, the last starting with a letter, kept in lower case (a trailing dot is dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainName(String);
 string_value!(DomainName);
 
 impl DomainName {
     pub fn parse(value: impl AsRef<str>) -> Result<Self, InvalidValue> {
-        let value = value.as_ref().trim_end_matches('.').to_ascii_lowercase();
-        let invalid = || InvalidValue::new("must be a domain name such as example.com");
-        if value.is_empty() || value.len() > limits::DOMAIN_MAX_CHARS {
-            return Err(invalid());
-        }
-        let labels: Vec<&str> = value.split('.').collect();
-        if labels.len() < 2 {
-            return Err(invalid());
-        }
-        for label in &labels {
-            let ok = !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !ok {
-                return Err(invalid());
-            }
-        }
-        if labels
-            .last()
-            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Err(invalid());
+        let value = value.as_ref();
+        let value = value
+            .strip_suffix('.')
+            .unwrap_or(value)
+            .to_ascii_lowercase();
+        if value.len() > limits::DOMAIN_MAX_CHARS || !value.contains('.') || !is_host_name(&value) {
+            return Err(InvalidValue::new(
+                "must be a domain name such as example.com",
+            ));
         }
         Ok(Self(value))
     }
 }
 
-/// An absolute `http` or `https` URL with a host, at most 2,048 characters.
+/// An absolute `http` or `https` URL with a host name, at most 2,048 characters:
+/// `http[s]://host[:port][/path][?query][#fragment]`, where the host is a host name (not an
+/// IP address), the port 0 to 65535, and the rest printable ASCII without spaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl(String);
 string_value!(HttpUrl);
@@ -189,13 +202,32 @@ string_value!(HttpUrl);
 impl HttpUrl {
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
-        let invalid = || InvalidValue::new("must be an absolute http or https URL");
-        check_length(&value, 1, limits::URL_MAX_CHARS)?;
-        if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        let invalid = || {
+            InvalidValue::new(
+                "must be an absolute http or https URL such as https://example.com/logo.png",
+            )
+        };
+        if value.chars().count() > limits::URL_MAX_CHARS {
             return Err(invalid());
         }
-        let url = url::Url::parse(&value).map_err(|_| invalid())?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        let rest = value
+            .strip_prefix("https://")
+            .or_else(|| value.strip_prefix("http://"))
+            .ok_or_else(invalid)?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let port_ok = port.is_none_or(|port| {
+            let digits = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+            digits
+                && (port.len() < 5
+                    || (!port.starts_with('0') && port.parse::<u32>().is_ok_and(|p| p <= 65_535)))
+        });
+        let tail_ok = tail.chars().all(|c| ('!'..='~').contains(&c));
+        if !is_host_name(host) || !port_ok || !tail_ok {
             return Err(invalid());
         }
         Ok(Self(value))

@@ -119,8 +119,9 @@ pub fn parse_body<T: RequestBody>(body: &[u8]) -> Result<T, ApiError> {
             "a JSON object body is required".into(),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
+    let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    integers_as_integers(&mut value);
     if !value.is_object() {
         return Err(ApiError::BadRequest(
             "the body must be a JSON object".into(),
@@ -158,6 +159,25 @@ pub fn parse_body<T: RequestBody>(body: &[u8]) -> Result<T, ApiError> {
             Ok(parsed)
         }
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Writes every number with no fractional part (`10.0`) as the integer it is: JSON Schema
+/// counts it as an integer, and so do we.
+fn integers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() < 9_007_199_254_740_992.0
+            {
+                // Exact: a float below 2^53 with no fraction is a whole number.
+                *number = serde_json::Number::from(float as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integers_as_integers),
+        _ => {}
     }
 }
 
@@ -402,9 +422,14 @@ impl FromRequest for IfMatch {
             None => Ok(IfMatch(None)),
             Some(value) => match value.to_str().map(str::trim) {
                 Ok("*") => Ok(IfMatch(None)),
+                // `"3"` as sent back from an ETag, or a bare `3`.
                 Ok(tag) => tag
                     .strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
+                    .or(Some(tag))
+                    .filter(|t| {
+                        !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit())
+                    })
                     .and_then(|t| t.parse::<u64>().ok())
                     .map(|version| IfMatch(Some(version)))
                     .ok_or_else(Self::malformed),
@@ -427,6 +452,13 @@ mod tests {
         );
         assert_eq!(FieldCase::Camel.name("id"), "id");
         assert_eq!(FieldCase::Snake.name("user_quota"), "user_quota");
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        let mut value = serde_json::json!({"a": 10.0, "b": [2.5, -3.0], "c": 1e300});
+        integers_as_integers(&mut value);
+        assert_eq!(value, serde_json::json!({"a": 10, "b": [2.5, -3], "c": 1e300}));
     }
 
     #[test]

@@ -134,20 +134,24 @@ impl KnownRoutes {
         Self(routes)
     }
 
-    /// The methods some documented operation takes at `path`. A path written out in full
-    /// (`/organization/list`) hides the templates it also matches.
+    /// The methods some documented operation takes at `path`. Of the documented paths that
+    /// match, the most specific win: `/organization/{organization_id}/member/list` over
+    /// `/organization/{organization_id}/member/{user_id}`.
     fn methods_at(&self, path: &str) -> Vec<&str> {
+        let variables = |def: &ResourceDef| def.pattern().map_or(0, |p| p.matches('{').count());
         let matching: Vec<_> = self
             .0
             .iter()
             .filter(|(def, _)| def.is_match(path))
             .collect();
-        let exact: Vec<_> = matching
+        let fewest = matching
             .iter()
-            .copied()
-            .filter(|(def, _)| !def.is_prefix() && def.pattern() == Some(path))
-            .collect();
-        let chosen = if exact.is_empty() { matching } else { exact };
+            .map(|(def, _)| variables(def))
+            .min()
+            .unwrap_or(0);
+        let chosen = matching
+            .into_iter()
+            .filter(|(def, _)| variables(def) == fewest);
         let mut methods: Vec<&str> = chosen
             .into_iter()
             .flat_map(|(_, methods)| methods.iter().map(String::as_str))

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::App;
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -81,7 +81,7 @@ pub fn openapi_json() -> String {
 ///
 /// - every request body object is closed (`additionalProperties: false`): unknown fields are
 ///   rejected, not ignored;
-/// - the keywords in [`RULES`], each at a JSON pointer into the document.
+/// - the keywords of [`rules`], each at a JSON pointer into the document.
 fn refine(document: &mut Value) {
     let mut request_schemas = BTreeSet::new();
     if let Some(paths) = document["paths"].as_object() {
@@ -98,8 +98,10 @@ fn refine(document: &mut Value) {
             schema["additionalProperties"] = Value::Bool(false);
         }
     }
-    for (pointer, keywords) in RULES {
-        let keywords: Value = serde_json::from_str(keywords).expect("rules are JSON");
+    for (name, schema) in extra_schemas() {
+        document["components"]["schemas"][name] = schema;
+    }
+    for (pointer, keywords) in rules() {
         let target = document
             .pointer_mut(pointer)
             .unwrap_or_else(|| panic!("no schema at {pointer}"));
@@ -139,20 +141,140 @@ fn collect_refs(schema: &Value, document: &Value, found: &mut BTreeSet<String>) 
     }
 }
 
+/// A name: one line, not blank. (Rust's `char::is_control` is C0, DEL and C1.)
+const NAME: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+/// One line of text, possibly empty.
+const LINE: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// A host name whose last label starts with a letter (`tenantry_domain::DomainName`).
+const HOST: &str =
+    r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/// A port from 0 to 65535.
+const PORT: &str =
+    r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})";
+/// The characters of an email's local part (RFC 5322 atext).
+const ATEXT: &str = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
+/// Canonical base64, as the decoder accepts it.
+const BASE64: &str =
+    r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?";
+
 /// Keywords to add at a JSON pointer, for rules the derive attributes cannot state.
-const RULES: &[(&str, &str)] = &[
-    // The management API's `PUT` takes the name as `name` or as `organizationName`: one.
-    (
-        "/components/schemas/UpdateOrganizationRequest",
-        r#"{"not": {"required": ["name", "organizationName"]}}"#,
-    ),
-    // LLM credentials: provider names to secret names, both restricted.
-    (
-        "/components/schemas/OrganizationUpdate/properties/default_llm_credentials",
-        r#"{"maxProperties": 32, "propertyNames": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}, "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_./:-]{1,255}$"}}"#,
-    ),
-    (
-        "/components/schemas/OrganizationUpdate/properties/metadata",
-        r#"{"maxProperties": 64}"#,
-    ),
-];
+fn rules() -> Vec<(&'static str, Value)> {
+    let domain = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$";
+    let url = format!(r"^https?://{HOST}(:{PORT})?([/?#][!-~]*)?$");
+    let email = format!(
+        r"^{ATEXT}+(\.{ATEXT}+)*@([A-Za-z0-9]([A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?$"
+    );
+    // A logo's data URL: its declared type, and base64 that decodes to that type's
+    // signature (PNG, JPEG, GIF87a/89a, RIFF....WEBP).
+    let logo = format!(
+        r"^data:image/(png;base64,iVBORw0K(Ggo=|Gg[o-r][A-Za-z0-9+/]{BASE64})|(jpeg;base64,/9j/|gif;base64,R0lGOD[dl]h|webp;base64,UklGR[g-v][A-Za-z0-9+/]{{4}}[BDFHJLNPRTVXZbdfhjlnprtvxz13579/]XRUJQ){BASE64})$"
+    );
+    let s = |pattern: &str| json!({"pattern": pattern});
+    vec![
+        (
+            "/components/schemas/CreateOrganizationRequest/properties/organizationName",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/CreateOrganizationRequest/properties/domain",
+            s(domain),
+        ),
+        (
+            "/components/schemas/UpdateOrganizationRequest/properties/name",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/UpdateOrganizationRequest/properties/organizationName",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/UpdateOrganizationRequest/properties/domain",
+            s(domain),
+        ),
+        (
+            "/components/schemas/UpdateOrganizationRequest/properties/logoUrl",
+            s(&url),
+        ),
+        // The name, as `name` or as the create body's `organizationName`: one of them.
+        (
+            "/components/schemas/UpdateOrganizationRequest",
+            json!({"not": {"required": ["name", "organizationName"]}}),
+        ),
+        (
+            "/components/schemas/CreateUserRequest/properties/name",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/CreateUserRequest/properties/email",
+            s(&email),
+        ),
+        (
+            "/components/schemas/CreateApiKeyRequest/properties/name",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/OrganizationUpdate/properties/organization_name",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/OrganizationUpdate/properties/logo_url",
+            s(&url),
+        ),
+        (
+            "/components/schemas/OrganizationUpdate/properties/billing_email",
+            s(&email),
+        ),
+        (
+            "/components/schemas/OrganizationUpdate/properties/notifications_email",
+            s(&email),
+        ),
+        (
+            "/components/schemas/OrganizationUpdate/properties/default_llm_credentials",
+            json!({
+                "maxProperties": 32,
+                "propertyNames": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+                "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_./:-]{1,255}$"}
+            }),
+        ),
+        (
+            "/components/schemas/OrganizationUpdate/properties/metadata",
+            json!({
+                "maxProperties": 64,
+                "propertyNames": {"type": "string", "pattern": r"^[^\u0000]*$"},
+                "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"}
+            }),
+        ),
+        (
+            "/components/schemas/PatchedOrganizationRequest/properties/name",
+            s(NAME),
+        ),
+        (
+            "/components/schemas/PatchedOrganizationRequest/properties/salesforce_code",
+            s(LINE),
+        ),
+        (
+            "/components/schemas/PatchedOrganizationRequest/properties/logo",
+            s(&logo),
+        ),
+    ]
+}
+
+/// Schemas that only the rules above refer to.
+fn extra_schemas() -> Vec<(&'static str, Value)> {
+    vec![(
+        "MetadataValue",
+        json!({
+            "description": "A metadata value: any JSON value without NUL characters.",
+            "anyOf": [
+                {"type": "string", "pattern": r"^[^\u0000]*$"},
+                {"type": ["number", "boolean", "null"]},
+                {"type": "array", "items": {"$ref": "#/components/schemas/MetadataValue"}},
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": r"^[^\u0000]*$"},
+                    "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"}
+                }
+            ]
+        }),
+    )]
+}

@@ -39,7 +39,7 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
     operation_id = "create_organization",
     request_body = CreateOrganizationRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe: the same key answers as the first request did.", max_length = 255),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]{1,255}$", description = "Makes retries of this request safe: the same key answers as the first request did.", max_length = 255),
     ),
     responses(
         (status = 201, description = "The organization was created.", body = OrganizationView,
@@ -127,9 +127,8 @@ pub(super) async fn create_organization(
         Created::Replayed(stored) => {
             let record = record.expect("a replay needs a record");
             if stored.request_hash != record.request_hash {
-                return Err(ApiError::validation(
-                    "Idempotency-Key",
-                    "was already used for a different request",
+                return Err(ApiError::Conflict(
+                    "this Idempotency-Key was already used for a different request".into(),
                 ));
             }
             Ok(HttpResponse::build(
@@ -304,7 +303,7 @@ pub(super) async fn detail_response(
     request_body = UpdateOrganizationRequest,
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "The updated organization.", body = OrganizationView,
@@ -402,7 +401,7 @@ pub(super) async fn delete_organization(
     request_body = SetMaxOveragesRequest,
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "The overage configuration.", body = MaxOveragesView,
@@ -458,7 +457,7 @@ pub(super) async fn set_max_overages(
     operation_id = "get_organization_logo",
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client holds."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of a copy the client holds."),
     ),
     responses(
         (status = 200, description = "The logo.",

@@ -194,12 +194,7 @@ pub struct CreatedApiKeyView {
 pub struct CreateOrganizationRequest {
     /// Name of the organization.
     #[validate(length(min = 1, max = lim::NAME))]
-    #[schema(
-        example = "Acme Inc.",
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(example = "Acme Inc.", min_length = 1, max_length = 255)]
     pub organization_name: String,
     /// Primary domain for the organization.
     #[validate(length(max = lim::DOMAIN))]
@@ -221,22 +216,12 @@ pub struct UpdateOrganizationRequest {
     /// The organization's name.
     #[serde(default, deserialize_with = "non_null")]
     #[validate(length(min = 1, max = lim::NAME))]
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(nullable = false, min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// The organization's name, as the create body spells it.
     #[serde(default, deserialize_with = "non_null")]
     #[validate(length(min = 1, max = lim::NAME))]
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(nullable = false, min_length = 1, max_length = 255)]
     pub organization_name: Option<String>,
     /// The primary domain; `null` clears it.
     #[serde(default, with = "::serde_with::rust::double_option")]
@@ -317,12 +302,7 @@ pub struct CreateUserRequest {
     #[schema(example = "jsmith@example.com", format = Email, min_length = 3, max_length = 254)]
     pub email: String,
     #[validate(length(min = 1, max = lim::NAME))]
-    #[schema(
-        example = "Jo Smith",
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(example = "Jo Smith", min_length = 1, max_length = 255)]
     pub name: String,
 }
 
@@ -335,12 +315,7 @@ impl RequestBody for CreateUserRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CreateApiKeyRequest {
     #[validate(length(min = 1, max = lim::TEXT_LINE))]
-    #[schema(
-        example = "CI deploys",
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(example = "CI deploys", min_length = 1, max_length = 255)]
     pub name: String,
     /// The user the key acts as; the caller when absent. Only the platform admin names
     /// another user.

@@ -105,12 +105,7 @@ fn parse_date(value: String) -> Result<Date, tenantry_domain::InvalidValue> {
 pub struct PatchedOrganizationRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[validate(length(min = 1, max = lim::NAME))]
-    #[schema(
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(nullable = false, min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// Platform admin only.
     #[serde(default, deserialize_with = "non_null")]
@@ -148,7 +143,7 @@ pub struct PatchedOrganizationRequest {
     /// Platform admin only.
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[validate(length(max = 50))]
-    #[schema(max_length = 50, pattern = r"^[^\u0000-\u001F\u007F]*$")]
+    #[schema(max_length = 50)]
     pub salesforce_code: Option<Option<String>>,
     /// Platform admin only.
     #[serde(default, with = "::serde_with::rust::double_option")]
@@ -264,7 +259,7 @@ pub(super) async fn get_organization_by_id(
     params(
         ("id" = Uuid, Path, description = "A UUID string identifying this organization.", example = "3c90c3cc-0d44-4b50-8888-8dd25736052a"),
         LogoQuery,
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "The updated organization.", body = OrganizationById,

@@ -136,11 +136,7 @@ pub struct OrganizationUpdate {
     /// Updated display name for the organization.
     #[serde(default)]
     #[validate(length(min = 1, max = lim::NAME))]
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[^\u0000-\u001F\u007F]*$"
-    )]
+    #[schema(min_length = 1, max_length = 255)]
     pub organization_name: Option<String>,
     /// Updated organization logo URL (e.g., custom logo to override auto-generated logo).
     #[serde(default)]
@@ -335,7 +331,7 @@ async fn respond(state: &AppState, org: &Organization) -> Result<HttpResponse, A
     path = "/v1/organizations",
     tag = TAG,
     operation_id = "get_current_organization",
-    params(("X-Organization-Id" = Option<String>, Header, format = Uuid, description = "The organization, for keys not scoped to one.")),
+    params(("X-Organization-Id" = Option<String>, Header, nullable = false, format = Uuid, description = "The organization, for keys not scoped to one.")),
     responses(
         (status = 200, description = "Successful Response", body = OrganizationModel,
          headers(("ETag" = String, description = "The organization's version, for `If-Match`."))),
@@ -371,8 +367,8 @@ pub(super) async fn get_current_organization(
     operation_id = "update_current_organization",
     request_body = OrganizationUpdate,
     params(
-        ("X-Organization-Id" = Option<String>, Header, format = Uuid, description = "The organization, for keys not scoped to one."),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"[0-9]{1,19}")$"#, description = "The ETag of the version this change is based on."),
+        ("X-Organization-Id" = Option<String>, Header, nullable = false, format = Uuid, description = "The organization, for keys not scoped to one."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
     ),
     responses(
         (status = 200, description = "Successful Response", body = OrganizationModel,
