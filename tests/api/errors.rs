@@ -133,3 +133,92 @@ async fn a_method_a_path_does_not_take_is_405_with_allow() {
     let (status, problem) = parse(response).await;
     assert_eq!(problem["status"], status.as_u16());
 }
+
+#[tokio::test]
+async fn other_methods_on_a_list_path_are_405_not_an_item_route() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    for (method, path) in [
+        (Method::PUT, "/api-key/list".to_owned()),
+        (Method::DELETE, "/api-key/list".to_owned()),
+        (Method::DELETE, "/organization/list".to_owned()),
+        (Method::OPTIONS, format!("/organization/{id}/member/list")),
+        (Method::PATCH, format!("/organization/{id}/member/list")),
+    ] {
+        let response = app
+            .request(method.clone(), &path, &ada.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(response.headers()["allow"], "GET", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_whole_numbers() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let (status, body) = app
+        .patch(
+            &format!("/organization/{id}/max-overages"),
+            &ada.key,
+            json!({"maxOverages": 5.0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["maxOverages"], 5);
+    let (status, _) = app
+        .patch(
+            &format!("/organization/{id}/max-overages"),
+            &ada.key,
+            json!({"maxOverages": 5.5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn if_match_takes_the_etag_or_the_bare_version() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let path = format!("/organization/{}", org["id"].as_str().unwrap());
+    let put = |if_match: &'static str| {
+        app.request(Method::PUT, &path, &ada.key)
+            .header("If-Match", if_match)
+            .json(&json!({"name": "Acme 2"}))
+            .send()
+    };
+    assert_eq!(
+        put("1").await.unwrap().status(),
+        StatusCode::OK,
+        "the bare version"
+    );
+    assert_eq!(
+        put("\"2\"").await.unwrap().status(),
+        StatusCode::OK,
+        "the ETag"
+    );
+    assert_eq!(
+        put("2").await.unwrap().status(),
+        StatusCode::PRECONDITION_FAILED,
+        "stale"
+    );
+    assert_eq!(
+        put("W/\"3\"").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        put("null").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

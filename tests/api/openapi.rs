@@ -281,3 +281,134 @@ fn the_committed_openapi_document_is_up_to_date() {
         "openapi/openapi.json is stale: run `cargo xtask openapi` and commit the result"
     );
 }
+
+#[test]
+fn every_request_body_is_closed() {
+    let document = tenantry_http::openapi_document();
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let body = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+            if let Some(name) = body
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                assert_eq!(
+                    schemas[name]["additionalProperties"], false,
+                    "{method} {path}: {name}"
+                );
+            }
+        }
+    }
+}
+
+/// The pattern the document gives at `pointer`, as a regex.
+fn pattern_at(pointer: &str) -> regex::Regex {
+    let document = tenantry_http::openapi_document();
+    let pattern = document.pointer(pointer).and_then(Value::as_str);
+    regex::Regex::new(pattern.unwrap_or_else(|| panic!("a pattern at {pointer}"))).unwrap()
+}
+
+/// The documented pattern and the parser agree on every sample.
+fn assert_agree(pointer: &str, parse: impl Fn(&str) -> bool, samples: &[&str]) {
+    let regex = pattern_at(pointer);
+    for sample in samples {
+        assert_eq!(
+            regex.is_match(sample),
+            parse(sample),
+            "{pointer}: {sample:?}"
+        );
+    }
+}
+
+#[test]
+fn documented_patterns_agree_with_the_parsers() {
+    use tenantry_domain::{DomainName, Email, HttpUrl, Logo, OrganizationName};
+    let schemas = "/components/schemas";
+    assert_agree(
+        &format!("{schemas}/CreateOrganizationRequest/properties/organizationName/pattern"),
+        |s| OrganizationName::parse(s).is_ok(),
+        &[
+            "Acme", " Acme ", "Ünï", "   ", "", "a\u{0}b", "a\nb", "a\u{85}b", "\u{a0}", "x\u{a0}",
+        ],
+    );
+    assert_agree(
+        &format!("{schemas}/CreateOrganizationRequest/properties/domain/pattern"),
+        |s| DomainName::parse(s).is_ok(),
+        &[
+            "acme.example",
+            "ACME.example.",
+            "a.b.c.d",
+            "xn--p1ai.xn--p1ai",
+            "localhost",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "1.2.3.4",
+            "a.1com",
+            "a_b.com",
+            "acme.example..",
+            "a.b-",
+        ],
+    );
+    assert_agree(
+        &format!("{schemas}/UpdateOrganizationRequest/properties/logoUrl/pattern"),
+        |s| HttpUrl::parse(s).is_ok(),
+        &[
+            "https://cdn.acme.example/logo.png",
+            "http://localhost:8080",
+            "http://A",
+            "https://a:65535",
+            "https://a:65536",
+            "https://a:00080",
+            "https://a:0",
+            "https://1.2.3.4/",
+            "ftp://a.b",
+            "https://a b",
+            "https://a.example?x=1#y",
+            "HTTPS://a.example",
+            "https://",
+            "http://6.P:65436/rE",
+        ],
+    );
+    assert_agree(
+        &format!("{schemas}/CreateUserRequest/properties/email/pattern"),
+        |s| Email::parse(s).is_ok(),
+        &[
+            "ada@example.com",
+            "a.b+c@x.example",
+            "gqpgmds_`}@n.0k2vjybi.net",
+            "a..b@x.com",
+            ".a@x.com",
+            "a@x",
+            "a@x.com.",
+            "a b@x.com",
+            "@x.com",
+            "a@1.2",
+        ],
+    );
+    let png = tenantry_tests::data_url("image/png", &tenantry_tests::png_bytes());
+    let gif_lie = tenantry_tests::data_url("image/gif", &tenantry_tests::png_bytes());
+    let jpeg = tenantry_tests::data_url("image/jpeg", &[0xFF, 0xD8, 0xFF, 0xE0]);
+    let webp = tenantry_tests::data_url("image/webp", b"RIFF\x10\x00\x00\x00WEBPVP8 ");
+    let gif = tenantry_tests::data_url("image/gif", b"GIF87a\x01\x00");
+    let png_signature = tenantry_tests::data_url("image/png", b"\x89PNG\r\n\x1a\n");
+    assert_agree(
+        &format!("{schemas}/PatchedOrganizationRequest/properties/logo/pattern"),
+        |s| Logo::parse_data_url(s).is_ok(),
+        &[
+            &png,
+            &gif_lie,
+            &jpeg,
+            &webp,
+            &gif,
+            &png_signature,
+            "data:image/png;base64,iVBORw0KGgo",
+            "data:image/png;base64,",
+            "data:image/svg+xml;base64,PHN2Zz4=",
+            "https://a.example/l.png",
+            "data:image/png;base64,iVBORw0KGgoB",
+            "data:image/png;base64,iVBORw0KGgoBAA==",
+        ],
+    );
+}

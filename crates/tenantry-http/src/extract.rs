@@ -458,7 +458,10 @@ mod tests {
     fn whole_floats_are_integers() {
         let mut value = serde_json::json!({"a": 10.0, "b": [2.5, -3.0], "c": 1e300});
         integers_as_integers(&mut value);
-        assert_eq!(value, serde_json::json!({"a": 10, "b": [2.5, -3], "c": 1e300}));
+        assert_eq!(
+            value,
+            serde_json::json!({"a": 10, "b": [2.5, -3], "c": 1e300})
+        );
     }
 
     #[test]
