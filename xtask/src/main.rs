@@ -2,11 +2,18 @@
 //!
 //! - `openapi`: writes `openapi/openapi.json` from the code (no server is started).
 //! - `openapi --check`: fails when the committed document is stale, and says how to fix it.
+//! - `spec-check`: holds the document generated from the code against the documented APIs
+//!   in `openapi/documented/` and the house rules, printing every mismatch.
+
+mod spec_check;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use serde_json::Value;
+
 const OPENAPI_PATH: &str = "openapi/openapi.json";
+const DOCUMENTED_DIR: &str = "openapi/documented";
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,8 +28,9 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["openapi"] => write_openapi(),
         ["openapi", "--check"] => check_openapi(),
+        ["spec-check"] => spec_check(),
         _ => {
-            eprintln!("usage: cargo xtask openapi [--check]");
+            eprintln!("usage: cargo xtask openapi [--check] | cargo xtask spec-check");
             ExitCode::from(2)
         }
     }
@@ -51,5 +59,83 @@ fn check_openapi() -> ExitCode {
     } else {
         eprintln!("{OPENAPI_PATH} is stale: run `cargo xtask openapi` and commit the result");
         ExitCode::FAILURE
+    }
+}
+
+/// The documented APIs, by file name.
+fn documented() -> Result<Vec<(String, Value)>, String> {
+    let dir = workspace_root().join(DOCUMENTED_DIR);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok((
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                value,
+            ))
+        })
+        .collect()
+}
+
+/// Every mismatch, with the documented file it comes from.
+fn spec_mismatches() -> Result<Vec<spec_check::Mismatch>, String> {
+    let generated = tenantry_http::openapi_document();
+    let mut rows = Vec::new();
+    let files = documented()?;
+    if files.is_empty() {
+        return Err(format!("no documented API in {DOCUMENTED_DIR}"));
+    }
+    for (name, document) in files {
+        for mut row in spec_check::check(&document, &generated) {
+            row.operation = format!("{name}: {}", row.operation);
+            rows.push(row);
+        }
+    }
+    rows.extend(spec_check::lint(&generated));
+    Ok(rows)
+}
+
+fn spec_check() -> ExitCode {
+    match spec_mismatches() {
+        Ok(rows) if rows.is_empty() => {
+            eprintln!(
+                "spec-check: the generated document matches every documented operation and the house rules"
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(rows) => {
+            eprintln!("{}", spec_check::table(&rows));
+            eprintln!("\nspec-check: {} mismatch(es)", rows.len());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("spec-check: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_generated_document_matches_the_documented_apis() {
+        let rows = super::spec_mismatches().unwrap();
+        assert!(
+            rows.is_empty(),
+            "run `cargo xtask spec-check`:\n{}",
+            super::spec_check::table(&rows)
+        );
     }
 }

@@ -197,11 +197,14 @@ pub struct CreateOrganizationRequest {
     #[schema(example = "Acme Inc.", min_length = 1, max_length = 255)]
     pub organization_name: String,
     /// Primary domain for the organization.
+    #[serde(default, deserialize_with = "non_null")]
     #[validate(length(max = lim::DOMAIN))]
-    #[schema(example = "acme.example", max_length = 253)]
+    #[schema(example = "acme.example", max_length = 253, nullable = false)]
     pub domain: Option<String>,
     /// The organization's first owner. Only the platform admin names one (and must); any
     /// other caller becomes the owner.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(nullable = false)]
     pub owner_user_id: Option<Uuid>,
 }
 
