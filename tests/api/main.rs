@@ -8,6 +8,7 @@ mod members;
 mod openapi;
 mod organizations;
 mod serve;
+mod usage;
 mod users;
 mod v1_by_id;
 mod v1_current;

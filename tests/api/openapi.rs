@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
 
-const OPERATIONS: [(&str, &str, &str); 22] = [
+const OPERATIONS: [(&str, &str, &str); 23] = [
     ("post", "/organization", "create_organization"),
     ("get", "/organization/list", "list_organizations"),
     ("get", "/organization/{organization_id}", "get_organization"),
@@ -50,6 +50,11 @@ const OPERATIONS: [(&str, &str, &str); 22] = [
         "get",
         "/organization/{organization_id}/logo",
         "get_organization_logo",
+    ),
+    (
+        "post",
+        "/organization/{organization_id}/usage",
+        "create_usage",
     ),
     ("get", "/v1/organizations", "get_current_organization"),
     ("patch", "/v1/organizations", "update_current_organization"),

@@ -29,6 +29,10 @@ pub enum RuleViolation {
     UserQuotaReached { quota: u32 },
     #[error("the organization has reached its workspace quota of {quota}")]
     WorkspaceQuotaReached { quota: u32 },
+    #[error(
+        "using {requested} credits would exceed the {left} credits left in this billing cycle and the overage allowed"
+    )]
+    CreditsExhausted { requested: u64, left: u64 },
     #[error("only an owner may grant, change or remove the owner role")]
     OnlyOwnersTouchOwners,
     #[error("{0}")]

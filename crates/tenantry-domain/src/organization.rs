@@ -2,6 +2,7 @@
 
 use time::{Date, Month, OffsetDateTime};
 
+use crate::error::RuleViolation;
 use crate::ids::OrganizationId;
 use crate::tiers::{AccountType, Plan, RateLimitOverrides, RateLimits, TierTable};
 use crate::values::{
@@ -158,6 +159,41 @@ impl Organization {
     pub fn credit_count(&self, tiers: &TierTable, today: Date) -> u64 {
         self.monthly_allocation(tiers)
             .saturating_sub(self.current_month_usage(today))
+    }
+
+    /// Credits used beyond the allocation in the billing cycle that contains `today`.
+    pub fn overage(&self, tiers: &TierTable, today: Date) -> u64 {
+        self.current_month_usage(today)
+            .saturating_sub(self.monthly_allocation(tiers))
+    }
+
+    /// Whether `credits` more may be used now: within the allocation, or beyond it while
+    /// auto billing is on and the overage stays within `max_overages` (`None`: no cap).
+    pub fn check_usage(
+        &self,
+        credits: u64,
+        tiers: &TierTable,
+        today: Date,
+    ) -> Result<(), RuleViolation> {
+        let allocation = self.monthly_allocation(tiers);
+        let after = self.current_month_usage(today).saturating_add(credits);
+        let within_allocation = after <= allocation;
+        let within_overage = self.auto_billing_enabled
+            && self
+                .max_overages
+                .is_none_or(|cap| after <= allocation.saturating_add(cap));
+        if within_allocation || within_overage {
+            return Ok(());
+        }
+        let left = match (self.auto_billing_enabled, self.max_overages) {
+            (true, Some(cap)) => allocation.saturating_add(cap),
+            _ => allocation,
+        }
+        .saturating_sub(self.current_month_usage(today));
+        Err(RuleViolation::CreditsExhausted {
+            requested: credits,
+            left,
+        })
     }
 
     /// The rate limits in force: the tier's defaults with this organization's overrides.
@@ -465,6 +501,39 @@ mod tests {
         org.account_type = AccountType::Pro;
         org.credit_allocation = None;
         assert_eq!(org.monthly_allocation(&tiers), 100_000);
+    }
+
+    #[test]
+    fn usage_stays_within_the_allocation_unless_auto_billing_allows_overage() {
+        let tiers = TierTable::default();
+        let today = date!(2026 - 03 - 10);
+        let mut org = org();
+        org.usage = Usage {
+            cycle_start: date!(2026 - 03 - 01),
+            credits_used: 900,
+        };
+        assert!(org.check_usage(100, &tiers, today).is_ok());
+        assert_eq!(
+            org.check_usage(101, &tiers, today),
+            Err(RuleViolation::CreditsExhausted {
+                requested: 101,
+                left: 100
+            })
+        );
+        org.auto_billing_enabled = true;
+        org.max_overages = Some(50);
+        assert!(org.check_usage(150, &tiers, today).is_ok());
+        assert!(org.check_usage(151, &tiers, today).is_err());
+        org.max_overages = None;
+        assert!(org.check_usage(1_000_000, &tiers, today).is_ok());
+        org.usage.credits_used = 1_200;
+        assert_eq!(org.overage(&tiers, today), 200);
+        // A new cycle starts from zero.
+        org.auto_billing_enabled = false;
+        assert!(
+            org.check_usage(1_000, &tiers, date!(2026 - 04 - 01))
+                .is_ok()
+        );
     }
 
     #[test]

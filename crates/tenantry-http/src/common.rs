@@ -222,6 +222,9 @@ fn problem_response(status: u16) -> (String, RefOr<Response>) {
         401 => "No API key, or an invalid or revoked one.",
         403 => "The caller may see this but not do this; `errors` names the fields.",
         404 => "No such resource, or one the caller may not see.",
+        402 => {
+            "The credits left and the overage allowed do not cover this usage; nothing was recorded."
+        }
         409 => "A conflict: the last owner, a full quota, a duplicate.",
         412 => "The `If-Match` ETag is not the current one.",
         413 => "The body is larger than the limit.",
@@ -264,6 +267,8 @@ problems! {
     WriteProblems: [400, 401, 403, 404, 409, 412, 413, 415, 422, 503];
     /// The errors of a write with a body that creates.
     CreateProblems: [400, 401, 403, 404, 409, 413, 415, 422, 503];
+    /// The errors of recording usage.
+    UsageProblems: [400, 401, 402, 403, 404, 409, 413, 415, 422, 503];
     /// The errors of a delete.
     DeleteProblems: [401, 403, 404, 409, 422, 503];
 }

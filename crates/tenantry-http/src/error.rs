@@ -84,6 +84,8 @@ pub enum ApiError {
         "the resource has changed since it was read; read it again and retry with its new ETag"
     )]
     PreconditionFailed,
+    #[error("{0}")]
+    PaymentRequired(String),
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -154,6 +156,11 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::PaymentRequired(_) => (
+                StatusCode::PAYMENT_REQUIRED,
+                "credits-exhausted",
+                "Credits exhausted",
+            ),
             Self::PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
@@ -246,6 +253,7 @@ impl From<RuleViolation> for ApiError {
             RuleViolation::LastOwner
             | RuleViolation::UserQuotaReached { .. }
             | RuleViolation::WorkspaceQuotaReached { .. } => Self::Conflict(rule.to_string()),
+            RuleViolation::CreditsExhausted { .. } => Self::PaymentRequired(rule.to_string()),
             RuleViolation::OnlyOwnersTouchOwners | RuleViolation::Forbidden(_) => Self::Forbidden {
                 detail: rule.to_string(),
                 fields: Vec::new(),

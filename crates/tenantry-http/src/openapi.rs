@@ -24,6 +24,7 @@ use crate::error::{FieldError, Problem};
         (name = "members", description = "The members of an organization and their roles."),
         (name = "users", description = "The people who belong to organizations."),
         (name = "api-keys", description = "API keys: made once, shown once, revocable."),
+        (name = "usage", description = "Credits consumed against the billing cycle."),
         (name = "health", description = "Liveness and readiness."),
     ),
 )]

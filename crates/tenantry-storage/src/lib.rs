@@ -12,6 +12,7 @@ mod organizations;
 
 pub use api_keys::KeyFilter;
 pub use organizations::Created;
+mod usage;
 mod users;
 
 use std::time::Duration;

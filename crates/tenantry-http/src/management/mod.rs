@@ -3,9 +3,11 @@
 mod api_keys;
 mod members;
 mod organizations;
+mod usage;
 mod users;
 mod views;
 
+pub use usage::{RecordUsageRequest, UsageCategory, UsageView};
 pub use views::*;
 
 /// Registers the management API's operations.
@@ -25,6 +27,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(organizations::delete_organization)
         .service(organizations::set_max_overages)
         .service(organizations::get_organization_logo)
+        .service(usage::create_usage)
         .service(members::add_member)
         .service(members::update_member)
         .service(members::remove_member)

@@ -1,0 +1,95 @@
+//! Credits: usage recorded against the current billing cycle, atomically.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tenantry_domain::{
+    AccountType, Organization, OrganizationId, TierTable, billing_cycle_start_date,
+};
+use time::OffsetDateTime;
+
+use crate::entities::organizations::{self, Column as C};
+use crate::{Store, StoreError};
+
+/// How often a usage record is retried when the billing day changes under it.
+const ATTEMPTS: usize = 5;
+
+impl Store {
+    /// Records `credits` of usage in the billing cycle that contains `now`, in one
+    /// conditional statement: it applies only while the usage stays within the allocation, or
+    /// beyond it while auto billing is on and the overage stays within `max_overages`.
+    /// Otherwise nothing changes and the answer is [`tenantry_domain::RuleViolation::CreditsExhausted`].
+    /// A cycle that has ended is closed here, lazily: the new one starts from zero.
+    pub async fn record_usage(
+        &self,
+        id: OrganizationId,
+        credits: u64,
+        tiers: &TierTable,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError> {
+        let credits =
+            i64::try_from(credits).map_err(|_| StoreError::Conflict("too many credits".into()))?;
+        for _ in 0..ATTEMPTS {
+            let org = self.organization(id).await?;
+            let day = org.billing_cycle_start;
+            let cycle = billing_cycle_start_date(now.date(), day);
+            let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
+            let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
+                .finally(0i64)
+                .into();
+            let after = used.clone().add(credits);
+            let allocation: SimpleExpr = Func::coalesce([
+                Expr::col(C::CreditAllocation).into(),
+                tier_allocation(tiers),
+            ])
+            .into();
+            let allowed =
+                after
+                    .clone()
+                    .lte(allocation.clone())
+                    .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
+                        Expr::col(C::MaxOverages)
+                            .is_null()
+                            .or(after.clone().lte(allocation.add(Expr::col(C::MaxOverages)))),
+                    ));
+            let result = organizations::Entity::update_many()
+                .col_expr(C::CreditsUsed, after)
+                .col_expr(C::UsageCycleStart, Expr::value(cycle))
+                .col_expr(C::Version, Expr::col(C::Version).add(1))
+                .col_expr(C::UpdatedAt, Expr::value(now))
+                .filter(C::PublicId.eq(id.as_uuid()))
+                .filter(C::BillingCycleStart.eq(i32::from(day.get())))
+                .filter(allowed)
+                .exec(self.db())
+                .await?;
+            if result.rows_affected == 1 {
+                return self.organization(id).await;
+            }
+            let current = self.organization(id).await?;
+            if current.billing_cycle_start != day {
+                continue;
+            }
+            current.check_usage(credits as u64, tiers, now.date())?;
+        }
+        Err(StoreError::Conflict(
+            "the organization's billing cycle kept changing; retry".into(),
+        ))
+    }
+}
+
+/// The monthly credits of the organization's tier, as SQL over its `account_type`.
+fn tier_allocation(tiers: &TierTable) -> SimpleExpr {
+    let credits = |tier: AccountType| {
+        tiers
+            .get(tier)
+            .monthly_credits
+            .map_or(0, |c| i64::try_from(c).unwrap_or(i64::MAX))
+    };
+    let mut case = Expr::case(
+        Expr::col(C::AccountType).eq(AccountType::Free.as_str()),
+        credits(AccountType::Free),
+    );
+    for tier in [AccountType::Pro, AccountType::Team, AccountType::Enterprise] {
+        case = case.case(Expr::col(C::AccountType).eq(tier.as_str()), credits(tier));
+    }
+    case.finally(0i64).into()
+}

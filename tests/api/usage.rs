@@ -1,0 +1,208 @@
+//! Credits and overages: `POST /organization/{organization_id}/usage`.
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tenantry_tests::{ADMIN_TOKEN, TestApp, TestUser, assert_problem_names};
+
+async fn setup() -> (TestApp, TestUser, String) {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    (app, ada, org["id"].as_str().unwrap().to_owned())
+}
+
+async fn use_credits(app: &TestApp, key: &str, org: &str, credits: Value) -> (StatusCode, Value) {
+    app.post(
+        &format!("/organization/{org}/usage"),
+        key,
+        json!({"credits": credits}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn usage_within_the_allocation_is_recorded_on_every_surface() {
+    let (app, ada, org) = setup().await;
+    let (status, body) = use_credits(&app, &ada.key, &org, json!(250)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"organizationId": org, "creditCount": 750, "currentMonthUsage": 250, "overage": 0})
+    );
+    let (_, management) = app.get(&format!("/organization/{org}"), &ada.key).await;
+    assert_eq!(
+        (
+            management["creditCount"].clone(),
+            management["currentMonthUsage"].clone()
+        ),
+        (json!(750), json!(250))
+    );
+    let current = tenantry_tests::parse(
+        app.request(reqwest::Method::GET, "/v1/organizations", &ada.key)
+            .header("X-Organization-Id", &org)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1;
+    assert_eq!(
+        (
+            current["credit_count"].clone(),
+            current["current_month_usage"].clone()
+        ),
+        (json!(750), json!(250))
+    );
+}
+
+#[tokio::test]
+async fn usage_beyond_the_allocation_without_auto_billing_is_402_and_records_nothing() {
+    let (app, ada, org) = setup().await;
+    assert_eq!(
+        use_credits(&app, &ada.key, &org, json!(990)).await.0,
+        StatusCode::OK
+    );
+    let (status, problem) = use_credits(&app, &ada.key, &org, json!(11)).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{problem}");
+    assert_eq!(problem["type"], "/problems/credits-exhausted");
+    let (_, after) = app.get(&format!("/organization/{org}"), &ada.key).await;
+    assert_eq!(after["currentMonthUsage"], 990);
+    assert_eq!(
+        use_credits(&app, &ada.key, &org, json!(10)).await.0,
+        StatusCode::OK,
+        "exactly to the allocation"
+    );
+}
+
+#[tokio::test]
+async fn with_auto_billing_usage_may_go_beyond_up_to_the_overage_cap() {
+    let (app, ada, org) = setup().await;
+    app.put(
+        &format!("/organization/{org}"),
+        ADMIN_TOKEN,
+        json!({"autoBillingEnabled": true}),
+    )
+    .await;
+    app.patch(
+        &format!("/organization/{org}/max-overages"),
+        &ada.key,
+        json!({"maxOverages": 100}),
+    )
+    .await;
+    let (status, body) = use_credits(&app, &ada.key, &org, json!(1_050)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["overage"], 50);
+    assert_eq!(body["creditCount"], 0);
+    assert_eq!(
+        use_credits(&app, &ada.key, &org, json!(51)).await.0,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    assert_eq!(
+        use_credits(&app, &ada.key, &org, json!(50)).await.0,
+        StatusCode::OK
+    );
+    // No cap: no limit while auto billing is on.
+    app.patch(
+        &format!("/organization/{org}/max-overages"),
+        &ada.key,
+        json!({"maxOverages": null}),
+    )
+    .await;
+    let (status, body) = use_credits(&app, &ada.key, &org, json!(1_000_000)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["overage"], 1_000_100);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_calls_consume_exactly_up_to_the_cap() {
+    let (app, ada, org) = setup().await;
+    app.put(
+        &format!("/organization/{org}"),
+        ADMIN_TOKEN,
+        json!({"autoBillingEnabled": true}),
+    )
+    .await;
+    app.patch(
+        &format!("/organization/{org}/max-overages"),
+        &ada.key,
+        json!({"maxOverages": 500}),
+    )
+    .await;
+    // 1,000 credits of allocation and 500 of overage: 150 calls of 10 fit, 50 do not.
+    let path = format!("/organization/{org}/usage");
+    let calls = (0..200).map(|_| {
+        app.post(
+            &path,
+            &ada.key,
+            json!({"credits": 10, "category": "compute"}),
+        )
+    });
+    let results = join_all(calls).await;
+    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    let refused = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::PAYMENT_REQUIRED)
+        .count();
+    assert_eq!(
+        (ok, refused),
+        (150, 50),
+        "{:?}",
+        results.iter().map(|(s, _)| s.as_u16()).collect::<Vec<_>>()
+    );
+    let (_, after) = app.get(&format!("/organization/{org}"), &ada.key).await;
+    assert_eq!(after["currentMonthUsage"], 10 * ok as u64);
+    assert_eq!(after["currentMonthUsage"], 1_500);
+}
+
+#[tokio::test]
+async fn a_new_billing_cycle_starts_from_zero() {
+    let (app, ada, org) = setup().await;
+    let last_month = time::OffsetDateTime::now_utc() - time::Duration::days(40);
+    let tiers = tenantry_domain::TierTable::default();
+    app.store
+        .record_usage(org.parse().unwrap(), 1_000, &tiers, last_month)
+        .await
+        .unwrap();
+    let (status, body) = use_credits(&app, &ada.key, &org, json!(1_000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["currentMonthUsage"], 1_000);
+}
+
+#[tokio::test]
+async fn usage_bodies_are_validated_and_members_of_other_organizations_see_nothing() {
+    let (app, ada, org) = setup().await;
+    let path = format!("/organization/{org}/usage");
+    for (body, field) in [
+        (json!({}), "credits"),
+        (json!({"credits": 0}), "credits"),
+        (json!({"credits": -5}), "credits"),
+        (json!({"credits": 1.5}), "credits"),
+        (json!({"credits": "10"}), "credits"),
+        (json!({"credits": 1, "category": "metadata"}), "category"),
+        (json!({"credits": 1, "category": null}), "category"),
+        (json!({"credits": 1, "note": "x"}), "note"),
+    ] {
+        let (status, problem) = app.post(&path, &ada.key, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {problem}"
+        );
+        assert_problem_names(&problem, status, field);
+    }
+    let eve = app.new_user("Eve").await;
+    assert_eq!(
+        use_credits(&app, &eve.key, &org, json!(1)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let mia = app.new_user("Mia").await;
+    app.add_member(&org, &mia.id, "member").await;
+    assert_eq!(
+        use_credits(&app, &mia.key, &org, json!(1)).await.0,
+        StatusCode::OK,
+        "members record usage"
+    );
+    let (_, after) = app.get(&format!("/organization/{org}"), &ada.key).await;
+    assert_eq!(after["currentMonthUsage"], 1);
+}
