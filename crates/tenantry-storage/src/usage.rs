@@ -37,11 +37,8 @@ impl Store {
                 .finally(0i64)
                 .into();
             let after = used.clone().add(credits);
-            let allocation: SimpleExpr = Func::coalesce([
-                Expr::col(C::CreditAllocation).into(),
-                tier_allocation(tiers),
-            ])
-            .into();
+            let allocation: SimpleExpr =
+                Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
             let allowed =
                 after
                     .clone()
