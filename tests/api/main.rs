@@ -12,3 +12,4 @@ mod usage;
 mod users;
 mod v1_by_id;
 mod v1_current;
+mod workspaces;

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
 
-const OPERATIONS: [(&str, &str, &str); 23] = [
+const OPERATIONS: &[(&str, &str, &str)] = &[
     ("post", "/organization", "create_organization"),
     ("get", "/organization/list", "list_organizations"),
     ("get", "/organization/{organization_id}", "get_organization"),
@@ -55,6 +55,21 @@ const OPERATIONS: [(&str, &str, &str); 23] = [
         "post",
         "/organization/{organization_id}/usage",
         "create_usage",
+    ),
+    (
+        "post",
+        "/organization/{organization_id}/workspace",
+        "create_workspace",
+    ),
+    (
+        "get",
+        "/organization/{organization_id}/workspace/list",
+        "list_workspaces",
+    ),
+    (
+        "delete",
+        "/organization/{organization_id}/workspace/{workspace_id}",
+        "delete_workspace",
     ),
     ("get", "/v1/organizations", "get_current_organization"),
     ("patch", "/v1/organizations", "update_current_organization"),

@@ -58,3 +58,7 @@ public_id!(
     /// The public identifier of an API key (not the key itself).
     ApiKeyId
 );
+public_id!(
+    /// The public identifier of a workspace.
+    WorkspaceId
+);

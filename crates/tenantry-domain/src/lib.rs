@@ -13,10 +13,11 @@ mod organization;
 mod tiers;
 mod user;
 mod values;
+mod workspace;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeyScope, ApiKeySecret, KeyHash};
 pub use error::{InvalidValue, RuleViolation};
-pub use ids::{ApiKeyId, OrganizationId, UserId};
+pub use ids::{ApiKeyId, OrganizationId, UserId, WorkspaceId};
 pub use membership::{Access, Member, Role, check_keeps_an_owner, check_room_for_member};
 pub use organization::{
     MaxOverages, NewOrganization, Organization, OrganizationChanges, OrganizationField, Usage,
@@ -30,3 +31,4 @@ pub use values::{
     BillingCycleDay, DomainName, Email, HttpUrl, ImageType, LlmCredentials, Logo, Metadata, Module,
     Modules, OrganizationName, Quota, SalesforceCode, TextLine, limits,
 };
+pub use workspace::{Workspace, check_room_for_workspace};

@@ -25,6 +25,7 @@ use crate::error::{FieldError, Problem};
         (name = "users", description = "The people who belong to organizations."),
         (name = "api-keys", description = "API keys: made once, shown once, revocable."),
         (name = "usage", description = "Credits consumed against the billing cycle."),
+        (name = "workspaces", description = "Workspaces of an organization, within its quota."),
         (name = "health", description = "Liveness and readiness."),
     ),
 )]

@@ -14,6 +14,7 @@ pub use api_keys::KeyFilter;
 pub use organizations::Created;
 mod usage;
 mod users;
+mod workspaces;
 
 use std::time::Duration;
 

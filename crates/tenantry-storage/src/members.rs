@@ -194,7 +194,7 @@ impl Store {
 }
 
 /// Commits on success, rolls back on failure.
-async fn finish<T>(
+pub(crate) async fn finish<T>(
     txn: DatabaseTransaction,
     result: Result<T, StoreError>,
 ) -> Result<T, StoreError> {

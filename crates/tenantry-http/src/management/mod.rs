@@ -6,9 +6,11 @@ mod organizations;
 mod usage;
 mod users;
 mod views;
+mod workspaces;
 
 pub use usage::{RecordUsageRequest, UsageCategory, UsageView};
 pub use views::*;
+pub use workspaces::{CreateWorkspaceRequest, WorkspaceView};
 
 /// Registers the management API's operations.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -22,6 +24,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .route("/organization/{organization_id}/member/list", unrouted())
         .service(api_keys::list_api_keys)
         .route("/api-key/list", unrouted())
+        .service(workspaces::list_workspaces)
+        .route("/organization/{organization_id}/workspace/list", unrouted())
+        .service(workspaces::create_workspace)
+        .service(workspaces::delete_workspace)
         .service(organizations::get_organization)
         .service(organizations::update_organization)
         .service(organizations::delete_organization)

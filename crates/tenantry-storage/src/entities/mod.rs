@@ -11,3 +11,4 @@ pub(crate) mod idempotency_keys;
 pub(crate) mod memberships;
 pub(crate) mod organizations;
 pub(crate) mod users;
+pub(crate) mod workspaces;

@@ -1,0 +1,189 @@
+//! Workspaces of an organization, counted against its workspace quota.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde::{Deserialize, Serialize};
+use tenantry_domain::{OrganizationId, TextLine, Workspace, WorkspaceId, limits};
+use tenantry_storage::StoreError;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, lim, now};
+use crate::error::ApiError;
+use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
+use crate::ops::organization_not_found;
+use crate::state::AppState;
+
+const TAG: &str = "workspaces";
+
+/// A workspace.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceView {
+    pub id: Uuid,
+    #[schema(example = "Research")]
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Workspace> for WorkspaceView {
+    fn from(workspace: &Workspace) -> Self {
+        Self {
+            id: workspace.id.as_uuid(),
+            name: workspace.name.to_string(),
+            created_at: workspace.created_at,
+        }
+    }
+}
+
+/// A workspace to create.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWorkspaceRequest {
+    /// Unique within the organization.
+    #[validate(length(min = 1, max = lim::TEXT_LINE))]
+    #[schema(example = "Research", min_length = 1, max_length = 255)]
+    pub name: String,
+}
+
+impl RequestBody for CreateWorkspaceRequest {
+    const CASE: FieldCase = FieldCase::Camel;
+}
+
+fn forbidden() -> ApiError {
+    ApiError::Forbidden {
+        detail: "only the organization's owners and admins may create or delete workspaces".into(),
+        fields: Vec::new(),
+    }
+}
+
+/// Create a workspace
+///
+/// Adds a workspace. Owners and admins may; 409 when the organization has reached its
+/// `workspace_quota` or already has a workspace of that name.
+#[utoipa::path(
+    post,
+    path = "/organization/{organization_id}/workspace",
+    tag = TAG,
+    operation_id = "create_workspace",
+    request_body = CreateWorkspaceRequest,
+    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    responses((status = 201, description = "The new workspace.", body = WorkspaceView), CreateProblems),
+    security(("bearer" = [])),
+)]
+#[post("/organization/{organization_id}/workspace")]
+pub(super) async fn create_workspace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    _query: NoQuery,
+    body: JsonBody<CreateWorkspaceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path)?;
+    if !caller.access_to(&state, org).await?.can_manage() {
+        return Err(forbidden());
+    }
+    let mut fields = Fields::default();
+    let name = fields.check(
+        "name",
+        TextLine::parse(body.0.name, limits::TEXT_LINE_MAX_CHARS),
+    );
+    let name = fields.finish(name)?.expect("checked");
+    let workspace = Workspace::new(name, now());
+    state
+        .store
+        .create_workspace(org, &workspace)
+        .await
+        .map_err(organization_not_found)?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/organization/{org}/workspace/{}", workspace.id),
+        ))
+        .json(WorkspaceView::from(&workspace)))
+}
+
+/// List workspaces
+///
+/// Returns the organization's workspaces in creation order, a page at a time (next page in
+/// `Link: <…>; rel="next"`). Any member may read them.
+#[utoipa::path(
+    get,
+    path = "/organization/{organization_id}/workspace/list",
+    tag = TAG,
+    operation_id = "list_workspaces",
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of workspaces.", body = Vec<WorkspaceView>,
+         headers(("Link" = String, description = "The next page: `<url>; rel=\"next\"`."))),
+        ReadProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/organization/{organization_id}/workspace/list")]
+pub(super) async fn list_workspaces(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    paging: Paging,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path)?;
+    caller.access_to(&state, org).await?;
+    let page = state
+        .store
+        .list_workspaces(org, paging.page())
+        .await
+        .map_err(organization_not_found)?;
+    let views: Vec<WorkspaceView> = page.items.iter().map(WorkspaceView::from).collect();
+    let mut response = HttpResponse::Ok();
+    if let Some(link) = paging.next_link(&format!("/organization/{org}/workspace/list"), page.next)
+    {
+        response.insert_header((header::LINK, link));
+    }
+    Ok(response.json(views))
+}
+
+/// Delete a workspace
+///
+/// Deletes a workspace, freeing its place in the quota. Owners and admins may.
+#[utoipa::path(
+    delete,
+    path = "/organization/{organization_id}/workspace/{workspace_id}",
+    tag = TAG,
+    operation_id = "delete_workspace",
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("workspace_id" = Uuid, Path, description = "Workspace ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e12"),
+    ),
+    responses((status = 204, description = "The workspace is gone."), DeleteProblems),
+    security(("bearer" = [])),
+)]
+#[delete("/organization/{organization_id}/workspace/{workspace_id}")]
+pub(super) async fn delete_workspace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    _query: NoQuery,
+) -> Result<HttpResponse, ApiError> {
+    let org: OrganizationId = path_id("organization_id", &path.0)?;
+    let workspace: WorkspaceId = path_id("workspace_id", &path.1)?;
+    if !caller.access_to(&state, org).await?.can_manage() {
+        return Err(forbidden());
+    }
+    state
+        .store
+        .delete_workspace(org, workspace, now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("the workspace"),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::NoContent().finish())
+}
