@@ -110,7 +110,13 @@ async fn health_and_readiness_answer() {
     let (status, body) = app.get("/healthz", "").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
     let (status, body) = app.get("/readyz", "").await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ready"})));
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"status": "ready", "rateLimits": "local"})
+        )
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod errors;
 mod members;
 mod openapi;
 mod organizations;
+mod rate_limits;
 mod serve;
 mod usage;
 mod users;

@@ -12,6 +12,7 @@ fn settings(dir: &Path) -> Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_token: None,
         redis_url: None,
+        key_rate_limit: 600,
         public_url: None,
         log: "warn".into(),
         log_format: LogFormat::Pretty,

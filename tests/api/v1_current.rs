@@ -338,7 +338,14 @@ async fn each_kind_of_invalid_value_is_422_naming_the_field_and_changes_nothing(
 
 #[tokio::test]
 async fn an_override_of_one_category_leaves_the_others_at_the_tiers_default() {
-    let (app, ada, org) = setup().await;
+    // The documented tier defaults, not the lifted limits of the other tests.
+    let app =
+        TestApp::spawn_with(|state| state.tiers = tenantry_domain::TierTable::default()).await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, body) = patch(
         &app,
         ADMIN_TOKEN,

@@ -37,8 +37,24 @@ impl TestApp {
         let store = Store::connect(&StoreOptions::new(url))
             .await
             .expect("the database opens");
+        Self::serve(store, dir, configure)
+    }
+
+    /// A second server on the same database as `self`, as a second instance would be.
+    pub fn another_instance(&self, configure: impl FnOnce(&mut AppState)) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Self::serve(self.store.clone(), dir, configure)
+    }
+
+    fn serve(store: Store, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> Self {
         let mut state = AppState::new(store.clone());
         state.admin_token = Some(KeyHash::of(ADMIN_TOKEN));
+        // Most tests send many requests in a second: their limits are lifted, and the rate
+        // limit tests set their own.
+        state.key_rate_limit = u32::MAX;
+        for tier in tenantry_domain::AccountType::ALL {
+            state.tiers.get_mut(tier).rate_limits = tenantry_domain::RateLimits::uniform(u32::MAX);
+        }
         configure(&mut state);
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("an address").port();

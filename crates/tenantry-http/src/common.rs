@@ -229,6 +229,7 @@ fn problem_response(status: u16) -> (String, RefOr<Response>) {
         412 => "The `If-Match` ETag is not the current one.",
         413 => "The body is larger than the limit.",
         415 => "The body is not JSON.",
+        429 => "The rate limit is reached; `Retry-After` says when to retry.",
         422 => "A field is invalid or unknown; `errors` names each one.",
         503 => "The database is unavailable.",
         _ => "An error.",
@@ -260,15 +261,15 @@ macro_rules! problems {
 
 problems! {
     /// The errors of an authenticated read of one resource.
-    ReadProblems: [401, 404, 422, 503];
+    ReadProblems: [401, 404, 422, 429, 503];
     /// The errors of an authenticated list.
-    ListProblems: [401, 422, 503];
+    ListProblems: [401, 422, 429, 503];
     /// The errors of a write with a body.
-    WriteProblems: [400, 401, 403, 404, 409, 412, 413, 415, 422, 503];
+    WriteProblems: [400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503];
     /// The errors of a write with a body that creates.
-    CreateProblems: [400, 401, 403, 404, 409, 413, 415, 422, 503];
+    CreateProblems: [400, 401, 403, 404, 409, 413, 415, 422, 429, 503];
     /// The errors of recording usage.
-    UsageProblems: [400, 401, 402, 403, 404, 409, 413, 415, 422, 503];
+    UsageProblems: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 503];
     /// The errors of a delete.
-    DeleteProblems: [401, 403, 404, 409, 422, 503];
+    DeleteProblems: [401, 403, 404, 409, 422, 429, 503];
 }

@@ -86,6 +86,8 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     PaymentRequired(String),
+    #[error("too many requests: the rate limit is reached; retry after {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
@@ -156,6 +158,11 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
             Self::PaymentRequired(_) => (
                 StatusCode::PAYMENT_REQUIRED,
                 "credits-exhausted",
@@ -239,6 +246,9 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(allow)
         {
             response.insert_header((header::ALLOW, value));
+        }
+        if let Self::RateLimited { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         if matches!(self, Self::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));

@@ -12,6 +12,10 @@ use crate::state::AppState;
 pub(crate) struct HealthView {
     #[schema(example = "ok")]
     pub(crate) status: &'static str,
+    /// Where rate limits are counted: `local`, `redis`, or `local (redis unreachable)`.
+    #[serde(rename = "rateLimits", skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) rate_limits: Option<&'static str>,
 }
 
 /// Check liveness
@@ -26,13 +30,17 @@ pub(crate) struct HealthView {
 )]
 #[get("/healthz")]
 pub(crate) async fn get_health() -> HttpResponse {
-    HttpResponse::Ok().json(HealthView { status: "ok" })
+    HttpResponse::Ok().json(HealthView {
+        status: "ok",
+        rate_limits: None,
+    })
 }
 
 /// Check readiness
 ///
 /// Answers 200 when the database answers, else 503: a load balancer sends traffic only to
-/// ready instances.
+/// ready instances. `rateLimits` says where rate limits are counted; `local (redis
+/// unreachable)` means the shared limit is degraded to this instance's own.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -50,7 +58,10 @@ pub(crate) async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResp
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(Some(e)))?;
-    Ok(HttpResponse::Ok().json(HealthView { status: "ready" }))
+    Ok(HttpResponse::Ok().json(HealthView {
+        status: "ready",
+        rate_limits: Some(state.limiter.mode()),
+    }))
 }
 
 pub(crate) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {

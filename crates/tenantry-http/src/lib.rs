@@ -9,6 +9,7 @@ mod health;
 pub mod management;
 mod openapi;
 mod ops;
+pub mod rate_limit;
 pub mod state;
 pub mod v1;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 use actix_web::dev::{ResourceDef, Server, Service as _};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer, web};
+use rate_limit::RateStatus;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
@@ -74,6 +76,17 @@ pub fn server(
                 let response = srv.call(req);
                 async move {
                     let mut response = response.await?;
+                    let status = response.request().extensions().get::<RateStatus>().copied();
+                    if let Some(status) = status {
+                        let headers = response.headers_mut();
+                        for (name, value) in [
+                            ("x-ratelimit-limit", u64::from(status.limit)),
+                            ("x-ratelimit-remaining", u64::from(status.remaining)),
+                            ("x-ratelimit-reset", status.reset),
+                        ] {
+                            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+                        }
+                    }
                     if let Some(id) = request_id
                         && let Ok(value) = HeaderValue::from_str(&id.to_string())
                     {

@@ -1,7 +1,14 @@
 //! What every request handler shares.
 
+use std::sync::Arc;
+
 use tenantry_domain::{KeyHash, TierTable};
 use tenantry_storage::Store;
+
+use crate::rate_limit::RateLimiter;
+
+/// Requests per minute of a key for requests that name no organization, by default.
+pub const DEFAULT_KEY_RATE_LIMIT: u32 = 600;
 
 /// The application's shared state.
 #[derive(Debug, Clone)]
@@ -14,6 +21,10 @@ pub struct AppState {
     /// The URL this server is reached at, for links and for organizations without their
     /// own `api_url`.
     pub public_url: Option<String>,
+    /// Counts requests against their rate limits.
+    pub limiter: Arc<RateLimiter>,
+    /// Requests per minute of a key, for requests that name no organization.
+    pub key_rate_limit: u32,
 }
 
 impl AppState {
@@ -23,6 +34,8 @@ impl AppState {
             tiers: TierTable::default(),
             admin_token: None,
             public_url: None,
+            limiter: Arc::new(RateLimiter::default()),
+            key_rate_limit: DEFAULT_KEY_RATE_LIMIT,
         }
     }
 }

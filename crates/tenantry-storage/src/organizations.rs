@@ -100,6 +100,24 @@ impl Store {
         from_model(model)
     }
 
+    /// What an organization's rate limits derive from: its tier and its overrides.
+    pub async fn organization_limits(
+        &self,
+        id: OrganizationId,
+    ) -> Result<(AccountType, RateLimitOverrides), StoreError> {
+        let (tier, overrides) = organizations::Entity::find()
+            .select_only()
+            .column(organizations::Column::AccountType)
+            .column(organizations::Column::RateLimitOverrides)
+            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+            .into_tuple::<(String, Value)>()
+            .one(self.db())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let tier = AccountType::parse(&tier).map_err(corrupt("account_type"))?;
+        Ok((tier, overrides_from_json(&overrides)))
+    }
+
     /// Organizations in id order (creation order), all of them or those `member` belongs to.
     pub async fn list_organizations(
         &self,
@@ -214,6 +232,20 @@ fn overrides_json(overrides: &RateLimitOverrides) -> Value {
         .filter_map(|c| overrides.get(c).map(|v| (c.as_str().to_owned(), json!(v))))
         .collect();
     Value::Object(map)
+}
+
+fn overrides_from_json(value: &Value) -> RateLimitOverrides {
+    let mut overrides = RateLimitOverrides::default();
+    if let Value::Object(map) = value {
+        for category in RateLimitCategory::ALL {
+            let value = map.get(category.as_str()).and_then(Value::as_u64);
+            overrides.set(
+                category,
+                value.map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+            );
+        }
+    }
+    overrides
 }
 
 fn credentials_json(credentials: &LlmCredentials) -> Value {

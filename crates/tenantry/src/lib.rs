@@ -5,7 +5,10 @@ pub mod telemetry;
 
 use std::net::TcpListener;
 
+use std::sync::Arc;
 use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, KeyHash, TextLine};
+
+use tenantry_http::rate_limit::{RateLimiter, SystemClock};
 use tenantry_http::{AppState, ServerOptions};
 use tenantry_storage::{Store, StoreOptions};
 
@@ -20,6 +23,8 @@ pub enum StartError {
     Store(#[from] tenantry_storage::StoreError),
     #[error("could not listen: {0}")]
     Listen(#[from] std::io::Error),
+    #[error("invalid Redis URL: {0}")]
+    Redis(String),
     #[error("could not make the admin token: {0}")]
     Token(String),
 }
@@ -53,11 +58,19 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
             None
         }
     };
+    let limiter = match &settings.redis_url {
+        None => RateLimiter::default(),
+        Some(url) => RateLimiter::redis(url, "tenantry:rl:", Arc::new(SystemClock))
+            .map_err(|e| StartError::Redis(e.to_string()))?,
+    };
+    tracing::info!(counters = limiter.mode(), "rate limits ready");
     let state = AppState {
         store,
         tiers: settings.tier_table(),
         admin_token,
         public_url: settings.public_url.clone(),
+        limiter: Arc::new(limiter),
+        key_rate_limit: settings.key_rate_limit,
     };
     let listener = TcpListener::bind(settings.listen)?;
     let address = listener.local_addr()?;

@@ -52,6 +52,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Redis, for rate limits shared by several instances.
     pub redis_url: Option<String>,
+    /// Requests per minute of a key, for requests that name no organization.
+    pub key_rate_limit: u32,
     /// The URL clients reach this server at.
     pub public_url: Option<String>,
     /// A tracing filter, such as `info,sqlx=warn`.
@@ -69,11 +71,12 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 11] = [
+const ENVIRONMENT: [&str; 12] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
     "REDIS_URL",
+    "KEY_RATE_LIMIT",
     "PUBLIC_URL",
     "LOG",
     "LOG_FORMAT",
@@ -110,6 +113,7 @@ impl Settings {
             .set_default("listen", "127.0.0.1:8080")?
             .set_default("log", "info,sqlx=warn,sea_orm=warn")?
             .set_default("log_format", "pretty")?
+            .set_default("key_rate_limit", 600)?
             .set_default("database_max_connections", 16)?
             .set_default("database_connect_timeout_ms", 5_000)?
             .set_default("database_acquire_timeout_ms", 5_000)?

@@ -13,6 +13,7 @@ use crate::common::{CreateProblems, DeleteProblems, Fields, ListProblems, now};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
 use crate::ops::organization_not_found;
+use crate::rate_limit::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "api-keys";
@@ -38,9 +39,11 @@ const TAG: &str = "api-keys";
 pub(super) async fn create_api_key(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     _query: NoQuery,
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     let request = body.0;
     let mut fields = Fields::default();
     let name = fields.check("name", TextLine::api_key_name(request.name));
@@ -171,8 +174,10 @@ pub(crate) fn new_key(
 pub(super) async fn list_api_keys(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     let filter = match caller {
         Caller::PlatformAdmin { .. } => KeyFilter::All,
         Caller::User { user_id, .. } => KeyFilter::User(user_id),
@@ -206,9 +211,11 @@ pub(super) async fn list_api_keys(
 pub(super) async fn delete_api_key(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     let id: ApiKeyId = path_id("key_id", &path)?;
     let not_found = || ApiError::not_found("the API key");
     let key = state.store.api_key(id).await.map_err(|e| match e {

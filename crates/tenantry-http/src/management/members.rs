@@ -12,7 +12,9 @@ use crate::common::{CreateProblems, DeleteProblems, ReadProblems, WriteProblems,
 use crate::error::ApiError;
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
 use crate::ops::{organization_not_found, read_organization};
+use crate::rate_limit::Limits;
 use crate::state::AppState;
+use tenantry_domain::RateLimitCategory;
 
 const TAG: &str = "members";
 
@@ -45,12 +47,13 @@ fn member_not_found(error: StoreError) -> ApiError {
 pub(super) async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     _query: NoQuery,
     body: JsonBody<AddMemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path)?;
-    let access = caller.access_to(&state, org).await?;
+    let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     let request = body.0;
     let user = UserId::from_uuid(request.user_id);
     access.check_role_change(None, Some(request.role.into()))?;
@@ -95,11 +98,12 @@ pub(super) async fn add_member(
 pub(super) async fn list_members(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path)?;
-    caller.access_to(&state, org).await?;
+    limits.access(&caller, org, RateLimitCategory::Data).await?;
     let page = state
         .store
         .list_members(org, paging.page())
@@ -137,13 +141,14 @@ pub(super) async fn list_members(
 pub(super) async fn update_member(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<(String, String)>,
     _query: NoQuery,
     body: JsonBody<UpdateMemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path.0)?;
     let user: UserId = path_id("user_id", &path.1)?;
-    let access = caller.access_to(&state, org).await?;
+    let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     let member = state
         .store
         .change_member_role(org, user, body.0.role.into(), access, now())
@@ -177,12 +182,13 @@ pub(super) async fn update_member(
 pub(super) async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<(String, String)>,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path.0)?;
     let user: UserId = path_id("user_id", &path.1)?;
-    let access = caller.access_to(&state, org).await?;
+    let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     state
         .store
         .remove_member(org, user, access, now())

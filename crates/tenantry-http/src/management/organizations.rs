@@ -18,7 +18,9 @@ use crate::extract::{BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, pa
 use crate::ops::{
     apply_changes, authorize_changes, organization_not_found, read_organization, snake_name,
 };
+use crate::rate_limit::Limits;
 use crate::state::AppState;
+use tenantry_domain::RateLimitCategory;
 
 const TAG: &str = "organizations";
 
@@ -52,10 +54,12 @@ const IDEMPOTENCY_KEY_MAX: usize = 255;
 pub(super) async fn create_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     req: HttpRequest,
     _query: NoQuery,
     body: JsonBody<CreateOrganizationRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     let request = body.0;
     let idempotency_key = idempotency_key(&req)?;
     let owner = match (caller, request.owner_user_id) {
@@ -196,8 +200,10 @@ fn request_fingerprint(req: &HttpRequest) -> String {
 pub(super) async fn list_organizations(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     let now = now();
     let page = match caller {
         Caller::PlatformAdmin { .. } => state.store.list_organizations(None, paging.page()).await?,
@@ -255,11 +261,14 @@ pub(super) async fn list_organizations(
 pub(super) async fn get_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    caller.access_to(&state, id).await?;
+    limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let org = read_organization(&state, id).await?;
     detail_response(&state, &org, HttpResponse::Ok()).await
 }
@@ -316,13 +325,16 @@ pub(super) async fn detail_response(
 pub(super) async fn update_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     if_match: IfMatch,
     _query: NoQuery,
     body: JsonBody<UpdateOrganizationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    let access = caller.access_to(&state, id).await?;
+    let access = limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let request = body.0;
     let mut fields = Fields::default();
     if let (Some(a), Some(b)) = (&request.name, &request.organization_name)
@@ -367,11 +379,14 @@ pub(super) async fn update_organization(
 pub(super) async fn delete_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    let access = caller.access_to(&state, id).await?;
+    let access = limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     if !matches!(
         access,
         Access::PlatformAdmin | Access::Member(tenantry_domain::Role::Owner)
@@ -414,13 +429,16 @@ pub(super) async fn delete_organization(
 pub(super) async fn set_max_overages(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     if_match: IfMatch,
     _query: NoQuery,
     body: JsonBody<SetMaxOveragesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    let access = caller.access_to(&state, id).await?;
+    let access = limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let Some(max_overages) = body.0.max_overages else {
         return Err(ApiError::validation(
             "maxOverages",
@@ -472,12 +490,15 @@ pub(super) async fn set_max_overages(
 pub(super) async fn get_organization_logo(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     req: HttpRequest,
     path: web::Path<String>,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    caller.access_to(&state, id).await?;
+    limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let org = read_organization(&state, id).await?;
     let logo = org
         .logo

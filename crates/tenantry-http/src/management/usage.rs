@@ -13,6 +13,7 @@ use crate::common::{UsageProblems, non_null, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, JsonBody, NoQuery, RequestBody, path_id};
 use crate::ops::organization_not_found;
+use crate::rate_limit::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "usage";
@@ -98,13 +99,15 @@ pub struct UsageView {
 pub(super) async fn create_usage(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     _query: NoQuery,
     body: JsonBody<RecordUsageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    caller.access_to(&state, id).await?;
     let request = body.0;
+    let category = request.category.unwrap_or_default().into();
+    limits.access(&caller, id, category).await?;
     let credits = u64::try_from(request.credits).unwrap_or(0);
     let now = now();
     let org = state

@@ -9,6 +9,7 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, Fields, ReadProblems, now};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, NoQuery};
+use crate::rate_limit::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "users";
@@ -33,9 +34,11 @@ const TAG: &str = "users";
 pub(super) async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     _query: NoQuery,
     body: JsonBody<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     if !caller.is_platform_admin() {
         return Err(ApiError::Forbidden {
             detail: "only the platform admin may create users".into(),
@@ -73,8 +76,10 @@ pub(super) async fn create_user(
 pub(super) async fn get_current_user(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
     let user_id = caller
         .user_id()
         .ok_or_else(|| ApiError::NotFound("this API key acts as no user".into()))?;

@@ -15,7 +15,9 @@ use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, lim, n
 use crate::error::ApiError;
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
 use crate::ops::organization_not_found;
+use crate::rate_limit::Limits;
 use crate::state::AppState;
+use tenantry_domain::RateLimitCategory;
 
 const TAG: &str = "workspaces";
 
@@ -79,12 +81,17 @@ fn forbidden() -> ApiError {
 pub(super) async fn create_workspace(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     _query: NoQuery,
     body: JsonBody<CreateWorkspaceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path)?;
-    if !caller.access_to(&state, org).await?.can_manage() {
+    if !limits
+        .access(&caller, org, RateLimitCategory::Data)
+        .await?
+        .can_manage()
+    {
         return Err(forbidden());
     }
     let mut fields = Fields::default();
@@ -131,11 +138,12 @@ pub(super) async fn create_workspace(
 pub(super) async fn list_workspaces(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path)?;
-    caller.access_to(&state, org).await?;
+    limits.access(&caller, org, RateLimitCategory::Data).await?;
     let page = state
         .store
         .list_workspaces(org, paging.page())
@@ -169,12 +177,17 @@ pub(super) async fn list_workspaces(
 pub(super) async fn delete_workspace(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<(String, String)>,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path.0)?;
     let workspace: WorkspaceId = path_id("workspace_id", &path.1)?;
-    if !caller.access_to(&state, org).await?.can_manage() {
+    if !limits
+        .access(&caller, org, RateLimitCategory::Data)
+        .await?
+        .can_manage()
+    {
         return Err(forbidden());
     }
     state

@@ -23,7 +23,9 @@ use crate::common::{Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems,
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
 use crate::ops::{apply_changes, authorize_changes, read_organization, snake_name};
+use crate::rate_limit::Limits;
 use crate::state::AppState;
+use tenantry_domain::RateLimitCategory;
 
 const TAG: &str = "organizations by id";
 
@@ -235,11 +237,14 @@ fn respond(org: &Organization, query: LogoQuery) -> HttpResponse {
 pub(super) async fn get_organization_by_id(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     query: LogoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("id", &path)?;
-    caller.access_to(&state, id).await?;
+    limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let org = read_organization(&state, id).await?;
     Ok(respond(&org, query))
 }
@@ -272,13 +277,16 @@ pub(super) async fn get_organization_by_id(
 pub(super) async fn update_organization_by_id(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     path: web::Path<String>,
     query: LogoQuery,
     if_match: IfMatch,
     body: JsonBody<PatchedOrganizationRequest, LOGO_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("id", &path)?;
-    let access = caller.access_to(&state, id).await?;
+    let access = limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let request = body.0;
     let mut fields = Fields::default();
     let quota = |value: i64| Quota::parse(value);

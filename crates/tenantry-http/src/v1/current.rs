@@ -28,7 +28,9 @@ use crate::extract::{FieldCase, IfMatch, JsonBody, NoQuery, RequestBody};
 use crate::ops::{
     apply_changes, authorize_changes, organization_not_found, read_organization, snake_name,
 };
+use crate::rate_limit::Limits;
 use crate::state::AppState;
+use tenantry_domain::RateLimitCategory;
 
 const TAG: &str = "current organization";
 /// The highest rate limit an override may set, in requests per minute.
@@ -344,11 +346,14 @@ async fn respond(state: &AppState, org: &Organization) -> Result<HttpResponse, A
 pub(super) async fn get_current_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     req: HttpRequest,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id = current_organization(&caller, &req)?;
-    caller.access_to(&state, id).await?;
+    limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let org = read_organization(&state, id).await?;
     respond(&state, &org).await
 }
@@ -381,13 +386,16 @@ pub(super) async fn get_current_organization(
 pub(super) async fn update_current_organization(
     state: web::Data<AppState>,
     caller: Caller,
+    limits: Limits,
     req: HttpRequest,
     if_match: IfMatch,
     _query: NoQuery,
     body: JsonBody<OrganizationUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let id = current_organization(&caller, &req)?;
-    let access = caller.access_to(&state, id).await?;
+    let access = limits
+        .access(&caller, id, RateLimitCategory::Metadata)
+        .await?;
     let request = body.0;
     let mut fields = Fields::default();
     let mut changes = OrganizationChanges {

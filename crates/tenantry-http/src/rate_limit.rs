@@ -1,0 +1,360 @@
+//! Rate limits: requests per minute, per organization and category (or per calling key),
+//! counted in fixed one-minute windows.
+//!
+//! A window is the current minute since the Unix epoch; a request increments its key's
+//! counter for that window and is allowed while the count stays within the limit. The
+//! counters live in this process, or in Redis when one is configured so that several
+//! instances enforce one limit. If Redis cannot be reached, the process counts locally and
+//! says so in its logs and in `/readyz`, rather than refusing or waving traffic through.
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use tenantry_domain::{Access, OrganizationId, RateLimitCategory};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::ops::organization_not_found;
+use crate::state::AppState;
+
+/// The length of a window, in seconds.
+pub const WINDOW_SECONDS: u64 = 60;
+/// Beyond this many counters, those of past windows are dropped.
+const LOCAL_COUNTERS_SOFT_MAX: usize = 100_000;
+
+/// Where the time comes from (a fixed clock in tests).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
+/// The outcome of counting one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateStatus {
+    pub limit: u32,
+    pub remaining: u32,
+    /// When the window ends, in seconds since the Unix epoch.
+    pub reset: u64,
+    pub allowed: bool,
+    /// Seconds until the window ends.
+    pub retry_after: u64,
+}
+
+impl RateStatus {
+    fn new(limit: u32, count: u64, now: u64) -> Self {
+        let reset = (now / WINDOW_SECONDS + 1) * WINDOW_SECONDS;
+        Self {
+            limit,
+            remaining: u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0),
+            reset,
+            allowed: count <= u64::from(limit),
+            retry_after: reset.saturating_sub(now).max(1),
+        }
+    }
+}
+
+/// Counters in this process.
+#[derive(Debug, Default)]
+struct LocalCounters {
+    counters: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+impl LocalCounters {
+    fn increment(&self, key: &str, window: u64) -> u64 {
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if counters.len() >= LOCAL_COUNTERS_SOFT_MAX && !counters.contains_key(key) {
+            counters.retain(|_, (w, _)| *w == window);
+        }
+        let entry = counters.entry(key.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        entry.1
+    }
+}
+
+/// Counters in Redis: one atomic script per check. The connection is made on first use
+/// and made again after Redis comes back; until then every check fails over to the local
+/// counters.
+struct RedisCounters {
+    client: redis::Client,
+    connection: Mutex<Option<redis::aio::ConnectionManager>>,
+    last_attempt: AtomicU64,
+    script: redis::Script,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCounters")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+const INCREMENT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+";
+
+/// How long to wait between attempts to reach an unreachable Redis, in seconds.
+const RECONNECT_SECONDS: u64 = 5;
+
+impl RedisCounters {
+    async fn connection(&self, now: u64) -> redis::RedisResult<redis::aio::ConnectionManager> {
+        let existing = self
+            .connection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(connection) = existing {
+            return Ok(connection);
+        }
+        let last = self.last_attempt.swap(now, Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < RECONNECT_SECONDS {
+            self.last_attempt.store(last, Ordering::Relaxed);
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Redis is unreachable",
+            )));
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1);
+        let connection = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await?;
+        *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = Some(connection.clone());
+        Ok(connection)
+    }
+
+    async fn increment(&self, key: &str, window: u64, now: u64) -> redis::RedisResult<u64> {
+        let mut connection = self.connection(now).await?;
+        self.script
+            .key(format!("{}{key}:{window}", self.prefix))
+            .arg(WINDOW_SECONDS * 2)
+            .invoke_async(&mut connection)
+            .await
+    }
+}
+
+/// Counts requests against their limits.
+#[derive(Debug)]
+pub struct RateLimiter {
+    local: LocalCounters,
+    redis: Option<RedisCounters>,
+    redis_down: AtomicBool,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::local(Arc::new(SystemClock))
+    }
+}
+
+impl RateLimiter {
+    /// Counters in this process.
+    pub fn local(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            local: LocalCounters::default(),
+            redis: None,
+            redis_down: AtomicBool::new(false),
+            clock,
+        }
+    }
+
+    /// Counters in Redis at `url`, shared by every instance that uses it; keys start with
+    /// `prefix`. Only the URL is checked here: Redis is reached on first use, and an
+    /// unreachable one is reported then.
+    pub fn redis(
+        url: &str,
+        prefix: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        Ok(Self {
+            local: LocalCounters::default(),
+            redis: Some(RedisCounters {
+                client,
+                connection: Mutex::new(None),
+                last_attempt: AtomicU64::new(0),
+                script: redis::Script::new(INCREMENT),
+                prefix: prefix.to_owned(),
+            }),
+            redis_down: AtomicBool::new(false),
+            clock,
+        })
+    }
+
+    /// Counts one request against `limit` for `key`.
+    pub async fn hit(&self, key: &str, limit: u32) -> RateStatus {
+        let now = self.clock.now();
+        let window = now / WINDOW_SECONDS;
+        let count = match &self.redis {
+            None => self.local.increment(key, window),
+            Some(redis) => match redis.increment(key, window, now).await {
+                Ok(count) => {
+                    if self.redis_down.swap(false, Ordering::Relaxed) {
+                        tracing::warn!("Redis answers again: rate limits are shared again");
+                    }
+                    count
+                }
+                Err(error) => {
+                    if !self.redis_down.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(%error, "Redis is unreachable: counting rate limits in this process until it is back");
+                    }
+                    self.local.increment(key, window)
+                }
+            },
+        };
+        RateStatus::new(limit, count, now)
+    }
+
+    /// Where the counters live now: `local`, `redis`, or `local (redis unreachable)`.
+    pub fn mode(&self) -> &'static str {
+        match (&self.redis, self.redis_down.load(Ordering::Relaxed)) {
+            (None, _) => "local",
+            (Some(_), false) => "redis",
+            (Some(_), true) => "local (redis unreachable)",
+        }
+    }
+}
+
+/// Counts the request against its limit and remembers the outcome for the answer's
+/// headers; a request over its limit is a 429.
+#[derive(Debug)]
+pub struct Limits {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+}
+
+impl Limits {
+    /// What `caller` may do in `org`, after counting the request in `category` against the
+    /// organization's limit (its tier's default, or its override).
+    pub async fn access(
+        &self,
+        caller: &Caller,
+        org: OrganizationId,
+        category: RateLimitCategory,
+    ) -> Result<Access, ApiError> {
+        let access = caller.access_to(&self.state, org).await?;
+        if access.is_platform_admin() {
+            return Ok(access);
+        }
+        let (tier, overrides) = self
+            .state
+            .store
+            .organization_limits(org)
+            .await
+            .map_err(organization_not_found)?;
+        let limit = overrides
+            .get(category)
+            .unwrap_or(self.state.tiers.get(tier).rate_limits.get(category));
+        let key = format!("org:{org}:{}", category.as_str());
+        self.count(&key, limit).await?;
+        Ok(access)
+    }
+
+    /// Counts a request that names no organization against the calling key's limit.
+    pub async fn key(&self, caller: &Caller) -> Result<(), ApiError> {
+        let key = match caller {
+            Caller::PlatformAdmin { .. } => return Ok(()),
+            Caller::User { key_id, .. } | Caller::Organization { key_id, .. } => {
+                format!("key:{key_id}")
+            }
+        };
+        self.count(&key, self.state.key_rate_limit).await
+    }
+
+    async fn count(&self, key: &str, limit: u32) -> Result<(), ApiError> {
+        let status = self.state.limiter.hit(key, limit).await;
+        self.req.extensions_mut().insert(status);
+        if status.allowed {
+            Ok(())
+        } else {
+            Err(ApiError::RateLimited {
+                retry_after: status.retry_after,
+            })
+        }
+    }
+}
+
+impl FromRequest for Limits {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.app_data::<web::Data<AppState>>()
+                .cloned()
+                .map(|state| Limits {
+                    req: req.clone(),
+                    state,
+                })
+                .ok_or_else(|| ApiError::internal("application state is missing")),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct FixedClock(AtomicU64);
+
+    impl Clock for FixedClock {
+        fn now(&self) -> u64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_window_allows_its_limit_and_the_next_one_starts_afresh() {
+        let clock = Arc::new(FixedClock(AtomicU64::new(6_000 + 15)));
+        let limiter = RateLimiter::local(clock.clone());
+        for expected_remaining in (0..3).rev() {
+            let status = limiter.hit("k", 3).await;
+            assert!(status.allowed);
+            assert_eq!(status.remaining, expected_remaining);
+            assert_eq!(status.reset, 6_060);
+        }
+        let refused = limiter.hit("k", 3).await;
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after, 45);
+        assert!(
+            limiter.hit("other", 3).await.allowed,
+            "keys are counted apart"
+        );
+        clock.0.store(6_060, Ordering::Relaxed);
+        assert!(limiter.hit("k", 3).await.allowed);
+        assert_eq!(limiter.mode(), "local");
+    }
+}
