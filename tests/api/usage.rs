@@ -206,3 +206,68 @@ async fn usage_bodies_are_validated_and_members_of_other_organizations_see_nothi
     let (_, after) = app.get(&format!("/organization/{org}"), &ada.key).await;
     assert_eq!(after["currentMonthUsage"], 1);
 }
+
+#[tokio::test]
+async fn the_platform_admin_sets_an_enterprise_allocation_and_the_billing_day() {
+    let (app, ada, org) = setup().await;
+    let path = format!("/organization/{org}");
+    let (status, body) = app
+        .put(&path, ADMIN_TOKEN, json!({"accountType": "enterprise"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["creditCount"], 0,
+        "the enterprise tier has no allocation of its own"
+    );
+    let (status, body) = app
+        .put(
+            &path,
+            ADMIN_TOKEN,
+            json!({"creditAllocation": 5_000_000, "billingCycleStart": 15}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["creditCount"], 5_000_000);
+    let (_, current) = tenantry_tests::parse(
+        app.request(reqwest::Method::GET, "/v1/organizations", &ada.key)
+            .header("X-Organization-Id", &org)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(current["billing_cycle_start"], 15);
+    assert_eq!(
+        use_credits(&app, &ada.key, &org, json!(4_000_000)).await.0,
+        StatusCode::OK
+    );
+
+    let (status, problem) = app
+        .put(
+            &path,
+            &ada.key,
+            json!({"creditAllocation": 10, "billingCycleStart": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_problem_names(&problem, status, "creditAllocation");
+    assert_problem_names(&problem, status, "billingCycleStart");
+    for (body, field) in [
+        (json!({"billingCycleStart": 29}), "billingCycleStart"),
+        (json!({"billingCycleStart": 0}), "billingCycleStart"),
+        (json!({"creditAllocation": -1}), "creditAllocation"),
+    ] {
+        let (status, problem) = app.put(&path, ADMIN_TOKEN, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {problem}"
+        );
+        assert_problem_names(&problem, status, field);
+    }
+    let (status, body) = app
+        .put(&path, ADMIN_TOKEN, json!({"creditAllocation": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["creditCount"], 0, "back to the tier's (none)");
+}

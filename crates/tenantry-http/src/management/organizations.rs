@@ -3,8 +3,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use tenantry_domain::{
-    Access, DomainName, HttpUrl, KeyHash, NewOrganization, Organization, OrganizationChanges,
-    OrganizationId, OrganizationName,
+    Access, BillingCycleDay, DomainName, HttpUrl, KeyHash, NewOrganization, Organization,
+    OrganizationChanges, OrganizationId, OrganizationName,
 };
 use tenantry_storage::{Created, IdempotencyRecord, PageRequest, StoredResponse};
 
@@ -302,7 +302,8 @@ pub(super) async fn detail_response(
 ///
 /// Changes the fields the body names and leaves the others as they are. Owners and admins
 /// change the name, domain and logo URL; the commercial fields (`accountType`, `plan`,
-/// `isActive`, `autoBillingEnabled`) are the platform admin's. With `If-Match`, the change
+/// `isActive`, `autoBillingEnabled`, `creditAllocation`, `billingCycleStart`) are the
+/// platform admin's. With `If-Match`, the change
 /// applies only to the version that ETag names (else 412).
 #[utoipa::path(
     put,
@@ -351,6 +352,14 @@ pub(super) async fn update_organization(
         plan: request.plan.map(Into::into),
         is_active: request.is_active,
         auto_billing_enabled: request.auto_billing_enabled,
+        credit_allocation: request
+            .credit_allocation
+            .map(|a| a.map(|a| a.unsigned_abs())),
+        billing_cycle_start: fields.optional(
+            "billingCycleStart",
+            request.billing_cycle_start,
+            BillingCycleDay::parse,
+        ),
         ..Default::default()
     };
     let changes = fields.finish(changes)?;

@@ -252,7 +252,21 @@ pub struct UpdateOrganizationRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(nullable = false)]
     pub auto_billing_enabled: Option<bool>,
+    /// Credits per billing cycle for this organization; `null` takes the account tier's
+    /// (the enterprise tier has none of its own). Platform admin only.
+    #[serde(default, with = "::serde_with::rust::double_option")]
+    #[validate(range(min = 0, max = CREDITS_MAX))]
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    pub credit_allocation: Option<Option<i64>>,
+    /// The day of the month (1 to 28) on which billing cycles start. Platform admin only.
+    #[serde(default, deserialize_with = "non_null")]
+    #[validate(range(min = 1, max = 28))]
+    #[schema(nullable = false, minimum = 1, maximum = 28)]
+    pub billing_cycle_start: Option<i64>,
 }
+
+/// The largest credit allocation that may be set.
+pub(crate) const CREDITS_MAX: i64 = 1_000_000_000_000;
 
 impl RequestBody for UpdateOrganizationRequest {
     const CASE: FieldCase = FieldCase::Camel;
