@@ -30,10 +30,15 @@ impl TestApp {
     /// As [`TestApp::spawn`], with the application state adjusted by `configure`.
     pub async fn spawn_with(configure: impl FnOnce(&mut AppState)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("tenantry.db").display()
-        );
+        let url = match std::env::var("TENANTRY_TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => {
+                fresh_postgres_database(&admin_url).await
+            }
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("tenantry.db").display()
+            ),
+        };
         let store = Store::connect(&StoreOptions::new(url))
             .await
             .expect("the database opens");
@@ -168,6 +173,32 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+/// Prefix of the databases the tests make on PostgreSQL (CI drops them after a run).
+pub const TEST_DATABASE_PREFIX: &str = "tenantry_test_";
+
+/// Creates an empty PostgreSQL database for one test, through the server `admin_url`
+/// names, and returns its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sea_orm::ConnectionTrait as _;
+    let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .expect("the PostgreSQL server answers");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("a test database can be created");
+    admin.close().await.ok();
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("a database URL has a path");
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
     }
 }
 
