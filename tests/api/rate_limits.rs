@@ -258,7 +258,7 @@ async fn two_instances_share_one_limit_through_redis() {
         }
     };
     let first = TestApp::spawn_with(shared(clock.clone())).await;
-    let second = first.another_instance(shared(clock));
+    let second = first.another_instance(shared(clock)).await;
     let ada = first.new_user("Ada").await;
     let org = first.create_organization(&ada.key, "Acme").await;
     let path = format!("/organization/{}", org["id"].as_str().unwrap());

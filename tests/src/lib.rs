@@ -18,7 +18,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub store: Store,
-    _dir: tempfile::TempDir,
+    /// The database this server uses.
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -39,19 +41,27 @@ impl TestApp {
                 dir.path().join("tenantry.db").display()
             ),
         };
-        let store = Store::connect(&StoreOptions::new(url))
+        let store = Store::connect(&StoreOptions::new(url.clone()))
             .await
             .expect("the database opens");
-        Self::serve(store, dir, configure)
+        Self::serve(store, url, Some(dir), configure)
     }
 
-    /// A second server on the same database as `self`, as a second instance would be.
-    pub fn another_instance(&self, configure: impl FnOnce(&mut AppState)) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        Self::serve(self.store.clone(), dir, configure)
+    /// A second server on the same database as `self`, with its own connections, as a
+    /// second instance would be.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut AppState)) -> Self {
+        let store = Store::connect(&StoreOptions::new(self.database_url.clone()))
+            .await
+            .expect("the database opens");
+        Self::serve(store, self.database_url.clone(), None, configure)
     }
 
-    fn serve(store: Store, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> Self {
+    fn serve(
+        store: Store,
+        database_url: String,
+        dir: Option<tempfile::TempDir>,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let mut state = AppState::new(store.clone());
         state.admin_token = Some(KeyHash::of(ADMIN_TOKEN));
         // Most tests send many requests in a second: their limits are lifted, and the rate
@@ -76,6 +86,7 @@ impl TestApp {
                 .build()
                 .expect("a client"),
             store,
+            database_url,
             _dir: dir,
         }
     }

@@ -1,0 +1,168 @@
+//! Several instances on one database: every rule holds across them exactly as on one. Each
+//! instance is a separate server with its own connections; on PostgreSQL (CI) this is the
+//! deployment of several stateless instances.
+
+use futures_util::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
+
+async fn two() -> (TestApp, TestApp) {
+    let first = TestApp::spawn().await;
+    let second = first.another_instance(|_| {}).await;
+    (first, second)
+}
+
+fn pick<'a>(apps: &'a (TestApp, TestApp), i: usize) -> &'a TestApp {
+    if i % 2 == 0 { &apps.0 } else { &apps.1 }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_creates_one_organization_across_instances() {
+    let apps = two().await;
+    let ada = apps.0.new_user("Ada").await;
+    let requests = (0..8).map(|i| {
+        pick(&apps, i)
+            .request(Method::POST, "/organization", &ada.key)
+            .header("Idempotency-Key", "across")
+            .json(&json!({"organizationName": "Acme"}))
+            .send()
+    });
+    let responses = join_all(requests).await;
+    let mut ids = Vec::new();
+    for response in responses {
+        let (status, body) = parse(response.unwrap()).await;
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::CONFLICT,
+            "{status} {body}"
+        );
+        if status == StatusCode::CREATED {
+            ids.push(body["id"].clone());
+        }
+    }
+    assert!(!ids.is_empty() && ids.windows(2).all(|w| w[0] == w[1]));
+    let (_, list) = apps.1.get("/organization/list", &ada.key).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn if_match_holds_across_instances() {
+    let apps = two().await;
+    let ada = apps.0.new_user("Ada").await;
+    let org = apps.0.create_organization(&ada.key, "Acme").await;
+    let path = format!("/organization/{}", org["id"].as_str().unwrap());
+    let read = apps
+        .0
+        .request(Method::GET, &path, &ada.key)
+        .send()
+        .await
+        .unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        apps.1
+            .put(&path, &ada.key, json!({"name": "From B"}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let stale = apps
+        .0
+        .request(Method::PUT, &path, &ada.key)
+        .header("If-Match", etag)
+        .json(&json!({"name": "Stale from A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(apps.0.get(&path, &ada.key).await.1["name"], "From B");
+}
+
+#[tokio::test]
+async fn the_last_owner_and_the_user_quota_hold_across_instances() {
+    let apps = two().await;
+    let ada = apps.0.new_user("Ada").await;
+    let bea = apps.0.new_user("Bea").await;
+    let org = apps.0.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    apps.0.add_member(id, &bea.id, "owner").await;
+    let paths = [&ada.id, &bea.id].map(|user| format!("/organization/{id}/member/{user}"));
+    let removals = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| pick(&apps, i).delete(path, ADMIN_TOKEN));
+    let results = join_all(removals).await;
+    let statuses: Vec<_> = results.iter().map(|(s, _)| *s).collect();
+    assert!(
+        statuses.contains(&StatusCode::OK) && statuses.contains(&StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+
+    apps.1
+        .patch(
+            &format!("/v1/organizations/{id}"),
+            ADMIN_TOKEN,
+            json!({"user_quota": 2}),
+        )
+        .await;
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(apps.0.new_user(&format!("User {i}")).await);
+    }
+    let path = format!("/organization/{id}/member");
+    let adds = users.iter().enumerate().map(|(i, u)| {
+        pick(&apps, i).post(
+            &path,
+            ADMIN_TOKEN,
+            json!({"userId": u.id, "role": "member"}),
+        )
+    });
+    let created = join_all(adds)
+        .await
+        .into_iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1);
+    assert_eq!(
+        apps.1
+            .get(&format!("/organization/{id}"), ADMIN_TOKEN)
+            .await
+            .1["memberCount"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_credit_cap_holds_across_instances() {
+    let apps = two().await;
+    let ada = apps.0.new_user("Ada").await;
+    let org = apps.0.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    apps.0
+        .put(
+            &format!("/organization/{id}"),
+            ADMIN_TOKEN,
+            json!({"autoBillingEnabled": true}),
+        )
+        .await;
+    apps.1
+        .patch(
+            &format!("/organization/{id}/max-overages"),
+            &ada.key,
+            json!({"maxOverages": 500}),
+        )
+        .await;
+    let path = format!("/organization/{id}/usage");
+    let calls = (0..200).map(|i| pick(&apps, i).post(&path, &ada.key, json!({"credits": 10})));
+    let results = join_all(calls).await;
+    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 150);
+    assert!(
+        results
+            .iter()
+            .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::PAYMENT_REQUIRED)
+    );
+    assert_eq!(
+        apps.1.get(&format!("/organization/{id}"), &ada.key).await.1["currentMonthUsage"],
+        1_500
+    );
+}
