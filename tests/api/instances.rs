@@ -13,8 +13,12 @@ async fn two() -> (TestApp, TestApp) {
     (first, second)
 }
 
-fn pick<'a>(apps: &'a (TestApp, TestApp), i: usize) -> &'a TestApp {
-    if i % 2 == 0 { &apps.0 } else { &apps.1 }
+fn pick(apps: &(TestApp, TestApp), i: usize) -> &TestApp {
+    if i.is_multiple_of(2) {
+        &apps.0
+    } else {
+        &apps.1
+    }
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod members;
 mod openapi;
 mod organizations;
 mod rate_limits;
+mod resilience;
 mod serve;
 mod usage;
 mod users;

@@ -47,6 +47,12 @@ impl TestApp {
         Self::serve(store, url, Some(dir), configure)
     }
 
+    /// A server on the database at `url`, opened with `options`.
+    pub async fn spawn_on(options: StoreOptions, configure: impl FnOnce(&mut AppState)) -> Self {
+        let store = Store::connect(&options).await.expect("the database opens");
+        Self::serve(store, options.url.clone(), None, configure)
+    }
+
     /// A second server on the same database as `self`, with its own connections, as a
     /// second instance would be.
     pub async fn another_instance(&self, configure: impl FnOnce(&mut AppState)) -> Self {

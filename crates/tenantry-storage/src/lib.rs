@@ -47,7 +47,7 @@ impl StoreOptions {
             url: url.into(),
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
-            acquire_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(2),
             busy_timeout: Duration::from_secs(5),
         }
     }

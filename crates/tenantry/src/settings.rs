@@ -116,7 +116,7 @@ impl Settings {
             .set_default("key_rate_limit", 600)?
             .set_default("database_max_connections", 16)?
             .set_default("database_connect_timeout_ms", 5_000)?
-            .set_default("database_acquire_timeout_ms", 5_000)?
+            .set_default("database_acquire_timeout_ms", 2_000)?
             .add_source(
                 config::File::from(file)
                     .format(config::FileFormat::Toml)
