@@ -1,6 +1,8 @@
-//! Several instances on one database: every rule holds across them exactly as on one. Each
-//! instance is a separate server with its own connections; on PostgreSQL (CI) this is the
-//! deployment of several stateless instances.
+//! Several instances on one database: every rule holds across them exactly as on one.
+//!
+//! By default each instance is a separate server in this process with its own connections.
+//! With `TENANTRY_TEST_INSTANCES` (CI's `.ci/instances`), they are `tenantry serve`
+//! processes on one PostgreSQL and one Redis, and the rate limit is checked across them too.
 
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -8,6 +10,12 @@ use serde_json::json;
 use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
 
 async fn two() -> (TestApp, TestApp) {
+    if let Some((addresses, database)) = tenantry_tests::external_instances() {
+        return (
+            TestApp::attach(&addresses[0], &database).await,
+            TestApp::attach(&addresses[1], &database).await,
+        );
+    }
     let first = TestApp::spawn().await;
     let second = first.another_instance(|_| {}).await;
     (first, second)
@@ -25,10 +33,11 @@ fn pick(apps: &(TestApp, TestApp), i: usize) -> &TestApp {
 async fn an_idempotency_key_creates_one_organization_across_instances() {
     let apps = two().await;
     let ada = apps.0.new_user("Ada").await;
+    let key = format!("across-{}", uuid::Uuid::now_v7());
     let requests = (0..8).map(|i| {
         pick(&apps, i)
             .request(Method::POST, "/organization", &ada.key)
-            .header("Idempotency-Key", "across")
+            .header("Idempotency-Key", key.as_str())
             .json(&json!({"organizationName": "Acme"}))
             .send()
     });
@@ -168,5 +177,36 @@ async fn a_credit_cap_holds_across_instances() {
     assert_eq!(
         apps.1.get(&format!("/organization/{id}"), &ada.key).await.1["currentMonthUsage"],
         1_500
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_across_instance_processes() {
+    if tenantry_tests::external_instances().is_none() {
+        eprintln!("TENANTRY_TEST_INSTANCES is not set: see rate_limits for the shared limit");
+        return;
+    }
+    let apps = two().await;
+    let ada = apps.0.new_user("Ada").await;
+    let org = apps.0.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let set = apps
+        .1
+        .request(Method::PATCH, "/v1/organizations", ADMIN_TOKEN)
+        .header("X-Organization-Id", id)
+        .json(&json!({"rate_limit_overrides": {"metadata": 10}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    let path = format!("/organization/{id}");
+    let results = join_all((0..30).map(|i| pick(&apps, i).get(&path, &ada.key))).await;
+    let ok = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    // A minute's window may end during the burst; then the next one allows 10 more.
+    assert!(ok == 10 || ok == 20, "{ok} successes across the instances");
+    assert!(
+        results
+            .iter()
+            .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS)
     );
 }

@@ -20,6 +20,8 @@ pub struct TestApp {
     pub store: Store,
     /// The database this server uses.
     pub database_url: String,
+    /// Whether other tests use this database too (servers of another process).
+    store_is_shared: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -45,6 +47,25 @@ impl TestApp {
             .await
             .expect("the database opens");
         Self::serve(store, url, Some(dir), configure)
+    }
+
+    /// A server already running at `address` (another process), on the database at
+    /// `database_url`, that accepts [`ADMIN_TOKEN`].
+    pub async fn attach(address: &str, database_url: &str) -> Self {
+        let store = Store::connect(&StoreOptions::new(database_url.to_owned()))
+            .await
+            .expect("the database opens");
+        Self {
+            address: address.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            store,
+            database_url: database_url.to_owned(),
+            store_is_shared: true,
+            _dir: None,
+        }
     }
 
     /// A server on the database at `url`, opened with `options`.
@@ -93,6 +114,7 @@ impl TestApp {
                 .expect("a client"),
             store,
             database_url,
+            store_is_shared: false,
             _dir: dir,
         }
     }
@@ -165,7 +187,13 @@ impl TestApp {
 
     /// A new user and a key acting as them.
     pub async fn new_user(&self, name: &str) -> TestUser {
-        let email = format!("{}@example.com", name.to_lowercase().replace(' ', "."));
+        let local = name.to_lowercase().replace(' ', ".");
+        // Servers of another process share their database across tests: emails must differ.
+        let email = if self.store_is_shared {
+            format!("{local}.{}@example.com", uuid::Uuid::now_v7().simple())
+        } else {
+            format!("{local}@example.com")
+        };
         let id = self.create_user(&email, name).await;
         let key = self.user_key(&id).await;
         TestUser { id, key }
@@ -191,6 +219,20 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+}
+
+/// Servers running as separate processes, to test several instances for real:
+/// `TENANTRY_TEST_INSTANCES` lists their base URLs (comma-separated) and
+/// `TENANTRY_TEST_INSTANCES_DATABASE_URL` their shared database.
+pub fn external_instances() -> Option<(Vec<String>, String)> {
+    let addresses = std::env::var("TENANTRY_TEST_INSTANCES").ok()?;
+    let database = std::env::var("TENANTRY_TEST_INSTANCES_DATABASE_URL").ok()?;
+    let addresses: Vec<String> = addresses
+        .split(',')
+        .map(str::trim)
+        .map(str::to_owned)
+        .collect();
+    (addresses.len() >= 2).then_some((addresses, database))
 }
 
 /// Prefix of the databases the tests make on PostgreSQL (CI drops them after a run).

@@ -100,7 +100,9 @@ impl LocalCounters {
 struct RedisCounters {
     client: redis::Client,
     connection: Mutex<Option<redis::aio::ConnectionManager>>,
-    last_attempt: AtomicU64,
+    /// When connecting last failed (0: never), so that an unreachable Redis is not
+    /// tried on every request.
+    last_failure: AtomicU64,
     script: redis::Script,
     prefix: String,
 }
@@ -134,9 +136,8 @@ impl RedisCounters {
         if let Some(connection) = existing {
             return Ok(connection);
         }
-        let last = self.last_attempt.swap(now, Ordering::Relaxed);
-        if last != 0 && now.saturating_sub(last) < RECONNECT_SECONDS {
-            self.last_attempt.store(last, Ordering::Relaxed);
+        let failed = self.last_failure.load(Ordering::Relaxed);
+        if failed != 0 && now.saturating_sub(failed) < RECONNECT_SECONDS {
             return Err(redis::RedisError::from((
                 redis::ErrorKind::Io,
                 "Redis is unreachable",
@@ -146,10 +147,13 @@ impl RedisCounters {
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(1);
-        let connection = self
-            .client
-            .get_connection_manager_with_config(config)
-            .await?;
+        let connection = match self.client.get_connection_manager_with_config(config).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                self.last_failure.store(now.max(1), Ordering::Relaxed);
+                return Err(error);
+            }
+        };
         *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = Some(connection.clone());
         Ok(connection)
     }
@@ -204,7 +208,7 @@ impl RateLimiter {
             redis: Some(RedisCounters {
                 client,
                 connection: Mutex::new(None),
-                last_attempt: AtomicU64::new(0),
+                last_failure: AtomicU64::new(0),
                 script: redis::Script::new(INCREMENT),
                 prefix: prefix.to_owned(),
             }),

@@ -18,12 +18,12 @@ pub enum StoreError {
     #[error("the resource has changed since it was read")]
     VersionMismatch,
     /// The database could not be reached or did not answer in time.
-    #[error("the database is unavailable")]
+    #[error("the database is unavailable: {0}")]
     Unavailable(#[source] DbErr),
     /// A stored value that the domain rejects: a bug or a hand-edited database.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    #[error("database error")]
+    #[error("database error: {0}")]
     Database(#[source] DbErr),
 }
 

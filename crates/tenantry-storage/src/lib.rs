@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tenantry_migrations::{Migrator, MigratorTrait};
@@ -113,7 +113,7 @@ impl Store {
                 .foreign_keys(true)
         });
         let db = Database::connect(connect).await?;
-        Migrator::up(&db, None).await?;
+        migrate(&db).await?;
         Ok(Self { db })
     }
 
@@ -149,6 +149,24 @@ impl Store {
         };
         Ok(self.db.begin_with_options(options).await?)
     }
+}
+
+/// Applies pending migrations. On PostgreSQL several instances may start at once: a
+/// transaction-scoped advisory lock lets one migrate while the others wait, then find
+/// nothing left to do. (SQLite serves one machine, and its file lock serializes writers.)
+async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        Migrator::up(db, None).await?;
+        return Ok(());
+    }
+    /// An arbitrary key naming "Tenantry's migrations" among advisory locks.
+    const MIGRATION_LOCK: i64 = 0x7465_6e61_6e74;
+    let lock = db.begin().await?;
+    lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    let result = Migrator::up(db, None).await;
+    lock.commit().await?;
+    Ok(result?)
 }
 
 /// Runs a statement that must affect exactly one row.
