@@ -351,14 +351,23 @@ impl Paging {
         }
     }
 
-    /// The `Link` header announcing the next page of `path`, if there is one.
-    pub fn next_link(&self, path: &str, next: Option<Uuid>) -> Option<String> {
-        next.map(|cursor| {
-            format!(
+    /// A page of `items` of the list at `path`, with a `Link` header announcing the next
+    /// page when there is one.
+    pub fn respond(
+        &self,
+        path: &str,
+        next: Option<Uuid>,
+        items: impl serde::Serialize,
+    ) -> actix_web::HttpResponse {
+        let mut response = actix_web::HttpResponse::Ok();
+        if let Some(cursor) = next {
+            let link = format!(
                 "<{path}?limit={}&cursor={cursor}>; rel=\"next\"",
                 self.limit
-            )
-        })
+            );
+            response.insert_header((header::LINK, link));
+        }
+        response.json(items)
     }
 }
 

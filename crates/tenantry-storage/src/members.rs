@@ -2,7 +2,7 @@
 //! concurrent changes to one organization are serialized on PostgreSQL and SQLite alike, and
 //! the member count and last-owner rules hold under concurrency.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -13,7 +13,7 @@ use tenantry_domain::{
 use time::OffsetDateTime;
 
 use crate::entities::{memberships, organizations, users};
-use crate::organizations::{organization_pk, user_pk};
+use crate::organizations::{bump_count, organization_pk, user_pk};
 use crate::users::user_from_model;
 use crate::{Page, PageRequest, Store, StoreError};
 
@@ -82,24 +82,16 @@ impl Store {
         actor.check_role_change(None, Some(role))?;
         let txn = self.begin_write().await?;
         let result = async {
-            let bumped = organizations::Entity::update_many()
-                .col_expr(
-                    organizations::Column::MemberCount,
-                    Expr::col(organizations::Column::MemberCount).add(1),
-                )
-                .col_expr(
-                    organizations::Column::Version,
-                    Expr::col(organizations::Column::Version).add(1),
-                )
-                .col_expr(organizations::Column::UpdatedAt, Expr::value(now))
-                .filter(organizations::Column::PublicId.eq(org.as_uuid()))
-                .filter(
-                    Expr::col(organizations::Column::MemberCount)
-                        .lt(Expr::col(organizations::Column::UserQuota)),
-                )
-                .exec(&txn)
-                .await?;
-            if bumped.rows_affected == 0 {
+            let bumped = bump_count(
+                &txn,
+                org,
+                organizations::Column::MemberCount,
+                1,
+                Some(organizations::Column::UserQuota),
+                now,
+            )
+            .await?;
+            if !bumped {
                 let quota = organizations::Entity::find()
                     .select_only()
                     .column(organizations::Column::UserQuota)
@@ -219,20 +211,16 @@ async fn lock_membership(
     count_delta: i64,
     now: OffsetDateTime,
 ) -> Result<(memberships::Model, i64), StoreError> {
-    let bumped = organizations::Entity::update_many()
-        .col_expr(
-            organizations::Column::MemberCount,
-            Expr::col(organizations::Column::MemberCount).add(count_delta),
-        )
-        .col_expr(
-            organizations::Column::Version,
-            Expr::col(organizations::Column::Version).add(1),
-        )
-        .col_expr(organizations::Column::UpdatedAt, Expr::value(now))
-        .filter(organizations::Column::PublicId.eq(org.as_uuid()))
-        .exec(txn)
-        .await?;
-    if bumped.rows_affected == 0 {
+    let bumped = bump_count(
+        txn,
+        org,
+        organizations::Column::MemberCount,
+        count_delta,
+        None,
+        now,
+    )
+    .await?;
+    if !bumped {
         return Err(StoreError::NotFound);
     }
     let org_pk = organization_pk(txn, org).await?;

@@ -192,6 +192,30 @@ impl Store {
     }
 }
 
+/// Adds `delta` to one of the organization's counters (`member_count`, `workspace_count`)
+/// and bumps its version; with `below`, only while the counter is under that column (its
+/// quota). Taking the row this way first serializes concurrent changes to one organization.
+/// Answers whether the row was changed.
+pub(crate) async fn bump_count(
+    db: &impl ConnectionTrait,
+    org: OrganizationId,
+    counter: organizations::Column,
+    delta: i64,
+    below: Option<organizations::Column>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    use organizations::Column as C;
+    let mut update = organizations::Entity::update_many()
+        .col_expr(counter, Expr::col(counter).add(delta))
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::PublicId.eq(org.as_uuid()));
+    if let Some(quota) = below {
+        update = update.filter(Expr::col(counter).lt(Expr::col(quota)));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
 pub(crate) async fn user_pk(db: &impl ConnectionTrait, id: UserId) -> Result<i64, StoreError> {
     users::Entity::find()
         .select_only()

@@ -1,14 +1,13 @@
 //! Workspaces, counted on the organization's row so that concurrent additions cannot pass
 //! the workspace quota.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tenantry_domain::{OrganizationId, RuleViolation, TextLine, Workspace, WorkspaceId, limits};
 use time::OffsetDateTime;
 
 use crate::entities::{organizations, workspaces};
 use crate::members::finish;
-use crate::organizations::organization_pk;
+use crate::organizations::{bump_count, organization_pk};
 use crate::{Page, PageRequest, Store, StoreError};
 
 impl Store {
@@ -21,27 +20,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
         let result = async {
-            let bumped = organizations::Entity::update_many()
-                .col_expr(
-                    organizations::Column::WorkspaceCount,
-                    Expr::col(organizations::Column::WorkspaceCount).add(1),
-                )
-                .col_expr(
-                    organizations::Column::Version,
-                    Expr::col(organizations::Column::Version).add(1),
-                )
-                .col_expr(
-                    organizations::Column::UpdatedAt,
-                    Expr::value(workspace.created_at),
-                )
-                .filter(organizations::Column::PublicId.eq(org.as_uuid()))
-                .filter(
-                    Expr::col(organizations::Column::WorkspaceCount)
-                        .lt(Expr::col(organizations::Column::WorkspaceQuota)),
-                )
-                .exec(&txn)
-                .await?;
-            if bumped.rows_affected == 0 {
+            let bumped = bump_count(
+                &txn,
+                org,
+                organizations::Column::WorkspaceCount,
+                1,
+                Some(organizations::Column::WorkspaceQuota),
+                workspace.created_at,
+            )
+            .await?;
+            if !bumped {
                 let quota = organizations::Entity::find()
                     .select_only()
                     .column(organizations::Column::WorkspaceQuota)
@@ -114,20 +102,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
         let result = async {
-            let bumped = organizations::Entity::update_many()
-                .col_expr(
-                    organizations::Column::WorkspaceCount,
-                    Expr::col(organizations::Column::WorkspaceCount).sub(1),
-                )
-                .col_expr(
-                    organizations::Column::Version,
-                    Expr::col(organizations::Column::Version).add(1),
-                )
-                .col_expr(organizations::Column::UpdatedAt, Expr::value(now))
-                .filter(organizations::Column::PublicId.eq(org.as_uuid()))
-                .exec(&txn)
-                .await?;
-            if bumped.rows_affected == 0 {
+            let bumped = bump_count(
+                &txn,
+                org,
+                organizations::Column::WorkspaceCount,
+                -1,
+                None,
+                now,
+            )
+            .await?;
+            if !bumped {
                 return Err(StoreError::NotFound);
             }
             let org_pk = organization_pk(&txn, org).await?;

@@ -187,11 +187,7 @@ pub(super) async fn list_api_keys(
     };
     let page = state.store.list_api_keys(filter, paging.page()).await?;
     let views: Vec<ApiKeyView> = page.items.iter().map(ApiKeyView::from).collect();
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = paging.next_link("/api-key/list", page.next) {
-        response.insert_header((header::LINK, link));
-    }
-    Ok(response.json(views))
+    Ok(paging.respond("/api-key/list", page.next, views))
 }
 
 /// Revoke an API key

@@ -110,11 +110,11 @@ pub(super) async fn list_members(
         .await
         .map_err(organization_not_found)?;
     let views: Vec<MemberView> = page.items.iter().map(MemberView::from).collect();
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = paging.next_link(&format!("/organization/{org}/member/list"), page.next) {
-        response.insert_header((header::LINK, link));
-    }
-    Ok(response.json(views))
+    Ok(paging.respond(
+        &format!("/organization/{org}/member/list"),
+        page.next,
+        views,
+    ))
 }
 
 /// Change a member's role

@@ -233,11 +233,7 @@ pub(super) async fn list_organizations(
         .iter()
         .map(|org| OrganizationView::new(org, &state.tiers, now))
         .collect();
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = paging.next_link("/organization/list", page.next) {
-        response.insert_header((header::LINK, link));
-    }
-    Ok(response.json(views))
+    Ok(paging.respond("/organization/list", page.next, views))
 }
 
 /// Get an organization

@@ -150,12 +150,11 @@ pub(super) async fn list_workspaces(
         .await
         .map_err(organization_not_found)?;
     let views: Vec<WorkspaceView> = page.items.iter().map(WorkspaceView::from).collect();
-    let mut response = HttpResponse::Ok();
-    if let Some(link) = paging.next_link(&format!("/organization/{org}/workspace/list"), page.next)
-    {
-        response.insert_header((header::LINK, link));
-    }
-    Ok(response.json(views))
+    Ok(paging.respond(
+        &format!("/organization/{org}/workspace/list"),
+        page.next,
+        views,
+    ))
 }
 
 /// Delete a workspace
