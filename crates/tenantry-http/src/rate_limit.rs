@@ -361,4 +361,15 @@ mod tests {
         assert!(limiter.hit("k", 3).await.allowed);
         assert_eq!(limiter.mode(), "local");
     }
+
+    #[test]
+    fn local_counters_keep_only_the_current_window_once_they_are_many() {
+        let counters = LocalCounters::default();
+        for i in 0..LOCAL_COUNTERS_SOFT_MAX {
+            counters.increment(&format!("org:{i}"), 1);
+        }
+        counters.increment("org:late", 2);
+        let kept = counters.counters.lock().unwrap().len();
+        assert_eq!(kept, 1, "memory stays bounded however many keys passed");
+    }
 }
