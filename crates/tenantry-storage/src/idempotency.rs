@@ -10,7 +10,12 @@ use crate::{Store, StoreError};
 pub struct StoredResponse {
     pub status: u16,
     pub body: String,
-    /// The fingerprint of the request that got this answer.
+}
+
+/// An answer kept for an idempotency key, and the fingerprint of the request it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub response: StoredResponse,
     pub request_hash: String,
 }
 
@@ -29,15 +34,17 @@ impl Store {
     pub async fn idempotent_response(
         &self,
         record: &IdempotencyRecord,
-    ) -> Result<Option<StoredResponse>, StoreError> {
+    ) -> Result<Option<Replay>, StoreError> {
         let found = idempotency_keys::Entity::find()
             .filter(idempotency_keys::Column::Scope.eq(record.scope.as_str()))
             .filter(idempotency_keys::Column::IdempotencyKey.eq(record.key.as_str()))
             .one(self.db())
             .await?;
-        Ok(found.map(|m| StoredResponse {
-            status: u16::try_from(m.response_status).unwrap_or(500),
-            body: m.response_body,
+        Ok(found.map(|m| Replay {
+            response: StoredResponse {
+                status: u16::try_from(m.response_status).unwrap_or(500),
+                body: m.response_body,
+            },
             request_hash: m.request_hash,
         }))
     }

@@ -27,7 +27,7 @@ use tenantry_migrations::{Migrator, MigratorTrait};
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use idempotency::{IdempotencyRecord, StoredResponse};
+pub use idempotency::{IdempotencyRecord, Replay, StoredResponse};
 
 /// How the store connects to its database.
 #[derive(Debug, Clone)]

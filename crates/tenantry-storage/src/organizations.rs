@@ -15,7 +15,7 @@ use tenantry_domain::{
 use time::OffsetDateTime;
 
 use crate::entities::{idempotency_keys, memberships, organizations, users};
-use crate::idempotency::{IdempotencyRecord, StoredResponse};
+use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::{Page, PageRequest, Store, StoreError, exactly_one};
 
 /// What creating an organization did.
@@ -24,7 +24,7 @@ pub enum Created {
     /// The organization was made now.
     New,
     /// An earlier request with the same idempotency key made it; here is its answer.
-    Replayed(StoredResponse),
+    Replayed(Replay),
 }
 
 impl Store {

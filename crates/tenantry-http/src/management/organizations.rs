@@ -115,7 +115,6 @@ pub(super) async fn create_organization(
         response: StoredResponse {
             status: 201,
             body: body.clone(),
-            request_hash: String::new(),
         },
     });
     match state
@@ -128,19 +127,20 @@ pub(super) async fn create_organization(
             .insert_header((header::ETAG, org.etag()))
             .content_type("application/json")
             .body(body)),
-        Created::Replayed(stored) => {
+        Created::Replayed(replay) => {
             let record = record.expect("a replay needs a record");
-            if stored.request_hash != record.request_hash {
+            if replay.request_hash != record.request_hash {
                 return Err(ApiError::Conflict(
                     "this Idempotency-Key was already used for a different request".into(),
                 ));
             }
             Ok(HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(stored.status).map_err(ApiError::internal)?,
+                actix_web::http::StatusCode::from_u16(replay.response.status)
+                    .map_err(ApiError::internal)?,
             )
             .insert_header(("Idempotent-Replayed", "true"))
             .content_type("application/json")
-            .body(stored.body))
+            .body(replay.response.body))
         }
     }
 }
