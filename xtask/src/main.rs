@@ -4,7 +4,10 @@
 //! - `openapi --check`: fails when the committed document is stale, and says how to fix it.
 //! - `spec-check`: holds the document generated from the code against the documented APIs
 //!   in `openapi/documented/` and the house rules, printing every mismatch.
+//! - `bench [--quick] [--orgs N] [--seconds N] [--connections N]`: loads a release build of
+//!   the server endpoint by endpoint and prints the figures.
 
+mod bench;
 mod spec_check;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +32,11 @@ fn main() -> ExitCode {
         ["openapi"] => write_openapi(),
         ["openapi", "--check"] => check_openapi(),
         ["spec-check"] => spec_check(),
+        ["bench", rest @ ..] => bench(rest),
         _ => {
-            eprintln!("usage: cargo xtask openapi [--check] | cargo xtask spec-check");
+            eprintln!(
+                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N]"
+            );
             ExitCode::from(2)
         }
     }
@@ -122,6 +128,29 @@ fn spec_check() -> ExitCode {
         }
         Err(error) => {
             eprintln!("spec-check: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: &[&str]) -> ExitCode {
+    let options = match bench::BenchOptions::parse(args) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match bench::run(&workspace_root(), &options) {
+        Ok(report) => {
+            #[allow(clippy::print_stdout, reason = "the report is the command's output")]
+            {
+                println!("{report}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("bench: {error}");
             ExitCode::FAILURE
         }
     }
