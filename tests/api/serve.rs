@@ -109,3 +109,48 @@ fn settings_come_from_the_file_and_reject_unknown_ones() {
         assert!(Settings::load(&file).is_err());
     }
 }
+
+/// A graceful stop (what SIGTERM and SIGINT trigger) lets a request that has started finish.
+#[tokio::test]
+async fn a_graceful_stop_finishes_the_requests_in_flight() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let store = tenantry_storage::Store::connect(&tenantry_storage::StoreOptions::new(url))
+        .await
+        .unwrap();
+    let mut state = tenantry_http::AppState::new(store);
+    state.admin_token = Some(tenantry_domain::KeyHash::of(tenantry_tests::ADMIN_TOKEN));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let options = tenantry_http::ServerOptions {
+        workers: 1,
+        ..Default::default()
+    };
+    let server = tenantry_http::server(state, listener, &options).unwrap();
+    let handle = server.handle();
+    let running = tokio::spawn(server);
+
+    // A request whose body is still arriving when the stop comes.
+    let body = r#"{"email": "late@example.com", "name": "Late"}"#;
+    let (head, tail) = body.split_at(10);
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /user HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        tenantry_tests::ADMIN_TOKEN,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stopping = tokio::spawn(async move { handle.stop(true).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stream.write_all(tail.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    stopping.await.unwrap();
+    running.await.unwrap().unwrap();
+    // Stopped: no new connection is served.
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
+}
