@@ -372,6 +372,20 @@ async fn an_override_of_one_category_leaves_the_others_at_the_tiers_default() {
         json!({"metadata": 10, "data": 10, "search": 99, "upload": 3, "compute": 10})
     );
 
+    // `null`, like absence, leaves the overrides as they are.
+    let (status, body) = patch(
+        &app,
+        ADMIN_TOKEN,
+        &org,
+        json!({"rate_limit_overrides": null}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["rate_limits"],
+        json!({"metadata": 10, "data": 10, "search": 99, "upload": 3, "compute": 10})
+    );
+
     // A new tier moves the defaults; the overrides stay.
     let (status, _) = app
         .put(
