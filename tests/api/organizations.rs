@@ -620,3 +620,37 @@ async fn owners_delete_organizations_with_their_members_and_keys() {
     let (_, bobs) = app.get("/organization/list", &bob.key).await;
     assert_eq!(bobs, json!([]));
 }
+
+#[tokio::test]
+async fn paging_goes_on_when_the_cursors_organization_is_deleted() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(app.create_organization(&ada.key, &format!("Org {i}")).await["id"].clone());
+    }
+    let response = app
+        .request(Method::GET, "/organization/list?limit=2", &ada.key)
+        .send()
+        .await
+        .unwrap();
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    let next = link[1..link.find('>').unwrap()].to_owned();
+    let (_, first) = parse(response).await;
+    let cursor = first[1]["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/organization/{cursor}"), &ada.key)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, rest) = app.get(&next, &ada.key).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<_> = rest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].clone())
+        .collect();
+    assert_eq!(ids, created[2..4], "the page after the deleted one");
+}

@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait,
+    QuerySelect,
 };
 use serde_json::{Map, Value, json};
 use tenantry_domain::{
@@ -124,24 +124,59 @@ impl Store {
         member: Option<UserId>,
         page: PageRequest,
     ) -> Result<Page<Organization>, StoreError> {
+        // Pages follow the organizations' database keys (their creation order), so that a
+        // member's page walks the (user, organization) index and the full list the primary
+        // key: a page costs the same however many organizations there are. The cursor stays
+        // the public id of the page's last organization.
+        let after = match page.after {
+            None => None,
+            Some(after) => match organization_pk(self.db(), OrganizationId::from_uuid(after)).await
+            {
+                Ok(pk) => Some(pk),
+                // The cursor's organization is gone: continue from where its id sorts.
+                Err(StoreError::NotFound) => Some(
+                    organizations::Entity::find()
+                        .select_only()
+                        .column(organizations::Column::Id)
+                        .filter(organizations::Column::PublicId.lt(after))
+                        .order_by_desc(organizations::Column::PublicId)
+                        .into_tuple::<i64>()
+                        .one(self.db())
+                        .await?
+                        .unwrap_or(0),
+                ),
+                Err(error) => return Err(error),
+            },
+        };
         let mut query = organizations::Entity::find();
-        if let Some(user) = member {
-            query = query
-                .inner_join(memberships::Entity)
-                .join(
-                    sea_orm::JoinType::InnerJoin,
-                    memberships::Relation::User.def(),
-                )
-                .filter(users::Column::PublicId.eq(user.as_uuid()));
+        match member {
+            Some(user) => {
+                let user_pk = match user_pk(self.db(), user).await {
+                    Ok(pk) => pk,
+                    Err(StoreError::NotFound) => {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            next: None,
+                        });
+                    }
+                    Err(error) => return Err(error),
+                };
+                query = query
+                    .inner_join(memberships::Entity)
+                    .filter(memberships::Column::UserId.eq(user_pk))
+                    .order_by_asc(memberships::Column::OrganizationId);
+                if let Some(after) = after {
+                    query = query.filter(memberships::Column::OrganizationId.gt(after));
+                }
+            }
+            None => {
+                query = query.order_by_asc(organizations::Column::Id);
+                if let Some(after) = after {
+                    query = query.filter(organizations::Column::Id.gt(after));
+                }
+            }
         }
-        if let Some(after) = page.after {
-            query = query.filter(organizations::Column::PublicId.gt(after));
-        }
-        let models = query
-            .order_by_asc(organizations::Column::PublicId)
-            .limit(page.limit + 1)
-            .all(self.db())
-            .await?;
+        let models = query.limit(page.limit + 1).all(self.db()).await?;
         let items = models
             .into_iter()
             .map(from_model)
