@@ -59,28 +59,36 @@ impl Caller {
         state: &AppState,
         org: OrganizationId,
     ) -> Result<Access, ApiError> {
+        if self.is_platform_admin() || !self.may_see(org) {
+            return self.access_given(org, None);
+        }
+        let role = match self.user_id() {
+            Some(user) => state.store.role_of(org, user).await?,
+            None => None,
+        };
+        self.access_given(org, role)
+    }
+
+    /// Whether this caller can see `org` at all, before any membership is known: an
+    /// organization-scoped key sees its own organization only.
+    pub fn may_see(&self, org: OrganizationId) -> bool {
+        !matches!(self, Self::Organization { organization_id, .. } if *organization_id != org)
+    }
+
+    /// What this caller may do in `org`, given its user's role there (`None`: not a member,
+    /// or no user).
+    pub fn access_given(
+        &self,
+        org: OrganizationId,
+        role: Option<Role>,
+    ) -> Result<Access, ApiError> {
         let not_found = || ApiError::not_found("the organization");
         match *self {
             Self::PlatformAdmin { .. } => Ok(Access::PlatformAdmin),
-            Self::User { user_id, .. } => {
-                let role = state.store.role_of(org, user_id).await?;
+            _ if !self.may_see(org) => Err(not_found()),
+            Self::Organization { user_id: None, .. } => Ok(Access::Member(Role::Admin)),
+            Self::User { .. } | Self::Organization { .. } => {
                 role.map(Access::Member).ok_or_else(not_found)
-            }
-            Self::Organization {
-                organization_id,
-                user_id,
-                ..
-            } => {
-                if organization_id != org {
-                    return Err(not_found());
-                }
-                match user_id {
-                    None => Ok(Access::Member(Role::Admin)),
-                    Some(user_id) => {
-                        let role = state.store.role_of(org, user_id).await?;
-                        role.map(Access::Member).ok_or_else(not_found)
-                    }
-                }
             }
         }
     }

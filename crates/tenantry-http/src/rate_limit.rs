@@ -268,16 +268,17 @@ impl Limits {
         org: OrganizationId,
         category: RateLimitCategory,
     ) -> Result<Access, ApiError> {
-        let access = caller.access_to(&self.state, org).await?;
-        if access.is_platform_admin() {
-            return Ok(access);
+        if caller.is_platform_admin() || !caller.may_see(org) {
+            return caller.access_given(org, None);
         }
-        let (tier, overrides) = self
+        // The caller's role and the organization's limits, in one query.
+        let (role, tier, overrides) = self
             .state
             .store
-            .organization_limits(org)
+            .organization_access(org, caller.user_id())
             .await
             .map_err(organization_not_found)?;
+        let access = caller.access_given(org, role)?;
         let limit = overrides
             .get(category)
             .unwrap_or(self.state.tiers.get(tier).rate_limits.get(category));

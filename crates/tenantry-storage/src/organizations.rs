@@ -1,5 +1,6 @@
 //! Organizations: create, read, list, update, delete.
 
+use sea_orm::RelationTrait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -100,22 +101,54 @@ impl Store {
         from_model(model)
     }
 
-    /// What an organization's rate limits derive from: its tier and its overrides.
-    pub async fn organization_limits(
+    /// In one query: the role of `user` in the organization (`None`: not a member, or no
+    /// user), and what its rate limits derive from (its tier and its overrides).
+    pub async fn organization_access(
         &self,
         id: OrganizationId,
-    ) -> Result<(AccountType, RateLimitOverrides), StoreError> {
-        let (tier, overrides) = organizations::Entity::find()
+        user: Option<UserId>,
+    ) -> Result<(Option<Role>, AccountType, RateLimitOverrides), StoreError> {
+        use sea_orm::sea_query::{IntoCondition, Query};
+        let query = organizations::Entity::find()
             .select_only()
             .column(organizations::Column::AccountType)
             .column(organizations::Column::RateLimitOverrides)
-            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
-            .into_tuple::<(String, Value)>()
-            .one(self.db())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+            .filter(organizations::Column::PublicId.eq(id.as_uuid()));
+        let row = match user {
+            None => query
+                .into_tuple::<(String, Value)>()
+                .one(self.db())
+                .await?
+                .map(|(tier, overrides)| (tier, overrides, None)),
+            Some(user) => {
+                let user_pk = Query::select()
+                    .column(users::Column::Id)
+                    .from(users::Entity)
+                    .and_where(Expr::col(users::Column::PublicId).eq(user.as_uuid()))
+                    .to_owned();
+                let membership = organizations::Relation::Memberships.def().on_condition(
+                    move |_organizations, memberships| {
+                        Expr::col((memberships, memberships::Column::UserId))
+                            .in_subquery(user_pk.clone())
+                            .into_condition()
+                    },
+                );
+                query
+                    .column(memberships::Column::Role)
+                    .join(sea_orm::JoinType::LeftJoin, membership)
+                    .into_tuple::<(String, Value, Option<String>)>()
+                    .one(self.db())
+                    .await?
+            }
+        };
+        let (tier, overrides, role) = row.ok_or(StoreError::NotFound)?;
+        let role = role
+            .map(|r| {
+                Role::parse(&r).map_err(|e| StoreError::Corrupt(format!("memberships.role: {e}")))
+            })
+            .transpose()?;
         let tier = AccountType::parse(&tier).map_err(corrupt("account_type"))?;
-        Ok((tier, overrides_from_json(&overrides)))
+        Ok((role, tier, overrides_from_json(&overrides)))
     }
 
     /// Organizations in id order (creation order), all of them or those `member` belongs to.
