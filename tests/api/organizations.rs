@@ -654,3 +654,19 @@ async fn paging_goes_on_when_the_cursors_organization_is_deleted() {
         .collect();
     assert_eq!(ids, created[2..4], "the page after the deleted one");
 }
+
+#[tokio::test]
+async fn an_owner_who_does_not_exist_is_404_naming_the_field_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let (status, problem) = app
+        .post(
+            "/organization",
+            ADMIN_TOKEN,
+            json!({"organizationName": "Acme", "ownerUserId": uuid::Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    assert_problem_names(&problem, status, "ownerUserId");
+    let (_, list) = app.get("/organization/list", ADMIN_TOKEN).await;
+    assert_eq!(list, json!([]));
+}

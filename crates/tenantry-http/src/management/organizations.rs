@@ -96,13 +96,6 @@ pub(super) async fn create_organization(
     );
     let domain = fields.optional("domain", request.domain, DomainName::parse);
     let name = fields.finish(name)?.expect("checked above");
-    state.store.user(owner).await.map_err(|e| match e {
-        tenantry_storage::StoreError::NotFound => {
-            ApiError::referenced_not_found("ownerUserId", "no user has this id")
-        }
-        other => other.into(),
-    })?;
-
     let now = now();
     let mut org = Organization::new(NewOrganization { name, domain }, now);
     org.member_count = 1;
@@ -120,8 +113,14 @@ pub(super) async fn create_organization(
     match state
         .store
         .create_organization(&org, owner, record.as_ref())
-        .await?
-    {
+        .await
+        // The owner is the one thing the store looks up that may be missing.
+        .map_err(|e| match e {
+            tenantry_storage::StoreError::NotFound => {
+                ApiError::referenced_not_found("ownerUserId", "no user has this id")
+            }
+            other => other.into(),
+        })? {
         Created::New => Ok(HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/organization/{}", org.id)))
             .insert_header((header::ETAG, org.etag()))
