@@ -1,5 +1,9 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tenantry_http::key_cache::KeyCache;
 use tenantry_tests::{ADMIN_TOKEN, TestApp, assert_problem_names};
 
 #[tokio::test]
@@ -116,6 +120,93 @@ async fn a_revoked_key_is_401_at_once() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "revoking twice");
+}
+
+/// A second instance on the same database whose key cache keeps entries for `ttl`.
+async fn with_second_instance(ttl: Duration) -> (TestApp, TestApp) {
+    let first = TestApp::spawn().await;
+    let second = first
+        .another_instance(|state| state.keys = Arc::new(KeyCache::new(ttl)))
+        .await;
+    (first, second)
+}
+
+#[tokio::test]
+async fn another_instance_refuses_a_revoked_key_once_its_cache_entry_expires() {
+    let (first, second) = with_second_instance(Duration::from_millis(300)).await;
+    let ada = first.new_user("Ada").await;
+    let (_, created) = first
+        .post("/api-key", &ada.key, json!({"name": "temp"}))
+        .await;
+    let key = created["key"].as_str().unwrap();
+    // Both instances have now looked the key up, and remember it.
+    assert_eq!(first.get("/user/me", key).await.0, StatusCode::OK);
+    assert_eq!(second.get("/user/me", key).await.0, StatusCode::OK);
+    let path = format!("/api-key/{}", created["id"].as_str().unwrap());
+    assert_eq!(
+        first.delete(&path, &ada.key).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        first.get("/user/me", key).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the revoking instance forgets at once"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = second.get("/user/me", key).await.0;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            Instant::now() < deadline,
+            "the other instance still takes the revoked key"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_a_key_cache_every_instance_refuses_a_revoked_key_at_once() {
+    let (first, second) = with_second_instance(Duration::ZERO).await;
+    let ada = first.new_user("Ada").await;
+    let (_, created) = first
+        .post("/api-key", &ada.key, json!({"name": "temp"}))
+        .await;
+    let key = created["key"].as_str().unwrap();
+    assert_eq!(second.get("/user/me", key).await.0, StatusCode::OK);
+    let path = format!("/api-key/{}", created["id"].as_str().unwrap());
+    first.delete(&path, &ada.key).await;
+    assert_eq!(
+        second.get("/user/me", key).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_organization_ends_its_keys_at_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let acme = app.create_organization(&ada.key, "Acme").await;
+    let acme_id = acme["id"].as_str().unwrap();
+    let (_, created) = app
+        .post(
+            "/api-key",
+            &ada.key,
+            json!({"name": "acme ci", "organizationId": acme_id}),
+        )
+        .await;
+    let key = created["key"].as_str().unwrap();
+    assert_eq!(app.get("/organization/list", key).await.0, StatusCode::OK);
+    let (status, _) = app
+        .delete(&format!("/organization/{acme_id}"), &ada.key)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/organization/list", key).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ fn settings(dir: &Path) -> Settings {
         admin_token: None,
         redis_url: None,
         key_rate_limit: 600,
+        key_cache_ms: 5_000,
         public_url: None,
         log: "warn".into(),
         log_format: LogFormat::Pretty,

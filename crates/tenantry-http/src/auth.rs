@@ -34,6 +34,15 @@ impl Caller {
         matches!(self, Self::PlatformAdmin { .. })
     }
 
+    /// The stored key this caller presented, if it presented one (not the configured admin
+    /// token).
+    pub fn key_id(&self) -> Option<ApiKeyId> {
+        match *self {
+            Self::PlatformAdmin { key_id } => key_id,
+            Self::User { key_id, .. } | Self::Organization { key_id, .. } => Some(key_id),
+        }
+    }
+
     /// The user this caller acts as, if any.
     pub fn user_id(&self) -> Option<UserId> {
         match *self {
@@ -102,10 +111,14 @@ impl Caller {
         {
             return Ok(Self::PlatformAdmin { key_id: None });
         }
+        let generation = match state.keys.get(&hash) {
+            Ok(caller) => return Ok(caller),
+            Err(generation) => generation,
+        };
         let key = state.store.api_key_by_hash(&hash).await?.ok_or_else(|| {
             ApiError::Unauthorized("the API key is invalid or has been revoked".into())
         })?;
-        Ok(match key.scope {
+        let caller = match key.scope {
             ApiKeyScope::PlatformAdmin => Self::PlatformAdmin {
                 key_id: Some(key.id),
             },
@@ -121,7 +134,9 @@ impl Caller {
                 user_id,
                 key_id: key.id,
             },
-        })
+        };
+        state.keys.remember(&hash, caller, generation);
+        Ok(caller)
     }
 }
 

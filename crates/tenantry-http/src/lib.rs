@@ -6,6 +6,7 @@ pub mod common;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod key_cache;
 pub mod management;
 mod openapi;
 mod ops;

@@ -1,14 +1,21 @@
 //! What every request handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tenantry_domain::{KeyHash, TierTable};
 use tenantry_storage::Store;
 
+use crate::key_cache::KeyCache;
 use crate::rate_limit::RateLimiter;
 
 /// Requests per minute of a key for requests that name no organization, by default.
 pub const DEFAULT_KEY_RATE_LIMIT: u32 = 600;
+
+/// How long an instance remembers which caller a key stands for, by default. A revocation
+/// on the same instance forgets at once; other instances sharing the database forget
+/// within this time.
+pub const DEFAULT_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// The application's shared state.
 #[derive(Debug, Clone)]
@@ -25,6 +32,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Requests per minute of a key, for requests that name no organization.
     pub key_rate_limit: u32,
+    /// Which caller a key hash stands for, remembered briefly.
+    pub keys: Arc<KeyCache>,
 }
 
 impl AppState {
@@ -36,6 +45,7 @@ impl AppState {
             public_url: None,
             limiter: Arc::new(RateLimiter::default()),
             key_rate_limit: DEFAULT_KEY_RATE_LIMIT,
+            keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
         }
     }
 }

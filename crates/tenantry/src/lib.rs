@@ -6,8 +6,10 @@ pub mod telemetry;
 use std::net::TcpListener;
 
 use std::sync::Arc;
+use std::time::Duration;
 use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, KeyHash, TextLine};
 
+use tenantry_http::key_cache::KeyCache;
 use tenantry_http::rate_limit::{RateLimiter, SystemClock};
 use tenantry_http::{AppState, ServerOptions};
 use tenantry_storage::{Store, StoreOptions};
@@ -71,6 +73,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         public_url: settings.public_url.clone(),
         limiter: Arc::new(limiter),
         key_rate_limit: settings.key_rate_limit,
+        keys: Arc::new(KeyCache::new(Duration::from_millis(settings.key_cache_ms))),
     };
     let listener = TcpListener::bind(settings.listen)?;
     let address = listener.local_addr()?;

@@ -54,6 +54,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Requests per minute of a key, for requests that name no organization.
     pub key_rate_limit: u32,
+    /// How long an instance remembers which caller an API key stands for; 0 looks every
+    /// key up on every request.
+    pub key_cache_ms: u64,
     /// The URL clients reach this server at.
     pub public_url: Option<String>,
     /// A tracing filter, such as `info,sqlx=warn`.
@@ -71,12 +74,13 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 12] = [
+const ENVIRONMENT: [&str; 13] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
     "REDIS_URL",
     "KEY_RATE_LIMIT",
+    "KEY_CACHE_MS",
     "PUBLIC_URL",
     "LOG",
     "LOG_FORMAT",
@@ -114,6 +118,10 @@ impl Settings {
             .set_default("log", "info,sqlx=warn,sea_orm=warn")?
             .set_default("log_format", "pretty")?
             .set_default("key_rate_limit", 600)?
+            .set_default(
+                "key_cache_ms",
+                tenantry_http::state::DEFAULT_KEY_CACHE_TTL.as_millis() as u64,
+            )?
             .set_default("database_max_connections", 16)?
             .set_default("database_connect_timeout_ms", 5_000)?
             .set_default("database_acquire_timeout_ms", 2_000)?

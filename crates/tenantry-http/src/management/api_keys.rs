@@ -243,5 +243,6 @@ pub(super) async fn delete_api_key(
             StoreError::NotFound => not_found(),
             other => other.into(),
         })?;
+    state.keys.forget_key(id);
     Ok(HttpResponse::NoContent().finish())
 }

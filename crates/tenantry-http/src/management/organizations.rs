@@ -405,6 +405,8 @@ pub(super) async fn delete_organization(
         .delete_organization(id)
         .await
         .map_err(organization_not_found)?;
+    // Its organization-scoped keys went with it.
+    state.keys.forget_all();
     Ok(HttpResponse::NoContent().finish())
 }
 
