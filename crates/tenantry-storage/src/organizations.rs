@@ -239,15 +239,22 @@ impl Store {
         if let Some(version) = expected_version {
             update = update.filter(C::Version.eq(version as i64));
         }
-        let result = update.exec(self.db()).await.map_err(|e| {
+        // One statement: the updated row comes back with the update.
+        let updated = update.exec_with_returning(self.db()).await.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
-        if result.rows_affected == 0 {
-            // Tell a missing organization from a stale version.
-            self.organization(id).await?;
-            return Err(StoreError::VersionMismatch);
+        match <[_; 1]>::try_from(updated) {
+            Ok([model]) => from_model(model),
+            Err(models) if models.is_empty() => {
+                // Tell a missing organization from a stale version.
+                self.organization(id).await?;
+                Err(StoreError::VersionMismatch)
+            }
+            Err(models) => Err(StoreError::Corrupt(format!(
+                "{} organizations have the id {id}",
+                models.len()
+            ))),
         }
-        self.organization(id).await
     }
 
     /// Deletes an organization with its memberships and keys.

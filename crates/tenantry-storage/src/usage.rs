@@ -8,6 +8,7 @@ use tenantry_domain::{
 use time::OffsetDateTime;
 
 use crate::entities::organizations::{self, Column as C};
+use crate::organizations::from_model;
 use crate::{Store, StoreError};
 
 /// How often a usage record is retried when the billing day changes under it.
@@ -48,7 +49,7 @@ impl Store {
                             .is_null()
                             .or(after.clone().lte(allocation.add(Expr::col(C::MaxOverages)))),
                     ));
-            let result = organizations::Entity::update_many()
+            let updated = organizations::Entity::update_many()
                 .col_expr(C::CreditsUsed, after)
                 .col_expr(C::UsageCycleStart, Expr::value(cycle))
                 .col_expr(C::Version, Expr::col(C::Version).add(1))
@@ -56,10 +57,10 @@ impl Store {
                 .filter(C::PublicId.eq(id.as_uuid()))
                 .filter(C::BillingCycleStart.eq(i32::from(day.get())))
                 .filter(allowed)
-                .exec(self.db())
+                .exec_with_returning(self.db())
                 .await?;
-            if result.rows_affected == 1 {
-                return self.organization(id).await;
+            if let Some(model) = updated.into_iter().next() {
+                return from_model(model);
             }
             let current = self.organization(id).await?;
             if current.billing_cycle_start != day {
