@@ -86,6 +86,9 @@ impl<T> Page<T> {
     }
 }
 
+/// A statement that takes longer is logged as a warning.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 /// The one way into Tenantry's database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -102,7 +105,11 @@ impl Store {
             .min_connections(1)
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.acquire_timeout)
-            .sqlx_logging(false);
+            // Every statement at debug (target `sqlx::query`), so a filter can show them;
+            // slow ones as warnings whatever the filter.
+            .sqlx_logging(true)
+            .sqlx_logging_level(log::LevelFilter::Debug)
+            .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT);
         let busy_timeout = options.busy_timeout;
         connect.map_sqlx_sqlite_opts(move |sqlite| {
             sqlite
