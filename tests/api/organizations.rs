@@ -670,3 +670,62 @@ async fn an_owner_who_does_not_exist_is_404_naming_the_field_and_creates_nothing
     let (_, list) = app.get("/organization/list", ADMIN_TOKEN).await;
     assert_eq!(list, json!([]));
 }
+
+/// Organizations made with the store's bulk import, as the benchmark seeds them.
+fn imported(count: usize, domain_of_last: Option<&str>) -> Vec<tenantry_domain::Organization> {
+    use tenantry_domain::{DomainName, NewOrganization, Organization, OrganizationName};
+    let now = time::OffsetDateTime::now_utc();
+    (0..count)
+        .map(|i| {
+            let domain = if i + 1 == count {
+                domain_of_last.map(|d| DomainName::parse(d).unwrap())
+            } else {
+                None
+            };
+            Organization::new(
+                NewOrganization {
+                    name: OrganizationName::parse(format!("Imported {i}")).unwrap(),
+                    domain,
+                },
+                now,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn imported_organizations_are_served_like_created_ones_and_an_import_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let owner: tenantry_domain::UserId = ada.id.parse().unwrap();
+    // More than one batch of rows.
+    let orgs = imported(1_201, None);
+    app.store.import_organizations(owner, &orgs).await.unwrap();
+    let (status, page) = app.get("/organization/list?limit=1000", &ada.key).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let page = page.as_array().unwrap();
+    assert_eq!(page.len(), 1000);
+    assert_eq!(page[0]["id"], orgs[0].id.to_string());
+    assert_eq!(page[999]["name"], "Imported 999");
+    let last = orgs.last().unwrap().id;
+    let (status, org) = app.get(&format!("/organization/{last}"), &ada.key).await;
+    assert_eq!(status, StatusCode::OK, "{org}");
+    assert_eq!(org["memberCount"], 1);
+    assert_eq!(org["members"][0]["role"], "owner");
+
+    // A domain already taken fails the whole import: nothing of it is left.
+    let (status, taken) = app
+        .post(
+            "/organization",
+            &ada.key,
+            json!({"organizationName": "Taken", "domain": "taken.example"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{taken}");
+    let more = imported(600, Some("taken.example"));
+    assert!(app.store.import_organizations(owner, &more).await.is_err());
+    let (status, _) = app
+        .get(&format!("/organization/{}", more[0].id), &ada.key)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -14,6 +14,7 @@ use tenantry_domain::{
     limits,
 };
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::entities::{idempotency_keys, memberships, organizations, users};
 use crate::idempotency::{IdempotencyRecord, Replay};
@@ -89,6 +90,67 @@ impl Store {
         }
         txn.commit().await?;
         Ok(Created::New)
+    }
+
+    /// Creates many organizations, each with `owner` as its owner, in one transaction of
+    /// multi-row inserts: all of them or none. An import's (or a benchmark's) way in, many
+    /// times faster than one by one; it takes no idempotency key and answers nothing per
+    /// organization.
+    pub async fn import_organizations(
+        &self,
+        owner: UserId,
+        orgs: &[Organization],
+    ) -> Result<(), StoreError> {
+        /// Rows per statement: about 40 columns each stays well inside the bound-parameter
+        /// limits of SQLite (32,766) and PostgreSQL (65,535).
+        const ROWS: usize = 500;
+        let txn = self.begin_write().await?;
+        let owner_pk = user_pk(&txn, owner).await?;
+        for chunk in orgs.chunks(ROWS) {
+            let models = chunk.iter().map(|org| {
+                let mut model = to_active_model(org);
+                model.member_count = Set(1);
+                model
+            });
+            organizations::Entity::insert_many(models)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| {
+                    StoreError::unique(e, "an organization with this domain already exists")
+                })?;
+            // The database keys of the rows just made, by public id (a multi-row insert
+            // does not promise the order it returns keys in).
+            let keys: std::collections::HashMap<Uuid, i64> = organizations::Entity::find()
+                .select_only()
+                .column(organizations::Column::PublicId)
+                .column(organizations::Column::Id)
+                .filter(organizations::Column::PublicId.is_in(chunk.iter().map(|o| o.id.as_uuid())))
+                .into_tuple::<(Uuid, i64)>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .collect();
+            let memberships = chunk
+                .iter()
+                .map(|org| {
+                    let pk = keys.get(&org.id.as_uuid()).copied().ok_or_else(|| {
+                        StoreError::Corrupt(format!("organization {} was not inserted", org.id))
+                    })?;
+                    Ok(memberships::ActiveModel {
+                        organization_id: Set(pk),
+                        user_id: Set(owner_pk),
+                        role: Set(Role::Owner.as_str().to_owned()),
+                        joined_at: Set(org.created_at),
+                        ..Default::default()
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            memberships::Entity::insert_many(memberships)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// The organization with this id.
