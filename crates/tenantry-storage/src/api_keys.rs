@@ -69,8 +69,10 @@ impl Store {
             .filter(api_keys::Column::KeyHash.eq(hash.as_str()))
             .filter(api_keys::Column::RevokedAt.is_null())
             .into_tuple::<KeyRow>()
-            .one(self.db())
-            .await?;
+            .all(self.db())
+            .await?
+            .into_iter()
+            .next();
         found.map(key_from_row).transpose()
     }
 
@@ -80,8 +82,10 @@ impl Store {
             .keys_query()
             .filter(api_keys::Column::PublicId.eq(id.as_uuid()))
             .into_tuple::<KeyRow>()
-            .one(self.db())
+            .all(self.db())
             .await?
+            .into_iter()
+            .next()
             .ok_or(StoreError::NotFound)?;
         key_from_row(found)
     }

@@ -38,8 +38,10 @@ impl Store {
         let found = idempotency_keys::Entity::find()
             .filter(idempotency_keys::Column::Scope.eq(record.scope.as_str()))
             .filter(idempotency_keys::Column::IdempotencyKey.eq(record.key.as_str()))
-            .one(self.db())
-            .await?;
+            .all(self.db())
+            .await?
+            .into_iter()
+            .next();
         Ok(found.map(|m| Replay {
             response: StoredResponse {
                 status: u16::try_from(m.response_status).unwrap_or(500),

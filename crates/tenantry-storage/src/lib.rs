@@ -2,6 +2,10 @@
 //!
 //! Database keys (the integer primary keys) never leave this crate: every method speaks in
 //! public ids.
+//!
+//! A row named by a unique key is read with `.all()`, never `.one()`: `.one()` adds a
+//! `LIMIT ?`, and SQLite plans with the value bound to a `LIMIT`, so it parses such a
+//! statement anew on every run (most of the database's time on a read path, measured).
 
 mod api_keys;
 mod entities;
@@ -86,6 +90,9 @@ impl<T> Page<T> {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// A statement that takes longer is logged as a warning.
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
@@ -105,6 +112,10 @@ impl Store {
             .min_connections(1)
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.acquire_timeout)
+            // A connection that has sat idle may have been dropped by the server: ping it
+            // before use. One in steady use is not pinged, which would double every round
+            // trip; if it broke anyway, the statement fails and the request is answered 503.
+            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             // Every statement at debug (target `sqlx::query`), so a filter can show them;
             // slow ones as warnings whatever the filter.
             .sqlx_logging(true)

@@ -32,8 +32,10 @@ impl Store {
             .filter(organizations::Column::PublicId.eq(org.as_uuid()))
             .filter(users::Column::PublicId.eq(user.as_uuid()))
             .into_tuple::<String>()
-            .one(self.db())
-            .await?;
+            .all(self.db())
+            .await?
+            .into_iter()
+            .next();
         role.map(|r| parse_role(&r)).transpose()
     }
 
@@ -97,8 +99,10 @@ impl Store {
                     .column(organizations::Column::UserQuota)
                     .filter(organizations::Column::PublicId.eq(org.as_uuid()))
                     .into_tuple::<i32>()
-                    .one(&txn)
+                    .all(&txn)
                     .await?
+                    .into_iter()
+                    .next()
                     .ok_or(StoreError::NotFound)?;
                 return Err(RuleViolation::UserQuotaReached {
                     quota: u32::try_from(quota).unwrap_or(0),
@@ -228,8 +232,10 @@ async fn lock_membership(
     let membership = memberships::Entity::find()
         .filter(memberships::Column::OrganizationId.eq(org_pk))
         .filter(memberships::Column::UserId.eq(user_pk))
-        .one(txn)
+        .all(txn)
         .await?
+        .into_iter()
+        .next()
         .ok_or(StoreError::NotFound)?;
     Ok((membership, org_pk))
 }
@@ -245,8 +251,10 @@ async fn owner_count(db: &impl ConnectionTrait, org_pk: i64) -> Result<u64, Stor
 async fn find_user(db: &impl ConnectionTrait, user: UserId) -> Result<users::Model, StoreError> {
     users::Entity::find()
         .filter(users::Column::PublicId.eq(user.as_uuid()))
-        .one(db)
+        .all(db)
         .await?
+        .into_iter()
+        .next()
         .ok_or(StoreError::NotFound)
 }
 

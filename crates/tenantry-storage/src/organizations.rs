@@ -157,8 +157,10 @@ impl Store {
     pub async fn organization(&self, id: OrganizationId) -> Result<Organization, StoreError> {
         let model = organizations::Entity::find()
             .filter(organizations::Column::PublicId.eq(id.as_uuid()))
-            .one(self.db())
+            .all(self.db())
             .await?
+            .into_iter()
+            .next()
             .ok_or(StoreError::NotFound)?;
         from_model(model)
     }
@@ -179,8 +181,10 @@ impl Store {
         let row = match user {
             None => query
                 .into_tuple::<(String, Value)>()
-                .one(self.db())
+                .all(self.db())
                 .await?
+                .into_iter()
+                .next()
                 .map(|(tier, overrides)| (tier, overrides, None)),
             Some(user) => {
                 let user_pk = Query::select()
@@ -199,8 +203,10 @@ impl Store {
                     .column(memberships::Column::Role)
                     .join(sea_orm::JoinType::LeftJoin, membership)
                     .into_tuple::<(String, Value, Option<String>)>()
-                    .one(self.db())
+                    .all(self.db())
                     .await?
+                    .into_iter()
+                    .next()
             }
         };
         let (tier, overrides, role) = row.ok_or(StoreError::NotFound)?;
@@ -359,8 +365,10 @@ pub(crate) async fn user_pk(db: &impl ConnectionTrait, id: UserId) -> Result<i64
         .column(users::Column::Id)
         .filter(users::Column::PublicId.eq(id.as_uuid()))
         .into_tuple::<i64>()
-        .one(db)
+        .all(db)
         .await?
+        .into_iter()
+        .next()
         .ok_or(StoreError::NotFound)
 }
 
@@ -373,8 +381,10 @@ pub(crate) async fn organization_pk(
         .column(organizations::Column::Id)
         .filter(organizations::Column::PublicId.eq(id.as_uuid()))
         .into_tuple::<i64>()
-        .one(db)
+        .all(db)
         .await?
+        .into_iter()
+        .next()
         .ok_or(StoreError::NotFound)
 }
 

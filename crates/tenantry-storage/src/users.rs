@@ -26,8 +26,10 @@ impl Store {
     pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
         let model = users::Entity::find()
             .filter(users::Column::PublicId.eq(id.as_uuid()))
-            .one(self.db())
+            .all(self.db())
             .await?
+            .into_iter()
+            .next()
             .ok_or(StoreError::NotFound)?;
         user_from_model(model)
     }

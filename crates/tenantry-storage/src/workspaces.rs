@@ -35,8 +35,10 @@ impl Store {
                     .column(organizations::Column::WorkspaceQuota)
                     .filter(organizations::Column::PublicId.eq(org.as_uuid()))
                     .into_tuple::<i32>()
-                    .one(&txn)
+                    .all(&txn)
                     .await?
+                    .into_iter()
+                    .next()
                     .ok_or(StoreError::NotFound)?;
                 return Err(RuleViolation::WorkspaceQuotaReached {
                     quota: u32::try_from(quota).unwrap_or(0),
