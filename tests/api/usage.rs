@@ -170,6 +170,40 @@ async fn a_new_billing_cycle_starts_from_zero() {
 }
 
 #[tokio::test]
+async fn usage_recorded_from_a_stale_read_follows_a_billing_day_changed_since() {
+    let (app, ada, org) = setup().await;
+    let stale = app.store.organization(org.parse().unwrap()).await.unwrap();
+    let today = time::OffsetDateTime::now_utc().date().day();
+    // Another day than the one read, so that the first conditional update misses.
+    let day = if stale.billing_cycle_start.get() == 1 {
+        2
+    } else {
+        1
+    };
+    let (status, body) = app
+        .put(
+            &format!("/organization/{org}"),
+            ADMIN_TOKEN,
+            json!({"billingCycleStart": day}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let recorded = app
+        .store
+        .record_usage_from(
+            &stale,
+            7,
+            &tenantry_domain::TierTable::default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.billing_cycle_start.get(), day);
+    let (_, after) = app.get(&format!("/organization/{org}"), &ada.key).await;
+    assert_eq!(after["currentMonthUsage"], 7, "today is day {today}");
+}
+
+#[tokio::test]
 async fn usage_bodies_are_validated_and_members_of_other_organizations_see_nothing() {
     let (app, ada, org) = setup().await;
     let path = format!("/organization/{org}/usage");

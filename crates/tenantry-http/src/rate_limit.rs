@@ -15,11 +15,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
-use tenantry_domain::{Access, OrganizationId, RateLimitCategory};
+use tenantry_domain::{
+    Access, AccountType, Organization, OrganizationId, RateLimitCategory, RateLimitOverrides,
+};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::ops::organization_not_found;
+use crate::ops::{organization_not_found, read_organization};
 use crate::state::AppState;
 
 /// The length of a window, in seconds.
@@ -279,12 +281,48 @@ impl Limits {
             .await
             .map_err(organization_not_found)?;
         let access = caller.access_given(org, role)?;
+        self.count_in(org, tier, &overrides, category).await?;
+        Ok(access)
+    }
+
+    /// As [`Limits::access`], answering the organization too, read in the same query as the
+    /// caller's role: for a handler that needs the whole organization anyway.
+    pub async fn access_and_read(
+        &self,
+        caller: &Caller,
+        id: OrganizationId,
+        category: RateLimitCategory,
+    ) -> Result<(Access, Organization), ApiError> {
+        if caller.is_platform_admin() || !caller.may_see(id) {
+            let access = caller.access_given(id, None)?;
+            return Ok((access, read_organization(&self.state, id).await?));
+        }
+        let (org, role) = self
+            .state
+            .store
+            .organization_with_role(id, caller.user_id())
+            .await
+            .map_err(organization_not_found)?;
+        let access = caller.access_given(id, role)?;
+        self.count_in(id, org.account_type, &org.rate_limit_overrides, category)
+            .await?;
+        Ok((access, org))
+    }
+
+    /// Counts the request against the organization's limit in `category`: its override, or
+    /// its tier's default.
+    async fn count_in(
+        &self,
+        org: OrganizationId,
+        tier: AccountType,
+        overrides: &RateLimitOverrides,
+        category: RateLimitCategory,
+    ) -> Result<(), ApiError> {
         let limit = overrides
             .get(category)
             .unwrap_or(self.state.tiers.get(tier).rate_limits.get(category));
         let key = format!("org:{org}:{}", category.as_str());
-        self.count(&key, limit).await?;
-        Ok(access)
+        self.count(&key, limit).await
     }
 
     /// Counts a request that names no organization against the calling key's limit.

@@ -39,16 +39,20 @@ impl Store {
         role.map(|r| parse_role(&r)).transpose()
     }
 
-    /// Members in user-id order.
+    /// Members in user-id order. An organization that does not exist has none.
     pub async fn list_members(
         &self,
         org: OrganizationId,
         page: PageRequest,
     ) -> Result<Page<Member>, StoreError> {
-        let org_pk = organization_pk(self.db(), org).await?;
+        let org_pk = sea_orm::sea_query::Query::select()
+            .column(organizations::Column::Id)
+            .from(organizations::Entity)
+            .and_where(organizations::Column::PublicId.eq(org.as_uuid()))
+            .to_owned();
         let mut query = memberships::Entity::find()
             .find_also_related(users::Entity)
-            .filter(memberships::Column::OrganizationId.eq(org_pk));
+            .filter(memberships::Column::OrganizationId.in_subquery(org_pk));
         if let Some(after) = page.after {
             query = query.filter(users::Column::PublicId.gt(after));
         }

@@ -165,6 +165,40 @@ impl Store {
         from_model(model)
     }
 
+    /// In one query: the organization, and the role of `user` in it (`None`: not a member,
+    /// or no user).
+    pub async fn organization_with_role(
+        &self,
+        id: OrganizationId,
+        user: Option<UserId>,
+    ) -> Result<(Organization, Option<Role>), StoreError> {
+        let query =
+            organizations::Entity::find().filter(organizations::Column::PublicId.eq(id.as_uuid()));
+        let (model, membership) = match user {
+            None => query
+                .all(self.db())
+                .await?
+                .into_iter()
+                .next()
+                .map(|model| (model, None)),
+            Some(user) => query
+                .select_also(memberships::Entity)
+                .join(sea_orm::JoinType::LeftJoin, membership_of(user))
+                .all(self.db())
+                .await?
+                .into_iter()
+                .next(),
+        }
+        .ok_or(StoreError::NotFound)?;
+        let role = membership
+            .map(|m| {
+                Role::parse(&m.role)
+                    .map_err(|e| StoreError::Corrupt(format!("memberships.role: {e}")))
+            })
+            .transpose()?;
+        Ok((from_model(model)?, role))
+    }
+
     /// In one query: the role of `user` in the organization (`None`: not a member, or no
     /// user), and what its rate limits derive from (its tier and its overrides).
     pub async fn organization_access(
@@ -172,7 +206,6 @@ impl Store {
         id: OrganizationId,
         user: Option<UserId>,
     ) -> Result<(Option<Role>, AccountType, RateLimitOverrides), StoreError> {
-        use sea_orm::sea_query::{IntoCondition, Query};
         let query = organizations::Entity::find()
             .select_only()
             .column(organizations::Column::AccountType)
@@ -186,28 +219,14 @@ impl Store {
                 .into_iter()
                 .next()
                 .map(|(tier, overrides)| (tier, overrides, None)),
-            Some(user) => {
-                let user_pk = Query::select()
-                    .column(users::Column::Id)
-                    .from(users::Entity)
-                    .and_where(Expr::col(users::Column::PublicId).eq(user.as_uuid()))
-                    .to_owned();
-                let membership = organizations::Relation::Memberships.def().on_condition(
-                    move |_organizations, memberships| {
-                        Expr::col((memberships, memberships::Column::UserId))
-                            .in_subquery(user_pk.clone())
-                            .into_condition()
-                    },
-                );
-                query
-                    .column(memberships::Column::Role)
-                    .join(sea_orm::JoinType::LeftJoin, membership)
-                    .into_tuple::<(String, Value, Option<String>)>()
-                    .all(self.db())
-                    .await?
-                    .into_iter()
-                    .next()
-            }
+            Some(user) => query
+                .column(memberships::Column::Role)
+                .join(sea_orm::JoinType::LeftJoin, membership_of(user))
+                .into_tuple::<(String, Value, Option<String>)>()
+                .all(self.db())
+                .await?
+                .into_iter()
+                .next(),
         };
         let (tier, overrides, role) = row.ok_or(StoreError::NotFound)?;
         let role = role
@@ -357,6 +376,23 @@ pub(crate) async fn bump_count(
         update = update.filter(Expr::col(counter).lt(Expr::col(quota)));
     }
     Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// Joins an organization to the membership of `user` in it, if there is one.
+fn membership_of(user: UserId) -> sea_orm::RelationDef {
+    use sea_orm::sea_query::{IntoCondition, Query};
+    let user_pk = Query::select()
+        .column(users::Column::Id)
+        .from(users::Entity)
+        .and_where(Expr::col(users::Column::PublicId).eq(user.as_uuid()))
+        .to_owned();
+    organizations::Relation::Memberships
+        .def()
+        .on_condition(move |_organizations, memberships| {
+            Expr::col((memberships, memberships::Column::UserId))
+                .in_subquery(user_pk.clone())
+                .into_condition()
+        })
 }
 
 pub(crate) async fn user_pk(db: &impl ConnectionTrait, id: UserId) -> Result<i64, StoreError> {

@@ -27,11 +27,26 @@ impl Store {
         tiers: &TierTable,
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError> {
+        let org = self.organization(id).await?;
+        self.record_usage_from(&org, credits, tiers, now).await
+    }
+
+    /// As [`Store::record_usage`], for an organization the caller has just read: the update
+    /// is tried first with the billing day read then, so no read precedes it (should the day
+    /// have changed since, the update applies to nothing, and the organization is read
+    /// again).
+    pub async fn record_usage_from(
+        &self,
+        org: &Organization,
+        credits: u64,
+        tiers: &TierTable,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError> {
+        let id = org.id;
         let credits =
             i64::try_from(credits).map_err(|_| StoreError::Conflict("too many credits".into()))?;
+        let mut day = org.billing_cycle_start;
         for _ in 0..ATTEMPTS {
-            let org = self.organization(id).await?;
-            let day = org.billing_cycle_start;
             let cycle = billing_cycle_start_date(now.date(), day);
             let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
             let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
@@ -64,6 +79,7 @@ impl Store {
             }
             let current = self.organization(id).await?;
             if current.billing_cycle_start != day {
+                day = current.billing_cycle_start;
                 continue;
             }
             current.check_usage(credits as u64, tiers, now.date())?;

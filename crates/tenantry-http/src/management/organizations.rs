@@ -15,9 +15,7 @@ use crate::common::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::extract::{BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, path_id};
-use crate::ops::{
-    apply_changes, authorize_changes, organization_not_found, read_organization, snake_name,
-};
+use crate::ops::{apply_changes, authorize_changes, organization_not_found, snake_name};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -261,10 +259,9 @@ pub(super) async fn get_organization(
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    let (_, org) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
-    let org = read_organization(&state, id).await?;
     detail_response(&state, &org, HttpResponse::Ok()).await
 }
 
@@ -494,7 +491,6 @@ pub(super) async fn set_max_overages(
 )]
 #[get("/organization/{organization_id}/logo")]
 pub(super) async fn get_organization_logo(
-    state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
     req: HttpRequest,
@@ -502,10 +498,9 @@ pub(super) async fn get_organization_logo(
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    let (_, org) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
-    let org = read_organization(&state, id).await?;
     let logo = org
         .logo
         .ok_or_else(|| ApiError::NotFound("the organization has no logo".into()))?;

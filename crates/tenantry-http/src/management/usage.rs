@@ -107,12 +107,12 @@ pub(super) async fn create_usage(
     let id: OrganizationId = path_id("organization_id", &path)?;
     let request = body.0;
     let category = request.category.unwrap_or_default().into();
-    limits.access(&caller, id, category).await?;
+    let (_, org) = limits.access_and_read(&caller, id, category).await?;
     let credits = u64::try_from(request.credits).unwrap_or(0);
     let now = now();
     let org = state
         .store
-        .record_usage(id, credits, &state.tiers, now)
+        .record_usage_from(&org, credits, &state.tiers, now)
         .await
         .map_err(organization_not_found)?;
     let today = now.date();

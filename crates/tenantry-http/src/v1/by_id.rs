@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::common::{Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, lim, non_null};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
-use crate::ops::{apply_changes, authorize_changes, read_organization, snake_name};
+use crate::ops::{apply_changes, authorize_changes, snake_name};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -235,17 +235,15 @@ fn respond(org: &Organization, query: LogoQuery) -> HttpResponse {
 )]
 #[get("/v1/organizations/{id}")]
 pub(super) async fn get_organization_by_id(
-    state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
     path: web::Path<String>,
     query: LogoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("id", &path)?;
-    limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    let (_, org) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
-    let org = read_organization(&state, id).await?;
     Ok(respond(&org, query))
 }
 

@@ -351,10 +351,9 @@ pub(super) async fn get_current_organization(
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id = current_organization(&caller, &req)?;
-    limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    let (_, org) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
-    let org = read_organization(&state, id).await?;
     respond(&state, &org).await
 }
 
