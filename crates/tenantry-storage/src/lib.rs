@@ -6,6 +6,7 @@
 //! A row named by a unique key is read with `.all()`, never `.one()`: `.one()` adds a
 //! `LIMIT ?`, and SQLite plans with the value bound to a `LIMIT`, so it parses such a
 //! statement anew on every run (most of the database's time on a read path, measured).
+//! For the same reason a page's LIMIT is written into its SQL ([`all_limited`]).
 
 mod api_keys;
 mod entities;
@@ -25,7 +26,8 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DbErr, FromQueryResult, QueryTrait, SelectModel, SelectorRaw, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use tenantry_migrations::{Migrator, MigratorTrait};
 use uuid::Uuid;
@@ -185,6 +187,22 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     let result = Migrator::up(db, None).await;
     lock.commit().await?;
     Ok(result?)
+}
+
+/// Reads up to `limit` rows of `select` as `M`, the LIMIT written into the SQL rather than
+/// bound to it, so that SQLite keeps the prepared statement (see the crate's docs).
+/// `select` must not have a LIMIT of its own.
+pub(crate) async fn all_limited<M: FromQueryResult>(
+    db: &impl ConnectionTrait,
+    select: &impl QueryTrait,
+    limit: u64,
+) -> Result<Vec<M>, DbErr> {
+    let mut statement = select.build(db.get_database_backend());
+    // LIMIT is the last clause of a SELECT; `limit` is a number, not text from a request.
+    statement.sql.push_str(&format!(" LIMIT {limit}"));
+    SelectorRaw::<SelectModel<M>>::from_statement(statement)
+        .all(db)
+        .await
 }
 
 /// Runs a statement that must affect exactly one row.

@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 use tenantry_domain::{
     Access, Member, OrganizationId, Role, RuleViolation, UserId, check_keeps_an_owner,
@@ -15,7 +15,24 @@ use time::OffsetDateTime;
 use crate::entities::{memberships, organizations, users};
 use crate::organizations::{bump_count, organization_pk, user_pk};
 use crate::users::user_from_model;
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError, all_limited};
+
+/// A membership with its user, as a membership query that selects its user too names their
+/// columns (`A_…` and `B_…`).
+#[derive(Debug)]
+struct MemberRow {
+    membership: memberships::Model,
+    user: users::Model,
+}
+
+impl FromQueryResult for MemberRow {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            membership: memberships::Model::from_query_result(row, "A_")?,
+            user: users::Model::from_query_result(row, "B_")?,
+        })
+    }
+}
 
 impl Store {
     /// The role of `user` in `org`, if they are a member.
@@ -56,18 +73,11 @@ impl Store {
         if let Some(after) = page.after {
             query = query.filter(users::Column::PublicId.gt(after));
         }
-        let rows = query
-            .order_by_asc(users::Column::PublicId)
-            .limit(page.limit + 1)
-            .all(self.db())
-            .await?;
+        let query = query.order_by_asc(users::Column::PublicId);
+        let rows: Vec<MemberRow> = all_limited(self.db(), &query, page.limit + 1).await?;
         let items = rows
             .into_iter()
-            .map(|(membership, user)| {
-                let user =
-                    user.ok_or_else(|| StoreError::Corrupt("membership without user".into()))?;
-                member_from(membership, user)
-            })
+            .map(|row| member_from(row.membership, row.user))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |m| {
             m.user.id.as_uuid()

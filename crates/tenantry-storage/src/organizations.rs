@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::entities::{idempotency_keys, memberships, organizations, users};
 use crate::idempotency::{IdempotencyRecord, Replay};
-use crate::{Page, PageRequest, Store, StoreError, exactly_one};
+use crate::{Page, PageRequest, Store, StoreError, all_limited, exactly_one};
 
 /// What creating an organization did.
 #[derive(Debug, Clone, PartialEq)]
@@ -296,7 +296,8 @@ impl Store {
                 }
             }
         }
-        let models = query.limit(page.limit + 1).all(self.db()).await?;
+        let models: Vec<organizations::Model> =
+            all_limited(self.db(), &query, page.limit + 1).await?;
         let items = models
             .into_iter()
             .map(from_model)
