@@ -1,18 +1,23 @@
-//! `cargo xtask bench`: how fast Tenantry serves its hot paths.
+//! `cargo xtask bench`: how fast Tenantry serves its hot paths, against the ceilings of its
+//! own stack.
 //!
-//! A release build of the server runs on a fresh SQLite database seeded through the storage
-//! crate (organizations with one owner, who is in all of them, with auto billing on and no
-//! overage cap so usage never runs out); then a closed-loop load generator keeps a fixed
-//! number of connections busy against one endpoint at a time, and the table gives requests
-//! per second, latency percentiles, the server's CPU time per request and its peak memory.
-//! `/healthz` (a static JSON answer through the same stack) is the HTTP ceiling every other
-//! figure is compared with.
+//! A release build of the server and of `bench-baseline` (the same read and update in raw
+//! sqlx, and a constant JSON answer) run on one fresh database, seeded through the storage
+//! crate: organizations with one owner, who is in all of them (auto billing on and no
+//! overage cap, so usage never runs out), a key of that user, and organization-scoped keys
+//! for the first thousand organizations. A closed-loop load generator then keeps a fixed
+//! number of connections busy against one endpoint at a time, and against its ceiling in
+//! turn (Tenantry, ceiling, Tenantry, ceiling), so that noise on the machine falls on both.
+//! Then a second Tenantry process, logging every statement, answers each endpoint a few
+//! times to count the SQL statements a request runs.
 
+use std::io::{BufRead as _, Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sea_orm::ConnectionTrait as _;
 use tenantry_domain::{
     ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, Email, NewOrganization, Organization,
     OrganizationName, TextLine, User,
@@ -25,6 +30,9 @@ pub(crate) struct BenchOptions {
     pub(crate) orgs: usize,
     pub(crate) seconds: u64,
     pub(crate) connections: usize,
+    /// A PostgreSQL server to run on as well (its URL, naming any database the bench may
+    /// connect to in order to create its own).
+    pub(crate) postgres: Option<String>,
 }
 
 impl BenchOptions {
@@ -33,13 +41,15 @@ impl BenchOptions {
             orgs: 10_000,
             seconds: 10,
             connections: 64,
+            postgres: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = |name: &str| -> Result<usize, String> {
                 args.next()
                     .and_then(|v| v.replace('_', "").parse().ok())
-                    .ok_or_else(|| format!("{name} takes a whole number"))
+                    .filter(|&v: &usize| v > 0)
+                    .ok_or_else(|| format!("{name} takes a whole number above zero"))
             };
             match *arg {
                 "--quick" => {
@@ -49,6 +59,13 @@ impl BenchOptions {
                 "--orgs" => options.orgs = value("--orgs")?,
                 "--seconds" => options.seconds = value("--seconds")? as u64,
                 "--connections" => options.connections = value("--connections")?,
+                "--postgres" => {
+                    let url = args.next().ok_or("--postgres takes a URL")?;
+                    if !url.starts_with("postgres") {
+                        return Err("--postgres takes a postgres:// URL".into());
+                    }
+                    options.postgres = Some((*url).to_owned());
+                }
                 other => return Err(format!("unknown option {other}")),
             }
         }
@@ -57,24 +74,26 @@ impl BenchOptions {
 }
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
-
-/// The figures of one endpoint.
-#[derive(Debug, Clone)]
-struct Figures {
-    name: &'static str,
-    requests: u64,
-    errors: u64,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    cpu_per_request: Duration,
-}
+/// The database the bench makes (and drops) on a PostgreSQL server.
+const POSTGRES_DATABASE: &str = "tenantry_bench";
+/// Organizations that get an organization-scoped key of their own.
+const KEYED_ORGANIZATIONS: usize = 1_000;
+/// Requests sent one by one to count statements.
+const PROBES: usize = 20;
 
 /// Runs the benchmark and answers its report.
 pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String> {
-    eprintln!("bench: building the server (release)");
+    eprintln!("bench: building the server and the baseline (release)");
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "tenantry"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "tenantry",
+            "-p",
+            "bench-baseline",
+        ])
         .current_dir(root)
         .status()
         .map_err(|e| format!("cargo: {e}"))?;
@@ -83,23 +102,63 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
     }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let binary = target.join("release").join("tenantry");
-
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let database = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
+    let binaries = Binaries {
+        tenantry: target.join("release").join("tenantry"),
+        baseline: target.join("release").join("bench-baseline"),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    eprintln!("bench: seeding {} organizations", options.orgs);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+
+    let mut report = format!(
+        "{} organizations, {} connections, {} s per endpoint (half on Tenantry, half on its ceiling, interleaved); the load generator shares the machine\n",
+        options.orgs, options.connections, options.seconds
+    );
+    let sqlite = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    report.push_str(&run_on(
+        &runtime,
+        &binaries,
+        dir.path(),
+        options,
+        "SQLite",
+        &sqlite,
+    )?);
+    if let Some(admin_url) = &options.postgres {
+        let url = runtime.block_on(fresh_postgres_database(admin_url))?;
+        let result = run_on(&runtime, &binaries, dir.path(), options, "PostgreSQL", &url);
+        runtime.block_on(drop_postgres_database(admin_url))?;
+        report.push_str(&result?);
+    }
+    Ok(report)
+}
+
+#[derive(Debug)]
+struct Binaries {
+    tenantry: PathBuf,
+    baseline: PathBuf,
+}
+
+/// Seeds `database`, loads every endpoint and counts its statements; answers the section of
+/// the report for this database.
+fn run_on(
+    runtime: &tokio::runtime::Runtime,
+    binaries: &Binaries,
+    dir: &Path,
+    options: &BenchOptions,
+    backend: &str,
+    database: &str,
+) -> Result<String, String> {
+    eprintln!("bench: {backend}: seeding {} organizations", options.orgs);
     let started = Instant::now();
-    let (key, orgs) = runtime.block_on(seed(&database, options.orgs))?;
+    let seeded = Arc::new(runtime.block_on(seed(database, options.orgs))?);
     let seeded_in = started.elapsed();
 
-    let config = dir.path().join("tenantry.toml");
+    let config = dir.join("tenantry.toml");
     let mut toml = String::new();
     for tier in ["free", "pro", "team", "enterprise"] {
         toml.push_str(&format!("[tiers.{tier}.rate_limits]\n"));
@@ -108,57 +167,94 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         }
     }
     std::fs::write(&config, toml).map_err(|e| e.to_string())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
+
     let started = Instant::now();
-    let server = Server(
-        Command::new(&binary)
-            .arg("serve")
-            .env("TENANTRY_CONFIG", &config)
-            .env("TENANTRY_DATABASE_URL", &database)
-            .env("TENANTRY_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TENANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("TENANTRY_KEY_RATE_LIMIT", "1000000000")
-            .env("TENANTRY_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", binary.display()))?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    let figures = runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(options.connections)
-            .build()
-            .map_err(|e| e.to_string())?;
-        wait_ready(&client, &base).await?;
+    let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, database, None)?;
+    let (baseline, baseline_url) = spawn_baseline(binaries, database)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let startup = runtime.block_on(async {
+        wait_ready(&client, &format!("{tenantry_url}/readyz")).await?;
         let startup = started.elapsed();
-        let mut rows = Vec::new();
-        for scenario in &SCENARIOS {
-            rows.push(
-                load(
-                    &client,
-                    &base,
-                    &key,
-                    &orgs,
-                    scenario,
-                    options,
-                    server.0.id(),
-                )
-                .await?,
-            );
-        }
-        Ok::<_, String>((rows, startup))
+        wait_ready(&client, &format!("{baseline_url}/static")).await?;
+        Ok::<_, String>(startup)
     })?;
-    let peak_rss = peak_rss_kib(server.0.id());
-    drop(server);
-    Ok(report(options, &figures.0, figures.1, seeded_in, peak_rss))
+
+    let mut rows = Vec::new();
+    for pair in &PAIRS {
+        eprintln!("bench: {backend}: {}", pair.tenantry.name);
+        reset_peak_rss(tenantry.id());
+        let mut ours = Totals::default();
+        let mut ceiling = Totals::default();
+        let phase = Duration::from_secs(options.seconds).max(Duration::from_secs(2)) / 2;
+        for _ in 0..2 {
+            let (a, b) = runtime.block_on(async {
+                let a = load(
+                    &client,
+                    &tenantry_url,
+                    &seeded,
+                    &pair.tenantry,
+                    phase,
+                    options,
+                    tenantry.id(),
+                )
+                .await?;
+                let b = load(
+                    &client,
+                    &baseline_url,
+                    &seeded,
+                    &pair.ceiling,
+                    phase,
+                    options,
+                    baseline.id(),
+                )
+                .await?;
+                Ok::<_, String>((a, b))
+            })?;
+            ours.add(a);
+            ceiling.add(b);
+        }
+        rows.push(Row {
+            name: pair.tenantry.name,
+            ceiling_name: pair.ceiling.name,
+            ours: ours.figures(),
+            ceiling: ceiling.figures(),
+            statements: None,
+            peak_rss_kib: peak_rss_kib(tenantry.id()),
+        });
+    }
+    drop(tenantry);
+    drop(baseline);
+
+    eprintln!("bench: {backend}: counting statements per request");
+    let log = dir.join("statements.log");
+    let (probe, probe_url) = spawn_tenantry(binaries, &config, database, Some(&log))?;
+    let counts = runtime.block_on(async {
+        wait_ready(&client, &format!("{probe_url}/readyz")).await?;
+        let mut counts = Vec::new();
+        for pair in &PAIRS {
+            counts
+                .push(count_statements(&client, &probe_url, &seeded, &pair.tenantry, &log).await?);
+        }
+        Ok::<_, String>(counts)
+    })?;
+    drop(probe);
+    for (row, count) in rows.iter_mut().zip(counts) {
+        row.statements = Some(count);
+    }
+    Ok(report(backend, &rows, startup, seeded_in))
 }
 
-/// Stops the server when dropped.
+/// A child process, stopped when dropped.
 struct Server(Child);
+
+impl Server {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -167,144 +263,389 @@ impl Drop for Server {
     }
 }
 
-async fn seed(database: &str, count: usize) -> Result<(String, Arc<Vec<String>>), String> {
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+/// Starts Tenantry on `database`; with `log`, every SQL statement is logged there as JSON.
+fn spawn_tenantry(
+    binaries: &Binaries,
+    config: &Path,
+    database: &str,
+    log: Option<&Path>,
+) -> Result<(Server, String), String> {
+    let port = free_port()?;
+    let mut command = Command::new(&binaries.tenantry);
+    command
+        .arg("serve")
+        .env("TENANTRY_CONFIG", config)
+        .env("TENANTRY_DATABASE_URL", database)
+        .env("TENANTRY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TENANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("TENANTRY_KEY_RATE_LIMIT", "1000000000")
+        .stderr(Stdio::null());
+    match log {
+        None => {
+            command.env("TENANTRY_LOG", "warn").stdout(Stdio::null());
+        }
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+            command
+                .env("TENANTRY_LOG", "warn,sqlx::query=debug")
+                .env("TENANTRY_LOG_FORMAT", "json")
+                .stdout(file);
+        }
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binaries.tenantry.display()))?;
+    Ok((Server(child), format!("http://127.0.0.1:{port}")))
+}
+
+fn spawn_baseline(binaries: &Binaries, database: &str) -> Result<(Server, String), String> {
+    let port = free_port()?;
+    let child = Command::new(&binaries.baseline)
+        .env("BASELINE_DATABASE_URL", database)
+        .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binaries.baseline.display()))?;
+    Ok((Server(child), format!("http://127.0.0.1:{port}")))
+}
+
+/// What the load needs to know of the seeded database.
+#[derive(Debug)]
+struct Seeded {
+    user: String,
+    user_key: String,
+    orgs: Vec<String>,
+    /// Organizations with a key scoped to each, and that key.
+    keyed: Vec<(String, String)>,
+}
+
+impl Seeded {
+    fn org(&self, n: u64) -> &str {
+        &self.orgs[(n >> 33) as usize % self.orgs.len()]
+    }
+
+    fn keyed(&self, n: u64) -> (&str, &str) {
+        let (org, key) = &self.keyed[(n >> 33) as usize % self.keyed.len()];
+        (org, key)
+    }
+}
+
+async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
+    let text = |e: tenantry_domain::InvalidValue| e.to_string();
     let store = Store::connect(&StoreOptions::new(database))
         .await
         .map_err(|e| e.to_string())?;
     let now = time::OffsetDateTime::now_utc();
-    let email = Email::parse("bench@example.com").map_err(|e| e.to_string())?;
     let user = User::new(
-        email,
-        TextLine::user_name("Bench").map_err(|e| e.to_string())?,
+        Email::parse("bench@example.com").map_err(text)?,
+        TextLine::user_name("Bench").map_err(text)?,
         now,
     );
     store.create_user(&user).await.map_err(|e| e.to_string())?;
-    let secret = ApiKeySecret::from_random_bytes(*b"tenantry bench key: not a secret");
-    let key = ApiKey {
-        id: ApiKeyId::generate(),
-        name: TextLine::api_key_name("bench").map_err(|e| e.to_string())?,
-        prefix: secret.prefix(),
-        scope: ApiKeyScope::User(user.id),
-        created_at: now,
-        revoked_at: None,
+    let make_key = |seed: u32, scope: ApiKeyScope| -> Result<(ApiKey, ApiKeySecret), String> {
+        let mut bytes = *b"tenantry bench key: not a secret";
+        bytes[..4].copy_from_slice(&seed.to_le_bytes());
+        let secret = ApiKeySecret::from_random_bytes(bytes);
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            name: TextLine::api_key_name("bench").map_err(text)?,
+            prefix: secret.prefix(),
+            scope,
+            created_at: now,
+            revoked_at: None,
+        };
+        Ok((key, secret))
     };
+    let (key, user_secret) = make_key(0, ApiKeyScope::User(user.id))?;
     store
-        .create_api_key(&key, &secret.hash())
+        .create_api_key(&key, &user_secret.hash())
         .await
         .map_err(|e| e.to_string())?;
+
+    /// Organizations per transaction.
+    const BATCH: usize = 10_000;
     let mut ids = Vec::with_capacity(count);
+    let mut batch = Vec::with_capacity(BATCH.min(count));
     for i in 0..count {
-        let name = OrganizationName::parse(format!("Bench {i}")).map_err(|e| e.to_string())?;
+        let name = OrganizationName::parse(format!("Bench {i}")).map_err(text)?;
         let mut org = Organization::new(NewOrganization { name, domain: None }, now);
-        org.member_count = 1;
         org.auto_billing_enabled = true;
         org.max_overages = None;
+        ids.push(org.id);
+        batch.push(org);
+        if batch.len() == BATCH || i + 1 == count {
+            store
+                .import_organizations(user.id, &batch)
+                .await
+                .map_err(|e| e.to_string())?;
+            batch.clear();
+            if (i + 1) % 100_000 == 0 {
+                eprintln!("bench: {} organizations", i + 1);
+            }
+        }
+    }
+    let mut keyed = Vec::new();
+    for (i, &org) in ids.iter().take(KEYED_ORGANIZATIONS).enumerate() {
+        let scope = ApiKeyScope::Organization {
+            organization_id: org,
+            user_id: Some(user.id),
+        };
+        let (key, secret) = make_key(i as u32 + 1, scope)?;
         store
-            .create_organization(&org, user.id, None)
+            .create_api_key(&key, &secret.hash())
             .await
             .map_err(|e| e.to_string())?;
-        ids.push(org.id.to_string());
+        keyed.push((org.to_string(), secret.expose().to_owned()));
     }
     store.close().await.map_err(|e| e.to_string())?;
-    Ok((secret.expose().to_owned(), Arc::new(ids)))
+    Ok(Seeded {
+        user: user.id.to_string(),
+        user_key: user_secret.expose().to_owned(),
+        orgs: ids.iter().map(ToString::to_string).collect(),
+        keyed,
+    })
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) -> Result<(), String> {
-    for _ in 0..200 {
+/// Makes the bench's own database on the PostgreSQL server of `admin_url`, anew.
+async fn fresh_postgres_database(admin_url: &str) -> Result<String, String> {
+    drop_postgres_database(admin_url).await?;
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {POSTGRES_DATABASE}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    admin.close().await.map_err(|e| e.to_string())?;
+    let (server, _) = admin_url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .ok_or("the PostgreSQL URL names no database")?;
+    Ok(format!("{server}/{POSTGRES_DATABASE}"))
+}
+
+async fn drop_postgres_database(admin_url: &str) -> Result<(), String> {
+    let admin = sea_orm::Database::connect(admin_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    admin
+        .execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)"
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    admin.close().await.map_err(|e| e.to_string())
+}
+
+async fn wait_ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
+    for _ in 0..600 {
         if client
-            .get(format!("{base}/readyz"))
+            .get(url)
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
         {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Err("the server did not become ready".into())
+    Err(format!("{url} did not become ready"))
 }
 
-/// One endpoint under load.
+/// One endpoint under load: its request, given a pseudo-random number.
 struct Scenario {
     name: &'static str,
-    request: fn(&reqwest::Client, &str, &str, &str, u64) -> reqwest::RequestBuilder,
+    request: fn(&reqwest::Client, &str, &Seeded, u64) -> reqwest::RequestBuilder,
 }
 
-const SCENARIOS: [Scenario; 6] = [
-    Scenario {
-        name: "GET /healthz (HTTP ceiling)",
-        request: |c, base, _, _, _| c.get(format!("{base}/healthz")),
+/// A Tenantry endpoint and the ceiling it is measured against.
+struct Pair {
+    tenantry: Scenario,
+    ceiling: Scenario,
+}
+
+const STATIC: Scenario = Scenario {
+    name: "static JSON",
+    request: |c, base, _, _| c.get(format!("{base}/static")),
+};
+const RAW_READ: Scenario = Scenario {
+    name: "raw read",
+    request: |c, base, s, n| c.get(format!("{base}/organizations/{}", s.org(n))),
+};
+const RAW_UPDATE: Scenario = Scenario {
+    name: "raw update",
+    request: |c, base, s, n| {
+        c.patch(format!("{base}/organizations/{}", s.org(n)))
+            .json(&serde_json::json!({"name": format!("Bench {n}")}))
     },
-    Scenario {
-        name: "GET /organization/{id}",
-        request: |c, base, key, org, _| {
-            c.get(format!("{base}/organization/{org}")).bearer_auth(key)
+};
+
+const PAIRS: [Pair; 6] = [
+    Pair {
+        tenantry: Scenario {
+            name: "GET /healthz",
+            request: |c, base, _, _| c.get(format!("{base}/healthz")),
         },
+        ceiling: STATIC,
     },
-    Scenario {
-        name: "GET /v1/organizations/{id}",
-        request: |c, base, key, org, _| {
-            c.get(format!("{base}/v1/organizations/{org}"))
-                .bearer_auth(key)
+    Pair {
+        tenantry: Scenario {
+            name: "GET /organization/{id} (user key)",
+            request: |c, base, s, n| {
+                c.get(format!("{base}/organization/{}", s.org(n)))
+                    .bearer_auth(&s.user_key)
+            },
         },
+        ceiling: RAW_READ,
     },
-    Scenario {
-        name: "PATCH /v1/organizations/{id}",
-        request: |c, base, key, org, n| {
-            c.patch(format!("{base}/v1/organizations/{org}"))
-                .bearer_auth(key)
-                .json(&serde_json::json!({"name": format!("Bench {n}")}))
+    Pair {
+        tenantry: Scenario {
+            name: "GET /v1/organizations/{id} (organization key)",
+            request: |c, base, s, n| {
+                let (org, key) = s.keyed(n);
+                c.get(format!("{base}/v1/organizations/{org}"))
+                    .bearer_auth(key)
+            },
         },
+        ceiling: RAW_READ,
     },
-    Scenario {
-        name: "POST /organization/{id}/usage",
-        request: |c, base, key, org, _| {
-            c.post(format!("{base}/organization/{org}/usage"))
-                .bearer_auth(key)
-                .json(&serde_json::json!({"credits": 1}))
+    Pair {
+        tenantry: Scenario {
+            name: "PATCH /v1/organizations/{id} (organization key)",
+            request: |c, base, s, n| {
+                let (org, key) = s.keyed(n);
+                c.patch(format!("{base}/v1/organizations/{org}"))
+                    .bearer_auth(key)
+                    .json(&serde_json::json!({"name": format!("Bench {n}")}))
+            },
         },
+        ceiling: RAW_UPDATE,
     },
-    Scenario {
-        name: "GET /organization/list?limit=100",
-        request: |c, base, key, _, _| {
-            c.get(format!("{base}/organization/list?limit=100"))
-                .bearer_auth(key)
+    Pair {
+        tenantry: Scenario {
+            name: "POST /organization/{id}/usage (user key)",
+            request: |c, base, s, n| {
+                c.post(format!("{base}/organization/{}/usage", s.org(n)))
+                    .bearer_auth(&s.user_key)
+                    .json(&serde_json::json!({"credits": 1}))
+            },
+        },
+        ceiling: RAW_UPDATE,
+    },
+    Pair {
+        tenantry: Scenario {
+            name: "GET /organization/list?limit=100 (user key)",
+            request: |c, base, s, _| {
+                c.get(format!("{base}/organization/list?limit=100"))
+                    .bearer_auth(&s.user_key)
+            },
+        },
+        ceiling: Scenario {
+            name: "raw page of 100",
+            request: |c, base, s, _| c.get(format!("{base}/users/{}/organizations", s.user)),
         },
     },
 ];
 
+/// What one phase of load measured.
+#[derive(Debug, Default)]
+struct Totals {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+impl Totals {
+    fn add(&mut self, mut other: Totals) {
+        self.latencies.append(&mut other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.cpu += other.cpu;
+    }
+
+    fn figures(mut self) -> Figures {
+        self.latencies.sort_unstable();
+        let at = |q: f64| {
+            let last = self.latencies.len().saturating_sub(1);
+            self.latencies
+                .get(((self.latencies.len() as f64 * q) as usize).min(last))
+                .copied()
+                .unwrap_or_default()
+        };
+        let requests = self.latencies.len() as u64;
+        Figures {
+            requests,
+            errors: self.errors,
+            per_second: requests as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            p50: at(0.50),
+            p99: at(0.99),
+            cpu_per_request: if requests == 0 {
+                Duration::ZERO
+            } else {
+                self.cpu.div_f64(requests as f64)
+            },
+        }
+    }
+}
+
+/// The figures of one endpoint.
+#[derive(Debug, Clone)]
+struct Figures {
+    requests: u64,
+    errors: u64,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_request: Duration,
+}
+
+/// One line of the report.
+#[derive(Debug)]
+struct Row {
+    name: &'static str,
+    ceiling_name: &'static str,
+    ours: Figures,
+    ceiling: Figures,
+    statements: Option<f64>,
+    peak_rss_kib: Option<u64>,
+}
+
 async fn load(
     client: &reqwest::Client,
     base: &str,
-    key: &str,
-    orgs: &Arc<Vec<String>>,
+    seeded: &Arc<Seeded>,
     scenario: &Scenario,
+    duration: Duration,
     options: &BenchOptions,
     pid: u32,
-) -> Result<Figures, String> {
+) -> Result<Totals, String> {
     let cpu_before = cpu_time(pid);
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(options.seconds);
+    let deadline = started + duration;
     let mut workers = Vec::new();
     for worker in 0..options.connections {
-        let (client, base, key, orgs) = (
-            client.clone(),
-            base.to_owned(),
-            key.to_owned(),
-            orgs.clone(),
-        );
+        let (client, base, seeded) = (client.clone(), base.to_owned(), seeded.clone());
         let request = scenario.request;
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
-            let mut n = worker as u64 * 7_919;
+            let mut n = worker as u64 * 7_919 + started.elapsed().subsec_nanos() as u64;
             while Instant::now() < deadline {
                 n = n
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1_442_695_040_888_963_407);
-                let org = &orgs[(n >> 33) as usize % orgs.len()];
                 let sent = Instant::now();
-                let ok = request(&client, &base, &key, org, n)
+                let ok = request(&client, &base, &seeded, n)
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success());
@@ -316,36 +657,68 @@ async fn load(
             (latencies, errors)
         }));
     }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut totals = Totals::default();
     for worker in workers {
-        let (mut l, e) = worker.await.map_err(|e| e.to_string())?;
-        latencies.append(&mut l);
-        errors += e;
+        let (mut latencies, errors) = worker.await.map_err(|e| e.to_string())?;
+        totals.latencies.append(&mut latencies);
+        totals.errors += errors;
     }
-    let elapsed = started.elapsed();
-    let cpu = cpu_time(pid).saturating_sub(cpu_before);
-    latencies.sort_unstable();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    let requests = latencies.len() as u64;
-    Ok(Figures {
-        name: scenario.name,
-        requests,
-        errors,
-        per_second: requests as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
-        cpu_per_request: if requests == 0 {
-            Duration::ZERO
+    totals.elapsed = started.elapsed();
+    totals.cpu = cpu_time(pid).saturating_sub(cpu_before);
+    Ok(totals)
+}
+
+/// Sends [`PROBES`] requests one by one, twice, and answers how many SQL statements each
+/// ran on average the second time, from the statement log (transaction control, `BEGIN`
+/// and `COMMIT`, not counted).
+async fn count_statements(
+    client: &reqwest::Client,
+    base: &str,
+    seeded: &Seeded,
+    scenario: &Scenario,
+    log: &Path,
+) -> Result<f64, String> {
+    let send = |n: u64| async move {
+        let response = (scenario.request)(client, base, seeded, n)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(())
         } else {
-            cpu / requests as u32
-        },
-    })
+            Err(format!("{}: {}", scenario.name, response.status()))
+        }
+    };
+    let probes = || (0..PROBES as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    // Once to warm up (under load every key is soon known to the key cache), then again,
+    // counted. Statements are logged when they finish, before the answer is sent.
+    for n in probes() {
+        send(n).await?;
+    }
+    let start = std::fs::metadata(log).map_err(|e| e.to_string())?.len();
+    for n in probes() {
+        send(n).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut file = std::fs::File::open(log).map_err(|e| e.to_string())?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .map_err(|e| e.to_string())?;
+    let mut statements = 0usize;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["target"] != "sqlx::query" {
+            continue;
+        }
+        let summary = event["fields"]["summary"].as_str().unwrap_or_default();
+        let keyword = summary.split_whitespace().next().unwrap_or_default();
+        if !["BEGIN", "COMMIT", "ROLLBACK"].contains(&keyword.to_ascii_uppercase().as_str()) {
+            statements += 1;
+        }
+    }
+    Ok(statements as f64 / PROBES as f64)
 }
 
 /// The CPU time the process has used (user and system), from `/proc`.
@@ -364,52 +737,89 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// The process's peak resident memory, from `/proc`.
+/// Starts measuring the process's peak memory afresh (Linux's `clear_refs`).
+fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// The process's peak resident memory since the last reset, from `/proc`.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mut status = String::new();
+    std::fs::File::open(format!("/proc/{pid}/status"))
+        .ok()?
+        .read_to_string(&mut status)
+        .ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn report(
-    options: &BenchOptions,
-    rows: &[Figures],
-    startup: Duration,
-    seeded_in: Duration,
-    peak_rss: Option<u64>,
-) -> String {
-    let ceiling = rows.first().map_or(1.0, |r| r.per_second.max(1.0));
+fn report(backend: &str, rows: &[Row], startup: Duration, seeded_in: Duration) -> String {
     let mut text = format!(
-        "{} organizations (seeded in {:.1} s), {} connections, {} s per endpoint, SQLite; the load generator shares the machine\n\n",
-        options.orgs,
+        "\n### {backend}\n\nSeeded in {:.1} s; start-up to ready {:.0} ms.\n\n",
         seeded_in.as_secs_f64(),
-        options.connections,
-        options.seconds
+        startup.as_secs_f64() * 1e3,
     );
     text.push_str(
-        "| endpoint | req/s | × HTTP ceiling | p50 | p99 | server CPU / req | errors |\n",
+        "| endpoint | req/s | ceiling | ceiling req/s | × ceiling | p50 | p99 | CPU / req | ceiling CPU / req | SQL / req | peak RSS | errors |\n",
     );
-    text.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    text.push_str(
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+    let us = |d: Duration| format!("{} µs", d.as_micros());
     for row in rows {
         text.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {} µs | {} of {} |\n",
+            "| {} | {:.0} | {} | {:.0} | {:.2} | {} | {} | {} | {} | {} | {} | {} of {} |\n",
             row.name,
-            row.per_second,
-            row.per_second / ceiling,
-            row.p50.as_secs_f64() * 1e3,
-            row.p99.as_secs_f64() * 1e3,
-            row.cpu_per_request.as_micros(),
-            row.errors,
-            row.requests
+            row.ours.per_second,
+            row.ceiling_name,
+            row.ceiling.per_second,
+            row.ours.per_second / row.ceiling.per_second.max(1e-9),
+            ms(row.ours.p50),
+            ms(row.ours.p99),
+            us(row.ours.cpu_per_request),
+            us(row.ceiling.cpu_per_request),
+            row.statements.map_or("?".into(), |s| format!("{s:.1}")),
+            row.peak_rss_kib
+                .map_or("?".into(), |kib| format!("{:.1} MB", kib as f64 / 1024.0)),
+            row.ours.errors + row.ceiling.errors,
+            row.ours.requests + row.ceiling.requests,
         ));
     }
-    text.push_str(&format!(
-        "\nstart-up to ready: {:.0} ms; peak RSS: {}\n",
-        startup.as_secs_f64() * 1e3,
-        peak_rss.map_or("unknown".to_owned(), |kib| format!(
-            "{:.1} MB",
-            kib as f64 / 1024.0
-        ))
-    ));
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_refuse_what_they_do_not_know() {
+        let options = BenchOptions::parse(&[
+            "--quick",
+            "--orgs",
+            "1_000_000",
+            "--postgres",
+            "postgres://p@h/db",
+        ])
+        .unwrap();
+        assert_eq!(options.orgs, 1_000_000);
+        assert_eq!(options.seconds, 2);
+        assert_eq!(options.postgres.as_deref(), Some("postgres://p@h/db"));
+        assert!(BenchOptions::parse(&["--orgs", "0"]).is_err());
+        assert!(BenchOptions::parse(&["--postgres", "mysql://h/db"]).is_err());
+        assert!(BenchOptions::parse(&["--fast"]).is_err());
+    }
+
+    #[test]
+    fn cpu_time_reads_this_process() {
+        let mut x = 0u64;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_add(1);
+        }
+        assert!(x > 0);
+        assert!(cpu_time(std::process::id()) > Duration::ZERO);
+        assert!(peak_rss_kib(std::process::id()).is_some_and(|kib| kib > 0));
+    }
 }
