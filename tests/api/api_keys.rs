@@ -190,14 +190,7 @@ async fn deleting_an_organization_ends_its_keys_at_once() {
     let ada = app.new_user("Ada").await;
     let acme = app.create_organization(&ada.key, "Acme").await;
     let acme_id = acme["id"].as_str().unwrap();
-    let (_, created) = app
-        .post(
-            "/api-key",
-            &ada.key,
-            json!({"name": "acme ci", "organizationId": acme_id}),
-        )
-        .await;
-    let key = created["key"].as_str().unwrap();
+    let key = &app.organization_key(&ada.key, acme_id).await;
     assert_eq!(app.get("/organization/list", key).await.0, StatusCode::OK);
     let (status, _) = app
         .delete(&format!("/organization/{acme_id}"), &ada.key)

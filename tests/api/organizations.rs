@@ -595,15 +595,7 @@ async fn owners_delete_organizations_with_their_members_and_keys() {
     let org = app.create_organization(&ada.key, "Acme").await;
     let id = org["id"].as_str().unwrap();
     app.add_member(id, &bob.id, "admin").await;
-    let (status, key) = app
-        .post(
-            "/api-key",
-            &ada.key,
-            json!({"name": "acme ci", "organizationId": id}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    let org_key = key["key"].as_str().unwrap();
+    let org_key = &app.organization_key(&ada.key, id).await;
 
     let (status, _) = app.delete(&format!("/organization/{id}"), &bob.key).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "admins may not delete");

@@ -110,14 +110,7 @@ async fn the_seed_example_request_is_answered_with_every_documented_field() {
 #[tokio::test]
 async fn the_organization_comes_from_the_key_or_the_header() {
     let (app, ada, org) = setup().await;
-    let (_, key) = app
-        .post(
-            "/api-key",
-            &ada.key,
-            json!({"name": "acme", "organizationId": org}),
-        )
-        .await;
-    let org_key = key["key"].as_str().unwrap();
+    let org_key = &app.organization_key(&ada.key, &org).await;
     let (status, body) = app.get("/v1/organizations", org_key).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["organization_id"], org.as_str());

@@ -208,6 +208,19 @@ impl TestApp {
         body
     }
 
+    /// Makes a key scoped to `org_id`, as the holder of `key`; returns the key.
+    pub async fn organization_key(&self, key: &str, org_id: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api-key",
+                key,
+                json!({"name": "organization key", "organizationId": org_id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["key"].as_str().expect("a key").to_owned()
+    }
+
     /// Adds `user_id` to `org_id` with `role` (as the platform admin).
     pub async fn add_member(&self, org_id: &str, user_id: &str, role: &str) {
         let (status, body) = self
