@@ -113,7 +113,7 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
 
     let mut report = format!(
-        "{} organizations, {} connections, {} s per endpoint (half on Tenantry, half on its ceiling, interleaved); the load generator shares the machine\n",
+        "{} organizations, {} connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves; the load generator shares the machine\n",
         options.orgs, options.connections, options.seconds
     );
     let sqlite = format!(
@@ -493,6 +493,10 @@ const RAW_READ: Scenario = Scenario {
     name: "raw read",
     request: |c, base, s, n| c.get(format!("{base}/organizations/{}", s.org(n))),
 };
+const RAW_DETAIL: Scenario = Scenario {
+    name: "raw read with members",
+    request: |c, base, s, n| c.get(format!("{base}/organizations/{}/detail", s.org(n))),
+};
 const RAW_UPDATE: Scenario = Scenario {
     name: "raw update",
     request: |c, base, s, n| {
@@ -517,7 +521,7 @@ const PAIRS: [Pair; 6] = [
                     .bearer_auth(&s.user_key)
             },
         },
-        ceiling: RAW_READ,
+        ceiling: RAW_DETAIL,
     },
     Pair {
         tenantry: Scenario {

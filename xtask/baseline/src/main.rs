@@ -5,6 +5,8 @@
 //!
 //! - `GET /static`: a constant JSON answer, the HTTP ceiling;
 //! - `GET /organizations/{public_id}`: one organization row, whole, as JSON;
+//! - `GET /organizations/{public_id}/detail`: that row and its first 1,000 members with
+//!   their users, in two statements (what an organization's detail answers);
 //! - `PATCH /organizations/{public_id}`: renames it and answers the row (`UPDATE … RETURNING`);
 //! - `GET /users/{public_id}/organizations`: the first 100 organizations of a member.
 //!
@@ -129,6 +131,51 @@ macro_rules! organization_from {
     }};
 }
 
+/// A member as an organization's detail lists it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    user_id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    joined_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize)]
+struct Detail {
+    #[serde(flatten)]
+    organization: Organization,
+    members: Vec<Member>,
+}
+
+/// The members of the organization whose database key is bound first, as Tenantry's detail
+/// caps them.
+macro_rules! members_of {
+    ($organization:literal) => {
+        concat!(
+            "SELECT u.public_id, u.email, u.name, m.role, m.joined_at FROM memberships m ",
+            "JOIN users u ON u.id = m.user_id WHERE m.organization_id = ",
+            $organization,
+            " ORDER BY u.public_id LIMIT 1000"
+        )
+    };
+}
+
+macro_rules! member_from {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<_, sqlx::Error>(Member {
+            user_id: row.try_get("public_id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            role: row.try_get("role")?,
+            joined_at: row.try_get("joined_at")?,
+        })
+    }};
+}
+
 fn from_sqlite(row: &SqliteRow) -> Result<Organization, sqlx::Error> {
     organization_from!(row)
 }
@@ -162,6 +209,45 @@ async fn read(pool: web::Data<Pool>, id: web::Path<Uuid>) -> HttpResponse {
             .fetch_optional(pool)
             .await
             .and_then(|row| row.as_ref().map(from_postgres).transpose()),
+    })
+}
+
+/// The organization's row, then its members: two statements, as the detail needs.
+macro_rules! detail_from {
+    ($pool:expr, $id:expr, $placeholder:literal, $organization:ident) => {{
+        let select = concat!(
+            "SELECT * FROM organizations WHERE public_id = ",
+            $placeholder
+        );
+        let Some(row) = sqlx::query(select).bind($id).fetch_optional($pool).await? else {
+            return Ok(None);
+        };
+        let members = sqlx::query(members_of!($placeholder))
+            .bind(row.try_get::<i64, _>("id")?)
+            .fetch_all($pool)
+            .await?;
+        Ok(Some(Detail {
+            organization: $organization(&row)?,
+            members: members
+                .iter()
+                .map(|m| member_from!(m))
+                .collect::<Result<_, sqlx::Error>>()?,
+        }))
+    }};
+}
+
+async fn sqlite_detail(pool: &SqlitePool, id: Uuid) -> Result<Option<Detail>, sqlx::Error> {
+    detail_from!(pool, id, "?", from_sqlite)
+}
+
+async fn postgres_detail(pool: &PgPool, id: Uuid) -> Result<Option<Detail>, sqlx::Error> {
+    detail_from!(pool, id, "$1", from_postgres)
+}
+
+async fn detail(pool: web::Data<Pool>, id: web::Path<Uuid>) -> HttpResponse {
+    answer(match pool.get_ref() {
+        Pool::Sqlite(pool) => sqlite_detail(pool, id.into_inner()).await,
+        Pool::Postgres(pool) => postgres_detail(pool, id.into_inner()).await,
     })
 }
 
@@ -271,6 +357,7 @@ async fn main() -> std::io::Result<()> {
             .route("/static", web::get().to(constant))
             .route("/organizations/{id}", web::get().to(read))
             .route("/organizations/{id}", web::patch().to(update))
+            .route("/organizations/{id}/detail", web::get().to(detail))
             .route("/users/{id}/organizations", web::get().to(page))
     })
     .bind(listen)?
