@@ -75,7 +75,18 @@ impl RateStatus {
 /// Counters in this process.
 #[derive(Debug, Default)]
 struct LocalCounters {
-    counters: Mutex<HashMap<String, (u64, u64)>>,
+    counters: Mutex<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    /// Key → (window, count).
+    by_key: HashMap<String, (u64, u64)>,
+    /// The size at which the next sweep of past windows runs (0: the soft maximum). After a
+    /// sweep it is twice what the sweep left, so that when most counters are live each new
+    /// key does not pay for a walk over all of them: sweeps stay amortized O(1) per key, and
+    /// memory within twice the live counters.
+    sweep_at: usize,
 }
 
 impl LocalCounters {
@@ -84,10 +95,12 @@ impl LocalCounters {
             .counters
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if counters.len() >= LOCAL_COUNTERS_SOFT_MAX && !counters.contains_key(key) {
-            counters.retain(|_, (w, _)| *w == window);
+        let Counters { by_key, sweep_at } = &mut *counters;
+        if by_key.len() >= (*sweep_at).max(LOCAL_COUNTERS_SOFT_MAX) && !by_key.contains_key(key) {
+            by_key.retain(|_, (w, _)| *w == window);
+            *sweep_at = by_key.len() * 2;
         }
-        let entry = counters.entry(key.to_owned()).or_insert((window, 0));
+        let entry = by_key.entry(key.to_owned()).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
@@ -408,7 +421,37 @@ mod tests {
             counters.increment(&format!("org:{i}"), 1);
         }
         counters.increment("org:late", 2);
-        let kept = counters.counters.lock().unwrap().len();
+        let kept = counters.counters.lock().unwrap().by_key.len();
         assert_eq!(kept, 1, "memory stays bounded however many keys passed");
+    }
+
+    #[test]
+    fn local_counters_do_not_sweep_live_counters_on_every_new_key() {
+        let counters = LocalCounters::default();
+        let live = LOCAL_COUNTERS_SOFT_MAX + 10;
+        for i in 0..live {
+            counters.increment(&format!("org:{i}"), 1);
+        }
+        // The sweep at the soft maximum found every counter live: the next one waits until
+        // there are twice as many, and nothing live was dropped.
+        let state = counters.counters.lock().unwrap();
+        assert_eq!(state.by_key.len(), live);
+        assert_eq!(state.sweep_at, LOCAL_COUNTERS_SOFT_MAX * 2);
+        drop(state);
+        for i in 0..live {
+            assert_eq!(
+                counters.increment(&format!("org:{i}"), 1),
+                2,
+                "org:{i} kept its count"
+            );
+        }
+        // A later window sweeps the past one once the map reaches the new threshold.
+        for i in 0..LOCAL_COUNTERS_SOFT_MAX * 2 - live {
+            counters.increment(&format!("next:{i}"), 2);
+        }
+        counters.increment("next:last", 2);
+        let state = counters.counters.lock().unwrap();
+        assert_eq!(state.by_key.len(), LOCAL_COUNTERS_SOFT_MAX * 2 - live + 1);
+        assert!(state.by_key.keys().all(|k| k.starts_with("next:")));
     }
 }
