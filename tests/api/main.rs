@@ -4,6 +4,7 @@
 mod api_keys;
 mod dependencies;
 mod errors;
+mod hardening;
 mod instances;
 mod members;
 mod openapi;

@@ -349,9 +349,46 @@ fn documented_patterns_agree_with_the_parsers() {
         &format!("{schemas}/CreateOrganizationRequest/properties/organizationName/pattern"),
         |s| OrganizationName::parse(s).is_ok(),
         &[
-            "Acme", " Acme ", "Ünï", "   ", "", "a\u{0}b", "a\nb", "a\u{85}b", "\u{a0}", "x\u{a0}",
+            "Acme",
+            " Acme ",
+            "Ünï",
+            "   ",
+            "",
+            "a\u{0}b",
+            "a\nb",
+            "a\u{85}b",
+            "\u{a0}",
+            "x\u{a0}",
+            "\u{200b}",
+            "\u{feff}",
+            " \u{200b}\u{2800} ",
+            "abc\u{202e}gnp.exe",
+            "\u{2066}x",
+            "x\u{200d}y",
+            "\u{3164}",
+            "a\u{061c}",
+            "日本",
         ],
     );
+    for pointer in [
+        "CreateWorkspaceRequest/properties/name",
+        "CreateUserRequest/properties/name",
+        "CreateApiKeyRequest/properties/name",
+    ] {
+        assert_agree(
+            &format!("{schemas}/{pointer}/pattern"),
+            |s| tenantry_domain::TextLine::parse(s, 255).is_ok(),
+            &[
+                "Ada",
+                "\u{200b}",
+                "\u{feff}x",
+                "a\u{202d}b",
+                "\t",
+                " ",
+                "ok\u{00ad}",
+            ],
+        );
+    }
     assert_agree(
         &format!("{schemas}/CreateOrganizationRequest/properties/domain/pattern"),
         |s| DomainName::parse(s).is_ok(),

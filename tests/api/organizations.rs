@@ -538,9 +538,12 @@ async fn reads_carry_an_etag_and_a_stale_if_match_is_412_and_changes_nothing() {
     let (status, problem) = parse(write("\"garbage\"".into(), "Garbage").await.unwrap()).await;
     assert_eq!(
         status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "not an ETag of ours"
+        StatusCode::PRECONDITION_FAILED,
+        "a tag of no representation of ours never matches"
     );
+    assert_eq!(problem["type"], "/problems/precondition-failed");
+    let (status, problem) = parse(write("garbage".into(), "Garbage").await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not a tag at all");
     assert_problem_names(&problem, status, "If-Match");
     let (_, after) = app.get(&path, &ada.key).await;
     assert_eq!(after["name"], "First");

@@ -8,7 +8,7 @@ use tenantry::settings::{LogFormat, Settings};
 
 fn settings(dir: &Path) -> Settings {
     Settings {
-        database_url: format!("sqlite://{}", dir.join("tenantry.db").display()),
+        database_url: format!("sqlite://{}", dir.join("tenantry.db").display()).into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_token: None,
         redis_url: None,
@@ -21,6 +21,7 @@ fn settings(dir: &Path) -> Settings {
         database_max_connections: 4,
         database_connect_timeout_ms: 5_000,
         database_acquire_timeout_ms: 5_000,
+        body_timeout_ms: 10_000,
         tiers: BTreeMap::new(),
     }
 }
@@ -154,4 +155,111 @@ async fn a_graceful_stop_finishes_the_requests_in_flight() {
     running.await.unwrap().unwrap();
     // Stopped: no new connection is served.
     assert!(tokio::net::TcpStream::connect(address).await.is_err());
+}
+
+#[tokio::test]
+async fn an_out_of_range_setting_stops_the_start_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenantry.toml");
+    for (line, name) in [
+        (
+            "database_max_connections = 0",
+            "TENANTRY_DATABASE_MAX_CONNECTIONS",
+        ),
+        (
+            "database_acquire_timeout_ms = 0",
+            "TENANTRY_DATABASE_ACQUIRE_TIMEOUT_MS",
+        ),
+        ("workers = 0", "TENANTRY_WORKERS"),
+        ("body_timeout_ms = 0", "TENANTRY_BODY_TIMEOUT_MS"),
+    ] {
+        std::fs::write(&file, format!("{line}\n")).unwrap();
+        let error = Settings::load(&file).unwrap_err().to_string();
+        assert!(error.contains(name), "{line}: {error}");
+        assert_eq!(error.lines().count(), 1, "{error}");
+    }
+    // `prepare` checks too, for settings made in code.
+    let mut bad = settings(dir.path());
+    bad.database_max_connections = 0;
+    let error = tenantry::prepare(&bad)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.contains("TENANTRY_DATABASE_MAX_CONNECTIONS"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn start_up_errors_name_the_database_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut missing_dir = settings(dir.path());
+    let path = dir.path().join("no-such-dir").join("tenantry.db");
+    missing_dir.database_url = format!("sqlite://{}", path.display()).into();
+    let error = tenantry::prepare(&missing_dir)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(error.contains("does not exist"), "{error}");
+
+    // A port nothing listens on: the address and the refusal, not a pool time-out.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut refused = settings(dir.path());
+    refused.database_url =
+        format!("postgres://app:pw-never-shown@127.0.0.1:{port}/tenantry").into();
+    refused.database_connect_timeout_ms = 2_000;
+    let error = tenantry::prepare(&refused).await.err().unwrap().to_string();
+    assert!(
+        error.contains(&format!("127.0.0.1:{port}/tenantry")),
+        "{error}"
+    );
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert!(!error.contains("pw-never-shown"), "{error}");
+
+    if let Ok(admin_url) = std::env::var("TENANTRY_TEST_DATABASE_URL")
+        && admin_url.starts_with("postgres")
+    {
+        let (base, _) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let (server, _) = base.rsplit_once('/').unwrap();
+        let mut missing_db = settings(dir.path());
+        missing_db.database_url = format!("{server}/tenantry_no_such_database").into();
+        let error = tenantry::prepare(&missing_db)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("tenantry_no_such_database"), "{error}");
+        assert!(error.contains("does not exist"), "{error}");
+        assert!(!error.contains(" at line "), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_written_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let writable = settings(dir.path());
+    // Create the database, then open it as a process that may only read it would.
+    let first = tenantry::prepare(&writable).await.unwrap();
+    drop(first);
+    let mut read_only = settings(dir.path());
+    read_only.database_url = format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("tenantry.db").display()
+    )
+    .into();
+    read_only.admin_token = Some("a-configured-admin-token".into());
+    let error = tenantry::prepare(&read_only)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(error.contains("cannot be written"), "{error}");
+    assert!(error.contains("tenantry.db"), "{error}");
 }

@@ -12,7 +12,7 @@ mod membership;
 mod organization;
 mod tiers;
 mod user;
-mod values;
+pub mod values;
 mod workspace;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeyScope, ApiKeySecret, KeyHash};

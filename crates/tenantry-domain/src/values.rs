@@ -28,11 +28,66 @@ pub mod limits {
     pub const TEXT_LINE_MAX_CHARS: usize = 255;
 }
 
+/// The bidirectional control characters (embeddings, overrides, isolates and marks): they
+/// make a text display in another order than it is stored (`abc\u{202E}gnp.exe` shows as
+/// `abcexe.png`), so no single-line value may hold one.
+pub const BIDI_CONTROLS: &[(char, char)] = &[
+    ('\u{061C}', '\u{061C}'),
+    ('\u{200E}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2066}', '\u{2069}'),
+];
+
+/// Characters that display as nothing (Unicode's default-ignorable code points of the Basic
+/// Multilingual Plane, less the bidirectional controls, and the Hangul and braille blanks): a
+/// name needs at least one character that is neither one of these nor white space.
+pub const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200D}'),
+    ('\u{2060}', '\u{2065}'),
+    ('\u{206A}', '\u{206F}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFF8}'),
+];
+
+fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
+    ranges.iter().any(|&(low, high)| (low..=high).contains(&c))
+}
+
+/// Whether `c` shows as something: not white space, not a control, not invisible.
+pub fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !in_ranges(c, INVISIBLE)
+        && !in_ranges(c, BIDI_CONTROLS)
+}
+
 /// Rejects the characters no stored text may hold: NUL (which PostgreSQL refuses) and, for
-/// single-line values, every other control character.
+/// single-line values, every other control character and the bidirectional controls.
 fn check_single_line(value: &str) -> Result<(), InvalidValue> {
     if value.chars().any(char::is_control) {
         return Err(InvalidValue::new("must not contain control characters"));
+    }
+    if value.chars().any(|c| in_ranges(c, BIDI_CONTROLS)) {
+        return Err(InvalidValue::new(
+            "must not contain bidirectional control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Rejects a name that shows as nothing: blank, or only invisible characters.
+fn check_visible(value: &str) -> Result<(), InvalidValue> {
+    if !value.chars().any(is_visible) {
+        return Err(InvalidValue::new("must contain a visible character"));
     }
     Ok(())
 }
@@ -77,7 +132,8 @@ macro_rules! string_value {
     };
 }
 
-/// An organization's display name: 1 to 255 characters, not blank, on one line.
+/// An organization's display name: 1 to 255 characters on one line, with a visible
+/// character and no bidirectional control.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationName(String);
 string_value!(OrganizationName);
@@ -87,14 +143,13 @@ impl OrganizationName {
         let value = value.into();
         check_length(&value, 1, limits::NAME_MAX_CHARS)?;
         check_single_line(&value)?;
-        if value.trim().is_empty() {
-            return Err(InvalidValue::new("must not be blank"));
-        }
+        check_visible(&value)?;
         Ok(Self(value))
     }
 }
 
-/// A short single-line text (a person's or a key's name, an external reference).
+/// A short single-line text (a person's, a key's or a workspace's name, an external
+/// reference): with a visible character and no bidirectional control.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextLine(String);
 string_value!(TextLine);
@@ -104,9 +159,7 @@ impl TextLine {
         let value = value.into();
         check_length(&value, 1, max_chars)?;
         check_single_line(&value)?;
-        if value.trim().is_empty() {
-            return Err(InvalidValue::new("must not be blank"));
-        }
+        check_visible(&value)?;
         Ok(Self(value))
     }
 }

@@ -5,11 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use tenantry_domain::{Access, ApiKeyId, ApiKeyScope, KeyHash, OrganizationId, Role, UserId};
 
 use crate::error::ApiError;
+use crate::extract::single_header;
 use crate::state::AppState;
 
 /// An authenticated caller.
@@ -144,10 +144,7 @@ impl Caller {
 fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
     let missing =
         || ApiError::Unauthorized("an API key is required in the Authorization header".into());
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?;
+    let value = single_header(req, "Authorization")?.ok_or_else(missing)?;
     let value = value
         .to_str()
         .map_err(|_| ApiError::Unauthorized("the Authorization header is malformed".into()))?

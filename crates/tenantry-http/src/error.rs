@@ -61,6 +61,13 @@ pub struct Problem {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A malformed request whose fault lies in named fields (a key repeated in the body, a
+    /// header sent twice).
+    #[error("{detail}")]
+    MalformedField {
+        detail: String,
+        fields: Vec<FieldError>,
+    },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{detail}")]
@@ -90,6 +97,11 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
+    /// The organization is inactive and the action would use or extend it.
+    #[error("{0}")]
+    OrganizationInactive(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{} invalid", describe_count(.0.len()))]
@@ -138,7 +150,7 @@ impl ApiError {
 
     fn kind(&self) -> Kind {
         let (status, slug, title) = match self {
-            Self::BadRequest(_) => (
+            Self::BadRequest(_) | Self::MalformedField { .. } => (
                 StatusCode::BAD_REQUEST,
                 "malformed-request",
                 "Malformed request",
@@ -178,6 +190,16 @@ impl ApiError {
                 "payload-too-large",
                 "Request body too large",
             ),
+            Self::RequestTimeout(_) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "Request body too slow",
+            ),
+            Self::OrganizationInactive(_) => (
+                StatusCode::CONFLICT,
+                "organization-inactive",
+                "Organization inactive",
+            ),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -210,6 +232,7 @@ impl ApiError {
         let kind = self.kind();
         let errors = match self {
             Self::Validation(errors)
+            | Self::MalformedField { fields: errors, .. }
             | Self::Forbidden { fields: errors, .. }
             | Self::ReferencedNotFound { fields: errors, .. } => errors.clone(),
             _ => Vec::new(),
@@ -249,6 +272,10 @@ impl ResponseError for ApiError {
         }
         if let Self::RateLimited { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if matches!(self, Self::RequestTimeout(_)) {
+            // The rest of the body may still be on its way: do not wait for it.
+            response.force_close();
         }
         if matches!(self, Self::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));

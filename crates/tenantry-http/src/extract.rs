@@ -67,6 +67,9 @@ impl<T: RequestBody + 'static, const LIMIT: usize> FromRequest for JsonBody<T, L
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Err(error) = single_header(req, "Content-Type") {
+            return Box::pin(std::future::ready(Err(error)));
+        }
         let content_type_ok = match req.mime_type() {
             Ok(None) => true,
             Ok(Some(mime)) => {
@@ -81,6 +84,11 @@ impl<T: RequestBody + 'static, const LIMIT: usize> FromRequest for JsonBody<T, L
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
         let req = req.clone();
+        let timeout = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map_or(crate::state::DEFAULT_BODY_TIMEOUT, |state| {
+                state.body_timeout
+            });
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType(
@@ -91,7 +99,13 @@ impl<T: RequestBody + 'static, const LIMIT: usize> FromRequest for JsonBody<T, L
                 return Err(ApiError::PayloadTooLarge(LIMIT));
             }
             let mut body = Vec::with_capacity(declared_length.unwrap_or(0).min(LIMIT));
-            while let Some(chunk) = payload.next().await {
+            // The whole body must arrive within the timeout, however it is trickled.
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let next = tokio::time::timeout_at(deadline, payload.next())
+                    .await
+                    .map_err(|_| ApiError::RequestTimeout(timeout.as_secs().max(1)))?;
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| {
                     ApiError::BadRequest(format!("could not read the request body: {e}"))
                 })?;
@@ -119,6 +133,7 @@ pub fn parse_body<T: RequestBody>(body: &[u8]) -> Result<T, ApiError> {
             "a JSON object body is required".into(),
         ));
     }
+    crate::json_text::check(body)?;
     let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     integers_as_integers(&mut value);
@@ -287,6 +302,23 @@ fn describe_code(error: &validator::ValidationError) -> String {
     }
 }
 
+/// The value of a header that must be sent at most once: a second copy makes the request
+/// ambiguous (which credentials, which organization?), so it is a 400 naming the header.
+pub fn single_header<'a>(
+    req: &'a HttpRequest,
+    name: &'static str,
+) -> Result<Option<&'a header::HeaderValue>, ApiError> {
+    let mut values = req.headers().get_all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::MalformedField {
+            detail: format!("the {name} header was sent more than once"),
+            fields: vec![FieldError::new(name, "must be sent at most once")],
+        });
+    }
+    Ok(first)
+}
+
 /// Parses a public id from a path segment, naming the parameter when it is not a UUID.
 pub fn path_id<T: FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
     value
@@ -407,19 +439,111 @@ impl FromRequest for NoQuery {
     }
 }
 
-/// The `If-Match` precondition of a write: `None` without one (or with `*`), else the
-/// version it names. A value that is not an ETag of ours (`"3"`) or `*` is a 422 naming the
-/// header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IfMatch(pub Option<u64>);
+/// The `If-Match` precondition of a write (RFC 9110 §13.1.1): absent or `*` (no
+/// condition), or a list of entity tags of which the current one must be one. Our tags are
+/// strong (`"3"`); a bare version (`3`) is taken as its tag. A weak tag (`W/"3"`) never
+/// matches under the strong comparison a write uses, nor does a tag this API never gives,
+/// so a list of only those fails with 412. A header that is not a list of tags is a 422
+/// naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfMatch(Option<Vec<u64>>);
 
 impl IfMatch {
+    /// No condition.
+    pub const ANY: Self = Self(None);
+
     fn malformed() -> ApiError {
         ApiError::validation(
             "If-Match",
-            "must be an ETag this API gave, such as \"3\", or *",
+            "must be *, or a comma-separated list of ETags such as \"3\"",
         )
     }
+
+    /// A condition on exactly `version`.
+    pub fn single_version(version: u64) -> Self {
+        Self(Some(vec![version]))
+    }
+
+    /// Whether the request names versions at all (`*` and no header do not).
+    pub fn is_conditional(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The one version the header names, if it names exactly one (the usual case: the
+    /// conditional write itself then checks it).
+    pub fn single(&self) -> Option<u64> {
+        match self.0.as_deref() {
+            Some([version]) => Some(*version),
+            _ => None,
+        }
+    }
+
+    /// The version a write must find, given the current one: `None` without a condition,
+    /// the current version when the header names it, else 412.
+    pub fn version_for(&self, current: u64) -> Result<Option<u64>, ApiError> {
+        match &self.0 {
+            None => Ok(None),
+            Some(versions) if versions.contains(&current) => Ok(Some(current)),
+            Some(_) => Err(ApiError::PreconditionFailed),
+        }
+    }
+
+    fn parse<'a>(values: impl Iterator<Item = &'a str>) -> Result<Self, ApiError> {
+        let mut versions = Vec::new();
+        let mut any = false;
+        let mut seen = false;
+        for value in values {
+            for item in value.split(',').map(str::trim) {
+                seen = true;
+                if item == "*" {
+                    any = true;
+                    continue;
+                }
+                if let Some(weak) = item.strip_prefix("W/") {
+                    // Well formed, but a weak tag fails the strong comparison.
+                    if !is_quoted_tag(weak) {
+                        return Err(Self::malformed());
+                    }
+                    continue;
+                }
+                if is_quoted_tag(item) {
+                    let inner = &item[1..item.len() - 1];
+                    if let Some(version) = parse_version(inner) {
+                        versions.push(version);
+                    }
+                    continue;
+                }
+                match parse_version(item) {
+                    Some(version) => versions.push(version),
+                    None => return Err(Self::malformed()),
+                }
+            }
+        }
+        if !seen {
+            return Err(Self::malformed());
+        }
+        if any {
+            // `*` matches any current representation, alone or in a list.
+            return Ok(Self::ANY);
+        }
+        Ok(Self(Some(versions)))
+    }
+}
+
+/// `"…"` with only the characters RFC 9110 allows inside an entity tag.
+fn is_quoted_tag(value: &str) -> bool {
+    value.len() >= 2
+        && value.starts_with('"')
+        && value.ends_with('"')
+        && value[1..value.len() - 1]
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+}
+
+fn parse_version(value: &str) -> Option<u64> {
+    (!value.is_empty() && value.len() <= 19 && value.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse().ok())
+        .flatten()
 }
 
 impl FromRequest for IfMatch {
@@ -427,25 +551,15 @@ impl FromRequest for IfMatch {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = match req.headers().get(header::IF_MATCH) {
-            None => Ok(IfMatch(None)),
-            Some(value) => match value.to_str().map(str::trim) {
-                Ok("*") => Ok(IfMatch(None)),
-                // `"3"` as sent back from an ETag, or a bare `3`.
-                Ok(tag) => tag
-                    .strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .or(Some(tag))
-                    .filter(|t| {
-                        !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit())
-                    })
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .map(|version| IfMatch(Some(version)))
-                    .ok_or_else(Self::malformed),
-                Err(_) => Err(Self::malformed()),
-            },
-        };
-        std::future::ready(result)
+        let mut headers = req.headers().get_all(header::IF_MATCH).peekable();
+        if headers.peek().is_none() {
+            return std::future::ready(Ok(Self::ANY));
+        }
+        let values: Result<Vec<&str>, _> = headers.map(|v| v.to_str()).collect();
+        std::future::ready(match values {
+            Ok(values) => Self::parse(values.into_iter()),
+            Err(_) => Err(Self::malformed()),
+        })
     }
 }
 
@@ -471,6 +585,34 @@ mod tests {
             value,
             serde_json::json!({"a": 10, "b": [2.5, -3], "c": 1e300})
         );
+    }
+
+    #[test]
+    fn if_match_follows_the_strong_comparison() {
+        let parse = |v: &str| IfMatch::parse(std::iter::once(v));
+        assert_eq!(parse("*").unwrap(), IfMatch::ANY);
+        assert_eq!(parse("\"3\"").unwrap().single(), Some(3));
+        assert_eq!(parse("3").unwrap().single(), Some(3));
+        let list = parse("\"2\", \"5\"").unwrap();
+        assert_eq!(list.version_for(5).unwrap(), Some(5));
+        assert!(list.version_for(4).is_err());
+        let weak = parse("W/\"3\"").unwrap();
+        assert!(weak.is_conditional());
+        assert!(matches!(
+            weak.version_for(3),
+            Err(ApiError::PreconditionFailed)
+        ));
+        assert!(matches!(
+            parse("\"abc\"").unwrap().version_for(3),
+            Err(ApiError::PreconditionFailed)
+        ));
+        assert_eq!(parse("\"1\", *").unwrap(), IfMatch::ANY);
+        for malformed in ["", "three", "\"3", "W/3", "\"a b\""] {
+            assert!(
+                matches!(parse(malformed), Err(ApiError::Validation(_))),
+                "{malformed}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod common;
 pub mod error;
 pub mod extract;
 mod health;
+mod json_text;
 pub mod key_cache;
 pub mod management;
 mod openapi;
@@ -18,6 +19,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::{ResourceDef, Server, Service as _};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage as _, HttpRequest, HttpResponse, HttpServer, web};
 use rate_limit::RateStatus;
@@ -72,11 +74,27 @@ pub fn server(
             .app_data(web::PathConfig::default().error_handler(|err, _| {
                 ApiError::BadRequest(format!("the path is malformed: {err}")).into()
             }))
-            .wrap_fn(|req, srv| {
+            .wrap_fn(|mut req, srv| {
                 let request_id = req.extensions().get::<RequestId>().copied();
+                // HEAD is answered wherever GET is: routed as GET, and the connection
+                // sends the headers alone (it knows the request was a HEAD).
+                if req.method() == Method::HEAD {
+                    req.head_mut().method = Method::GET;
+                }
+                let authenticated = req.headers().contains_key(header::AUTHORIZATION);
                 let response = srv.call(req);
                 async move {
                     let mut response = response.await?;
+                    let headers = response.headers_mut();
+                    headers.insert(
+                        header::X_CONTENT_TYPE_OPTIONS,
+                        HeaderValue::from_static("nosniff"),
+                    );
+                    // What one caller may see is no cache's to keep; an answer that sets
+                    // its own policy (the logo's private revalidation) keeps it.
+                    if authenticated && !headers.contains_key(header::CACHE_CONTROL) {
+                        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    }
                     let status = response.request().extensions().get::<RateStatus>().copied();
                     if let Some(status) = status {
                         let headers = response.headers_mut();
@@ -141,7 +159,11 @@ impl KnownRoutes {
                             .contains(&k.as_str())
                     })
                     .map(|k| k.to_ascii_uppercase())
-                    .collect();
+                    .collect::<Vec<_>>();
+                let mut methods = methods;
+                if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                    methods.push("HEAD".to_owned());
+                }
                 (ResourceDef::new(path.as_str()), methods)
             })
             .collect();

@@ -143,10 +143,42 @@ fn collect_refs(schema: &Value, document: &Value, found: &mut BTreeSet<String>) 
     }
 }
 
-/// A name: one line, not blank. (Rust's `char::is_control` is C0, DEL and C1.)
-const NAME: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+/// A JSON Schema character class body of `ranges`, as `\uXXXX-\uXXXX` (all in the Basic
+/// Multilingual Plane, so the same pattern reads alike with and without Unicode mode).
+fn class(ranges: &[(char, char)]) -> String {
+    ranges
+        .iter()
+        .map(|&(low, high)| {
+            if low == high {
+                format!("\\u{:04X}", low as u32)
+            } else {
+                format!("\\u{:04X}-\\u{:04X}", low as u32, high as u32)
+            }
+        })
+        .collect()
+}
+
+/// What no single-line text holds: controls (Rust's `char::is_control`: C0, DEL and C1)
+/// and the bidirectional controls.
+fn never_in_a_line() -> String {
+    format!(
+        "\\u0000-\\u001F\\u007F-\\u009F{}",
+        class(tenantry_domain::values::BIDI_CONTROLS)
+    )
+}
+
+/// A name: one line with a visible character (`tenantry_domain::values::is_visible`).
+fn name_pattern() -> String {
+    let never = never_in_a_line();
+    let invisible = class(tenantry_domain::values::INVISIBLE);
+    format!("^[^{never}]*[^\\s{never}{invisible}][^{never}]*$")
+}
+
 /// One line of text, possibly empty.
-const LINE: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+fn line_pattern() -> String {
+    format!("^[^{}]*$", never_in_a_line())
+}
+
 /// A host name whose last label starts with a letter (`tenantry_domain::DomainName`).
 const HOST: &str =
     r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
@@ -172,10 +204,16 @@ fn rules() -> Vec<(&'static str, Value)> {
         r"^data:image/(png;base64,iVBORw0K(Ggo=|Gg[o-r][A-Za-z0-9+/]{BASE64})|(jpeg;base64,/9j/|gif;base64,R0lGOD[dl]h|webp;base64,UklGR[g-v][A-Za-z0-9+/]{{4}}[BDFHJLNPRTVXZbdfhjlnprtvxz13579/]XRUJQ){BASE64})$"
     );
     let s = |pattern: &str| json!({"pattern": pattern});
+    let name = name_pattern();
+    let line = line_pattern();
     vec![
         (
+            "/components/schemas/CreateWorkspaceRequest/properties/name",
+            s(&name),
+        ),
+        (
             "/components/schemas/CreateOrganizationRequest/properties/organizationName",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/CreateOrganizationRequest/properties/domain",
@@ -183,11 +221,11 @@ fn rules() -> Vec<(&'static str, Value)> {
         ),
         (
             "/components/schemas/UpdateOrganizationRequest/properties/name",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/UpdateOrganizationRequest/properties/organizationName",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/UpdateOrganizationRequest/properties/domain",
@@ -204,7 +242,7 @@ fn rules() -> Vec<(&'static str, Value)> {
         ),
         (
             "/components/schemas/CreateUserRequest/properties/name",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/CreateUserRequest/properties/email",
@@ -212,11 +250,11 @@ fn rules() -> Vec<(&'static str, Value)> {
         ),
         (
             "/components/schemas/CreateApiKeyRequest/properties/name",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/OrganizationUpdate/properties/organization_name",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/OrganizationUpdate/properties/logo_url",
@@ -248,11 +286,11 @@ fn rules() -> Vec<(&'static str, Value)> {
         ),
         (
             "/components/schemas/PatchedOrganizationRequest/properties/name",
-            s(NAME),
+            s(&name),
         ),
         (
             "/components/schemas/PatchedOrganizationRequest/properties/salesforce_code",
-            s(LINE),
+            s(&line),
         ),
         (
             "/components/schemas/PatchedOrganizationRequest/properties/logo",

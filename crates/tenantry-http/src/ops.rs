@@ -8,6 +8,7 @@ use tenantry_storage::StoreError;
 
 use crate::common::now;
 use crate::error::{ApiError, FieldError};
+use crate::extract::IfMatch;
 use crate::state::AppState;
 
 /// The organization, or a 404 naming it.
@@ -29,21 +30,29 @@ pub(crate) fn organization_not_found(error: StoreError) -> ApiError {
     }
 }
 
-/// Writes `changes` (only a read when there are none), applying them only to
-/// `expected_version` when one is given (else 412).
+/// Writes `changes` (only a read when there are none), applying them only to a version
+/// `If-Match` names when it names any (else 412).
 pub(crate) async fn apply_changes(
     state: &AppState,
     id: OrganizationId,
     changes: &OrganizationChanges,
-    expected_version: Option<u64>,
+    if_match: &IfMatch,
 ) -> Result<Organization, ApiError> {
     if changes.is_empty() {
         let org = read_organization(state, id).await?;
-        if expected_version.is_some_and(|version| version != org.version) {
-            return Err(ApiError::PreconditionFailed);
-        }
+        if_match.version_for(org.version)?;
         return Ok(org);
     }
+    // One named version is checked by the conditional write itself; a list needs the
+    // current version to pick from.
+    let expected_version = match if_match.single() {
+        Some(version) => Some(version),
+        None if if_match.is_conditional() => {
+            let org = read_organization(state, id).await?;
+            if_match.version_for(org.version)?
+        }
+        None => None,
+    };
     state
         .store
         .update_organization(id, changes, expected_version, now())

@@ -17,6 +17,9 @@ pub const DEFAULT_KEY_RATE_LIMIT: u32 = 600;
 /// within this time.
 pub const DEFAULT_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// How long a request body may take to arrive, by default.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The application's shared state.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -34,6 +37,8 @@ pub struct AppState {
     pub key_rate_limit: u32,
     /// Which caller a key hash stands for, remembered briefly.
     pub keys: Arc<KeyCache>,
+    /// How long a request body may take to arrive, from its first byte to its last.
+    pub body_timeout: Duration,
 }
 
 impl AppState {
@@ -46,6 +51,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             key_rate_limit: DEFAULT_KEY_RATE_LIMIT,
             keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }

@@ -25,6 +25,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] DbErr),
+    /// The database could not be opened at start: what was being opened (a SQLite path, or
+    /// a PostgreSQL address without its password) and why.
+    #[error("could not open {target}: {cause}")]
+    Open { target: String, cause: String },
 }
 
 impl From<DbErr> for StoreError {

@@ -26,8 +26,8 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, FromQueryResult, QueryTrait, SelectModel, SelectorRaw, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    DbErr, FromQueryResult, QueryTrait, RuntimeErr, SelectModel, SelectorRaw,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use tenantry_migrations::{Migrator, MigratorTrait};
 use uuid::Uuid;
@@ -132,8 +132,25 @@ impl Store {
                 .busy_timeout(busy_timeout)
                 .foreign_keys(true)
         });
-        let db = Database::connect(connect).await?;
-        migrate(&db).await?;
+        let target = describe_target(&options.url);
+        let open_error = |cause: String| StoreError::Open {
+            target: target.clone(),
+            cause,
+        };
+        probe(options).await.map_err(open_error)?;
+        let db = Database::connect(connect)
+            .await
+            .map_err(|e| open_error(db_cause(&e)))?;
+        migrate(&db).await.map_err(|e| match e {
+            StoreError::Database(e) | StoreError::Unavailable(e) => open_error(db_cause(&e)),
+            other => other,
+        })?;
+        check_writable(&db).await.map_err(|e| {
+            open_error(format!(
+                "the database cannot be written ({}); check the file's owner and permissions, or the server's read-only mode",
+                db_cause(&e)
+            ))
+        })?;
         Ok(Self { db })
     }
 
@@ -169,6 +186,103 @@ impl Store {
         };
         Ok(self.db.begin_with_options(options).await?)
     }
+}
+
+/// What a database URL opens, for an error message: the SQLite file's path, or the
+/// PostgreSQL server and database without user or password.
+fn describe_target(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return match sqlite_path(url) {
+            Some(path) => format!("the SQLite database {}", path.display()),
+            None => "an in-memory SQLite database".to_owned(),
+        };
+    }
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let after_credentials = without_scheme
+        .rsplit_once('@')
+        .map_or(without_scheme, |(_, rest)| rest);
+    let address = after_credentials.split('?').next().unwrap_or_default();
+    format!("the PostgreSQL database at {address}")
+}
+
+/// The file a SQLite URL names (`None` for an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr as _;
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    (!path.as_os_str().is_empty() && path != std::path::Path::new(":memory:"))
+        .then(|| path.to_path_buf())
+}
+
+/// Opens one connection before the pool does, to say why the database cannot be opened:
+/// a pool only reports that it timed out. For SQLite, also names a missing directory.
+async fn probe(options: &StoreOptions) -> Result<(), String> {
+    use sea_orm::sqlx::Connection as _;
+    use std::str::FromStr as _;
+    if options.url.starts_with("sqlite:") {
+        if let Some(path) = sqlite_path(&options.url)
+            && let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(format!("its directory {} does not exist", dir.display()));
+        }
+        return Ok(());
+    }
+    let connect = sea_orm::sqlx::postgres::PgConnectOptions::from_str(&options.url)
+        .map_err(|e| format!("the URL is invalid: {}", sqlx_cause(&e)))?;
+    match tokio::time::timeout(
+        options.connect_timeout,
+        sea_orm::sqlx::PgConnection::connect_with(&connect),
+    )
+    .await
+    {
+        Err(_) => Err(format!(
+            "no answer within {} ms",
+            options.connect_timeout.as_millis()
+        )),
+        Ok(Err(error)) => Err(sqlx_cause(&error)),
+        Ok(Ok(connection)) => {
+            connection.close().await.ok();
+            Ok(())
+        }
+    }
+}
+
+/// The cause of a database error in one line, without the driver's wrapping.
+fn db_cause(error: &DbErr) -> String {
+    match error {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_cause(e),
+        other => other.to_string(),
+    }
+}
+
+fn sqlx_cause(error: &sea_orm::sqlx::Error) -> String {
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        Sqlx::Database(db) => db.message().to_owned(),
+        Sqlx::Io(io) => io.to_string(),
+        Sqlx::Configuration(e) => e.to_string(),
+        Sqlx::Tls(e) => format!("TLS: {e}"),
+        other => other.to_string(),
+    }
+}
+
+/// Writes and rolls back, so that a database this process may read but not write (a file
+/// owned by another user, a read-only server) stops the start instead of failing every
+/// write later.
+async fn check_writable(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let transaction = db.begin_with_options(options).await?;
+    transaction
+        .execute_unprepared("CREATE TABLE tenantry_write_check (x INTEGER)")
+        .await?;
+    transaction.rollback().await
 }
 
 /// Applies pending migrations. On PostgreSQL several instances may start at once: a

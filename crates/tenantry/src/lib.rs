@@ -5,6 +5,7 @@ pub mod telemetry;
 
 use std::net::TcpListener;
 
+use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, KeyHash, TextLine};
@@ -21,10 +22,13 @@ pub use settings::{LogFormat, Settings};
 pub enum StartError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
-    #[error("could not open the database: {0}")]
+    #[error("{0}")]
     Store(#[from] tenantry_storage::StoreError),
-    #[error("could not listen: {0}")]
-    Listen(#[from] std::io::Error),
+    #[error("could not listen on {address}: {cause}")]
+    Listen {
+        address: std::net::SocketAddr,
+        cause: std::io::Error,
+    },
     #[error("invalid Redis URL: {0}")]
     Redis(String),
     #[error("could not make the admin token: {0}")]
@@ -43,6 +47,7 @@ pub struct Prepared {
 /// Opens the database (applying migrations), sets up the platform admin token and binds
 /// the listener.
 pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
+    settings.check()?;
     let mut store_options = StoreOptions::new(settings.database_url());
     store_options.max_connections = settings.database_max_connections;
     store_options.connect_timeout = settings.connect_timeout();
@@ -52,7 +57,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
 
     let mut generated_admin_token = None;
     let admin_token = match &settings.admin_token {
-        Some(token) => Some(KeyHash::of(token)),
+        Some(token) => Some(KeyHash::of(token.expose_secret())),
         None => {
             if !store.has_admin_key().await? {
                 generated_admin_token = Some(bootstrap_admin_key(&store).await?);
@@ -62,7 +67,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
     };
     let limiter = match &settings.redis_url {
         None => RateLimiter::default(),
-        Some(url) => RateLimiter::redis(url, "tenantry:rl:", Arc::new(SystemClock))
+        Some(url) => RateLimiter::redis(url.expose_secret(), "tenantry:rl:", Arc::new(SystemClock))
             .map_err(|e| StartError::Redis(e.to_string()))?,
     };
     tracing::info!(counters = limiter.mode(), "rate limits ready");
@@ -74,14 +79,19 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         limiter: Arc::new(limiter),
         key_rate_limit: settings.key_rate_limit,
         keys: Arc::new(KeyCache::new(Duration::from_millis(settings.key_cache_ms))),
+        body_timeout: settings.body_timeout(),
     };
-    let listener = TcpListener::bind(settings.listen)?;
-    let address = listener.local_addr()?;
+    let listen_error = |cause| StartError::Listen {
+        address: settings.listen,
+        cause,
+    };
+    let listener = TcpListener::bind(settings.listen).map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
     let mut options = ServerOptions::default();
     if let Some(workers) = settings.workers {
         options.workers = workers.max(1);
     }
-    let server = tenantry_http::server(state, listener, &options)?;
+    let server = tenantry_http::server(state, listener, &options).map_err(listen_error)?;
     Ok(Prepared {
         server,
         address,

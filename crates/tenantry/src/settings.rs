@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
-use tenantry_domain::{AccountType, TierTable};
+use tenantry_domain::{AccountType, HttpUrl, TierTable};
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -40,18 +41,20 @@ pub struct TierSettings {
     pub rate_limits: RateLimitSettings,
 }
 
-/// Every setting of the server.
+/// Every setting of the server. Secrets (the admin token, and the database and Redis URLs,
+/// which may carry passwords) are [`SecretString`]s: `Debug` prints them redacted, so a
+/// logged or printed `Settings` shows none of them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// `sqlite://path` or `postgres://…`.
-    pub database_url: String,
+    pub database_url: SecretString,
     /// The address to listen on.
     pub listen: SocketAddr,
     /// The platform admin token; generated on first start when not set.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<SecretString>,
     /// Redis, for rate limits shared by several instances.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretString>,
     /// Requests per minute of a key, for requests that name no organization.
     pub key_rate_limit: u32,
     /// How long an instance remembers which caller an API key stands for; 0 looks every
@@ -67,6 +70,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_connect_timeout_ms: u64,
     pub database_acquire_timeout_ms: u64,
+    /// How long a request body may take to arrive, from its first byte to its last.
+    pub body_timeout_ms: u64,
     /// Overrides of the account tiers' defaults, by tier name.
     #[serde(default)]
     pub tiers: BTreeMap<String, TierSettings>,
@@ -74,7 +79,7 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 13] = [
+const ENVIRONMENT: [&str; 14] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
@@ -88,6 +93,7 @@ const ENVIRONMENT: [&str; 13] = [
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_CONNECT_TIMEOUT_MS",
     "DATABASE_ACQUIRE_TIMEOUT_MS",
+    "BODY_TIMEOUT_MS",
 ];
 
 fn environment() -> std::collections::HashMap<String, String> {
@@ -125,6 +131,10 @@ impl Settings {
             .set_default("database_max_connections", 16)?
             .set_default("database_connect_timeout_ms", 5_000)?
             .set_default("database_acquire_timeout_ms", 2_000)?
+            .set_default(
+                "body_timeout_ms",
+                tenantry_http::state::DEFAULT_BODY_TIMEOUT.as_millis() as u64,
+            )?
             .add_source(
                 config::File::from(file)
                     .format(config::FileFormat::Toml)
@@ -141,19 +151,90 @@ impl Settings {
         Ok(settings)
     }
 
-    fn check(&self) -> Result<(), SettingsError> {
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+    /// Checks every value that its type alone does not bound; the error names the setting
+    /// as its environment variable and says what it takes.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |name: &str, rule: &str| {
+            SettingsError::Value(format!("TENANTRY_{} {rule}", name.to_ascii_uppercase()))
+        };
+        let url = self.database_url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
         {
-            return Err(SettingsError::Value(
-                "database_url must start with sqlite:// or postgres://".into(),
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
             ));
         }
         if let Some(token) = &self.admin_token
-            && token.len() < 16
+            && token.expose_secret().chars().count() < 16
         {
-            return Err(SettingsError::Value(
-                "admin_token must be at least 16 characters".into(),
+            return Err(invalid("admin_token", "must be at least 16 characters"));
+        }
+        if let Some(token) = &self.admin_token
+            && token
+                .expose_secret()
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "admin_token",
+                "must not contain spaces or control characters",
             ));
+        }
+        if let Some(redis) = &self.redis_url
+            && !(redis.expose_secret().starts_with("redis://")
+                || redis.expose_secret().starts_with("rediss://")
+                || redis.expose_secret().starts_with("redis+unix://")
+                || redis.expose_secret().starts_with("unix://"))
+        {
+            return Err(invalid(
+                "redis_url",
+                "must start with redis:// or rediss://",
+            ));
+        }
+        if let Some(public) = &self.public_url
+            && HttpUrl::parse(public.as_str()).is_err()
+        {
+            return Err(invalid(
+                "public_url",
+                "must be an absolute http or https URL",
+            ));
+        }
+        let ranges: [(&str, u64, u64, u64); 7] = [
+            (
+                "key_rate_limit",
+                u64::from(self.key_rate_limit),
+                1,
+                u64::from(u32::MAX),
+            ),
+            ("key_cache_ms", self.key_cache_ms, 0, 3_600_000),
+            (
+                "database_max_connections",
+                u64::from(self.database_max_connections),
+                1,
+                10_000,
+            ),
+            (
+                "database_connect_timeout_ms",
+                self.database_connect_timeout_ms,
+                1,
+                3_600_000,
+            ),
+            (
+                "database_acquire_timeout_ms",
+                self.database_acquire_timeout_ms,
+                1,
+                3_600_000,
+            ),
+            ("body_timeout_ms", self.body_timeout_ms, 1, 3_600_000),
+            ("workers", self.workers.map_or(1, |w| w as u64), 1, 1_024),
+        ];
+        for (name, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(invalid(name, &format!("must be from {min} to {max}")));
+            }
         }
         for name in self.tiers.keys() {
             AccountType::parse(name)
@@ -164,32 +245,30 @@ impl Settings {
 
     /// The database URL with SQLite's create-if-missing mode.
     pub fn database_url(&self) -> String {
-        if self.database_url.starts_with("sqlite:") && !self.database_url.contains("mode=") {
-            let separator = if self.database_url.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            format!("{}{separator}mode=rwc", self.database_url)
+        let url = self.database_url.expose_secret();
+        if url.starts_with("sqlite:") && !url.contains("mode=") {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{separator}mode=rwc")
         } else {
-            self.database_url.clone()
+            url.to_owned()
         }
     }
 
     /// The database URL without its password, for logs.
     pub fn database_url_redacted(&self) -> String {
-        match (self.database_url.find("://"), self.database_url.rfind('@')) {
+        let url = self.database_url.expose_secret();
+        match (url.find("://"), url.rfind('@')) {
             (Some(scheme), Some(at)) if at > scheme => {
-                let credentials = &self.database_url[scheme + 3..at];
+                let credentials = &url[scheme + 3..at];
                 let user = credentials.split(':').next().unwrap_or_default();
-                format!(
-                    "{}{user}:***{}",
-                    &self.database_url[..scheme + 3],
-                    &self.database_url[at..]
-                )
+                format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
             }
-            _ => self.database_url.clone(),
+            _ => url.to_owned(),
         }
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
     }
 
     pub fn connect_timeout(&self) -> Duration {
@@ -237,5 +316,60 @@ mod tests {
         );
         settings.database_url = "sqlite://tenantry.db".into();
         assert_eq!(settings.database_url(), "sqlite://tenantry.db?mode=rwc");
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let mut settings = Settings::load(Path::new("/nonexistent.toml")).unwrap();
+        settings.database_url = "postgres://app:pg-s3cret-pw@db:5432/tenantry".into();
+        settings.admin_token = Some("admin-s3cret-token-0123456789".into());
+        settings.redis_url = Some("redis://:redis-s3cret-pw@cache:6379/".into());
+        let printed = format!("{settings:?} {settings:#?}");
+        for secret in ["pg-s3cret-pw", "admin-s3cret-token", "redis-s3cret-pw"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("REDACTED"), "{printed}");
+    }
+
+    #[test]
+    fn each_out_of_range_setting_is_named() {
+        let base = Settings::load(Path::new("/nonexistent.toml")).unwrap();
+        type Change = fn(&mut Settings);
+        let cases: [(Change, &str); 9] = [
+            (
+                |s| s.database_max_connections = 0,
+                "TENANTRY_DATABASE_MAX_CONNECTIONS",
+            ),
+            (
+                |s| s.database_connect_timeout_ms = 0,
+                "TENANTRY_DATABASE_CONNECT_TIMEOUT_MS",
+            ),
+            (
+                |s| s.database_acquire_timeout_ms = 0,
+                "TENANTRY_DATABASE_ACQUIRE_TIMEOUT_MS",
+            ),
+            (|s| s.body_timeout_ms = 0, "TENANTRY_BODY_TIMEOUT_MS"),
+            (|s| s.workers = Some(0), "TENANTRY_WORKERS"),
+            (|s| s.key_rate_limit = 0, "TENANTRY_KEY_RATE_LIMIT"),
+            (
+                |s| s.public_url = Some("ftp://x".into()),
+                "TENANTRY_PUBLIC_URL",
+            ),
+            (
+                |s| s.redis_url = Some("http://x".into()),
+                "TENANTRY_REDIS_URL",
+            ),
+            (
+                |s| s.database_url = "mysql://x".into(),
+                "TENANTRY_DATABASE_URL",
+            ),
+        ];
+        for (change, name) in cases {
+            let mut settings = base.clone();
+            change(&mut settings);
+            let error = settings.check().expect_err(name).to_string();
+            assert!(error.contains(name), "{error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+        }
     }
 }

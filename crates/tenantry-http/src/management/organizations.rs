@@ -14,7 +14,9 @@ use crate::common::{
     CreateProblems, DeleteProblems, Fields, ListProblems, ReadProblems, WriteProblems, now,
 };
 use crate::error::{ApiError, FieldError};
-use crate::extract::{BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, path_id};
+use crate::extract::{
+    BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, path_id, single_header,
+};
 use crate::ops::{apply_changes, authorize_changes, organization_not_found, snake_name};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
@@ -143,7 +145,7 @@ pub(super) async fn create_organization(
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("Idempotency-Key") else {
+    let Some(value) = single_header(req, "Idempotency-Key")? else {
         return Ok(None);
     };
     let invalid = || {
@@ -305,7 +307,7 @@ pub(super) async fn detail_response(
     request_body = UpdateOrganizationRequest,
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
     responses(
         (status = 200, description = "The updated organization.", body = OrganizationView,
@@ -356,7 +358,7 @@ pub(super) async fn update_organization(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
-    let org = apply_changes(&state, id, &changes, if_match.0).await?;
+    let org = apply_changes(&state, id, &changes, &if_match).await?;
     let view = OrganizationView::new(&org, &state.tiers, now());
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, org.etag()))
@@ -419,7 +421,7 @@ pub(super) async fn delete_organization(
     request_body = SetMaxOveragesRequest,
     params(
         ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
     responses(
         (status = 200, description = "The overage configuration.", body = MaxOveragesView,
@@ -453,7 +455,7 @@ pub(super) async fn set_max_overages(
         ..Default::default()
     };
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
-    let org = apply_changes(&state, id, &changes, if_match.0).await?;
+    let org = apply_changes(&state, id, &changes, &if_match).await?;
     let now = now();
     let view = MaxOveragesView {
         organization_id: org.id.as_uuid(),

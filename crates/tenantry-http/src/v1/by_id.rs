@@ -262,7 +262,7 @@ pub(super) async fn get_organization_by_id(
     params(
         ("id" = Uuid, Path, description = "A UUID string identifying this organization.", example = "3c90c3cc-0d44-4b50-8888-8dd25736052a"),
         LogoQuery,
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
     responses(
         (status = 200, description = "The updated organization.", body = OrganizationById,
@@ -319,6 +319,6 @@ pub(super) async fn update_organization_by_id(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| snake_name(f).to_owned())?;
-    let org = apply_changes(&state, id, &changes, if_match.0).await?;
+    let org = apply_changes(&state, id, &changes, &if_match).await?;
     Ok(respond(&org, query))
 }

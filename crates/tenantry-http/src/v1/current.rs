@@ -24,7 +24,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::common::{AccountTypeValue, Fields, ReadProblems, RoleValue, WriteProblems, lim, now};
 use crate::error::ApiError;
-use crate::extract::{FieldCase, IfMatch, JsonBody, NoQuery, RequestBody};
+use crate::extract::{FieldCase, IfMatch, JsonBody, NoQuery, RequestBody, single_header};
 use crate::ops::{
     apply_changes, authorize_changes, organization_not_found, read_organization, snake_name,
 };
@@ -292,7 +292,7 @@ fn field_name(field: OrganizationField) -> String {
 /// The organization the caller acts in: its organization-scoped key's, or the one
 /// `X-Organization-Id` names.
 fn current_organization(caller: &Caller, req: &HttpRequest) -> Result<OrganizationId, ApiError> {
-    match (req.headers().get("X-Organization-Id"), caller) {
+    match (single_header(req, "X-Organization-Id")?, caller) {
         (Some(value), _) => value
             .to_str()
             .ok()
@@ -372,7 +372,7 @@ pub(super) async fn get_current_organization(
     request_body = OrganizationUpdate,
     params(
         ("X-Organization-Id" = Option<String>, Header, nullable = false, format = Uuid, description = "The organization, for keys not scoped to one."),
-        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag of the version this change is based on."),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
     responses(
         (status = 200, description = "Successful Response", body = OrganizationModel,
@@ -444,10 +444,12 @@ pub(super) async fn update_current_organization(
                 "the NSFW settings apply only to organizations on the shared plane; this organization runs on dedicated infrastructure".into(),
             ));
         }
-        let expected = match (&overrides, if_match.0) {
-            (_, Some(version)) => Some(version),
-            (Some(_), None) => Some(current.version),
-            (None, None) => None,
+        // The merge is applied to the version it was made from: the one `If-Match` names
+        // (checked now), else the one just read.
+        let expected = match if_match.version_for(current.version)? {
+            Some(version) => IfMatch::single_version(version),
+            None if overrides.is_some() => IfMatch::single_version(current.version),
+            None => IfMatch::ANY,
         };
         if let Some(body) = &overrides {
             let mut merged = current.rate_limit_overrides;
@@ -458,13 +460,13 @@ pub(super) async fn update_current_organization(
             merged.compute = body.compute.or(merged.compute);
             changes.rate_limit_overrides = Some(merged);
         }
-        match apply_changes(&state, id, &changes, expected).await {
+        match apply_changes(&state, id, &changes, &expected).await {
             Err(ApiError::PreconditionFailed)
-                if if_match.0.is_none() && attempt < MERGE_ATTEMPTS =>
+                if !if_match.is_conditional() && attempt < MERGE_ATTEMPTS =>
             {
                 continue;
             }
-            Err(ApiError::PreconditionFailed) if if_match.0.is_none() => {
+            Err(ApiError::PreconditionFailed) if !if_match.is_conditional() => {
                 return Err(ApiError::Conflict(
                     "the organization kept changing while this change was applied; retry it".into(),
                 ));
