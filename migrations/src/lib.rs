@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tables;
 mod m20261123_000002_create_workspaces;
+mod m20261125_000001_idempotency_headers;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261123_000002_create_workspaces::Migration),
+            Box::new(m20261125_000001_idempotency_headers::Migration),
         ]
     }
 }

@@ -407,3 +407,60 @@ fn the_documented_if_match_pattern_agrees_with_the_server() {
         assert!(!regex.is_match(refused), "{refused}");
     }
 }
+
+#[tokio::test]
+async fn credit_amounts_are_bounded_and_usage_never_overflows() {
+    let (app, ada, org) = setup().await;
+    let (status, body) = app
+        .patch(
+            &format!("/organization/{org}/max-overages"),
+            ADMIN_TOKEN,
+            json!({"maxOverages": 9_223_372_036_854_775_000_u64}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_problem_names(&body, status, "maxOverages");
+
+    // Amounts stored before the bounds existed (or written by hand) still cannot make the
+    // arithmetic overflow: a cap near 2^63 beside the largest allocation.
+    let (status, body) = app
+        .put(
+            &format!("/organization/{org}"),
+            ADMIN_TOKEN,
+            json!({"autoBillingEnabled": true, "creditAllocation": 1_000_000_000_000_u64}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changes = tenantry_domain::OrganizationChanges {
+        max_overages: Some(Some(i64::MAX as u64 - 5)),
+        ..Default::default()
+    };
+    app.store
+        .update_organization(
+            org.parse().unwrap(),
+            &changes,
+            None,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let (status, body) = app
+            .post(
+                &format!("/organization/{org}/usage"),
+                &ada.key,
+                json!({"credits": 1_000_000_000_000_u64}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = app
+        .post(
+            &format!("/organization/{org}/usage"),
+            &ada.key,
+            json!({"credits": 1_000_000_000_001_u64}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_problem_names(&body, status, "credits");
+}

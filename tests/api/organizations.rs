@@ -221,10 +221,20 @@ async fn a_retried_create_with_the_same_idempotency_key_creates_one_organization
     };
     let first = send("retry-1", body.clone()).await.unwrap();
     assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_headers = first.headers().clone();
     let (status, first) = parse(first).await;
     assert_eq!(status, StatusCode::CREATED);
     let second = send("retry-1", body.clone()).await.unwrap();
     assert_eq!(second.headers()["idempotent-replayed"], "true");
+    // The replay is the first answer whole: what it made, where, and at which version.
+    for name in ["location", "etag", "content-type"] {
+        assert_eq!(
+            second.headers().get(name),
+            first_headers.get(name),
+            "{name}"
+        );
+    }
+    assert!(first_headers.contains_key("location") && first_headers.contains_key("etag"));
     let (status, second) = parse(second).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(first, second);

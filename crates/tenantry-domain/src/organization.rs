@@ -7,7 +7,7 @@ use crate::ids::OrganizationId;
 use crate::tiers::{AccountType, Plan, RateLimitOverrides, RateLimits, TierTable};
 use crate::values::{
     BillingCycleDay, DomainName, Email, HttpUrl, LlmCredentials, Logo, Metadata, Modules,
-    OrganizationName, Quota, SalesforceCode, TextLine,
+    OrganizationName, Quota, SalesforceCode, TextLine, limits,
 };
 
 /// The most credits an organization may use beyond its allocation when auto billing is on;
@@ -177,6 +177,13 @@ impl Organization {
     ) -> Result<(), RuleViolation> {
         let allocation = self.monthly_allocation(tiers);
         let after = self.current_month_usage(today).saturating_add(credits);
+        if after > limits::CREDITS_USED_MAX as u64 {
+            return Err(RuleViolation::CreditsExhausted {
+                requested: credits,
+                left: (limits::CREDITS_USED_MAX as u64)
+                    .saturating_sub(self.current_month_usage(today)),
+            });
+        }
         let within_allocation = after <= allocation;
         let within_overage = self.auto_billing_enabled
             && self

@@ -26,6 +26,13 @@ pub mod limits {
     pub const LLM_PROVIDER_MAX_CHARS: usize = 64;
     pub const LLM_SECRET_NAME_MAX_CHARS: usize = 255;
     pub const TEXT_LINE_MAX_CHARS: usize = 255;
+    /// The largest amount of credits anywhere: an allocation, an overage cap, a tier's
+    /// monthly credits, one usage call. Sums of two such amounts fit in 64 bits with room.
+    pub const CREDITS_MAX: i64 = 1_000_000_000_000;
+    /// The most credits a billing cycle can record as used (reached only without an
+    /// overage cap): a usage call that would go beyond it is refused, so adding one more
+    /// call's credits can never overflow a signed 64-bit column.
+    pub const CREDITS_USED_MAX: i64 = i64::MAX / 2;
 }
 
 /// The bidirectional control characters (embeddings, overrides, isolates and marks): they

@@ -5,11 +5,19 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::entities::idempotency_keys;
 use crate::{Store, StoreError};
 
-/// An answer as it was sent.
+/// An answer as it was sent: its status, the headers that describe what it made (such as
+/// `Location` and `ETag`), and its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl StoredResponse {
+    pub(crate) fn headers_json(&self) -> String {
+        serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".to_owned())
+    }
 }
 
 /// An answer kept for an idempotency key, and the fingerprint of the request it answered.
@@ -42,12 +50,19 @@ impl Store {
             .await?
             .into_iter()
             .next();
-        Ok(found.map(|m| Replay {
-            response: StoredResponse {
-                status: u16::try_from(m.response_status).unwrap_or(500),
-                body: m.response_body,
-            },
-            request_hash: m.request_hash,
-        }))
+        found
+            .map(|m| {
+                let headers = serde_json::from_str(&m.response_headers)
+                    .map_err(|e| StoreError::Corrupt(format!("a kept answer's headers: {e}")))?;
+                Ok(Replay {
+                    response: StoredResponse {
+                        status: u16::try_from(m.response_status).unwrap_or(500),
+                        headers,
+                        body: m.response_body,
+                    },
+                    request_hash: m.request_hash,
+                })
+            })
+            .transpose()
     }
 }

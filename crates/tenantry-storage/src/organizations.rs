@@ -69,6 +69,7 @@ impl Store {
                 request_hash: Set(record.request_hash.clone()),
                 response_status: Set(i32::from(record.response.status)),
                 response_body: Set(record.response.body.clone()),
+                response_headers: Set(record.response.headers_json()),
                 created_at: Set(org.created_at),
                 ..Default::default()
             })

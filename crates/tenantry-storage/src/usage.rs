@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tenantry_domain::{
-    AccountType, Organization, OrganizationId, TierTable, billing_cycle_start_date,
+    AccountType, Organization, OrganizationId, TierTable, billing_cycle_start_date, limits,
 };
 use time::OffsetDateTime;
 
@@ -43,8 +43,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError> {
         let id = org.id;
-        let credits =
-            i64::try_from(credits).map_err(|_| StoreError::Conflict("too many credits".into()))?;
+        let credits = i64::try_from(credits)
+            .ok()
+            .filter(|c| *c <= limits::CREDITS_MAX)
+            .ok_or_else(|| StoreError::Conflict("too many credits in one call".into()))?;
         let mut day = org.billing_cycle_start;
         for _ in 0..ATTEMPTS {
             let cycle = billing_cycle_start_date(now.date(), day);
@@ -55,15 +57,20 @@ impl Store {
             let after = used.clone().add(credits);
             let allocation: SimpleExpr =
                 Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
-            let allowed =
+            // Written so that no step can overflow 64 bits, whatever is stored: `used` is
+            // kept within CREDITS_USED_MAX and `credits` within CREDITS_MAX, and the
+            // overage is compared as `after - allocation` rather than the cap added to the
+            // allocation.
+            let allowed = used.clone().lte(limits::CREDITS_USED_MAX - credits).and(
                 after
                     .clone()
                     .lte(allocation.clone())
                     .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
                         Expr::col(C::MaxOverages)
                             .is_null()
-                            .or(after.clone().lte(allocation.add(Expr::col(C::MaxOverages)))),
-                    ));
+                            .or(after.clone().sub(allocation).lte(Expr::col(C::MaxOverages))),
+                    )),
+            );
             let updated = organizations::Entity::update_many()
                 .col_expr(C::CreditsUsed, after)
                 .col_expr(C::UsageCycleStart, Expr::value(cycle))
@@ -93,10 +100,9 @@ impl Store {
 /// The monthly credits of the organization's tier, as SQL over its `account_type`.
 fn tier_allocation(tiers: &TierTable) -> SimpleExpr {
     let credits = |tier: AccountType| {
-        tiers
-            .get(tier)
-            .monthly_credits
-            .map_or(0, |c| i64::try_from(c).unwrap_or(i64::MAX))
+        tiers.get(tier).monthly_credits.map_or(0, |c| {
+            Ord::min(i64::try_from(c).unwrap_or(i64::MAX), limits::CREDITS_MAX)
+        })
     };
     let mut case = Expr::case(
         Expr::col(C::AccountType).eq(AccountType::Free.as_str()),

@@ -236,9 +236,18 @@ impl Settings {
                 return Err(invalid(name, &format!("must be from {min} to {max}")));
             }
         }
-        for name in self.tiers.keys() {
+        for (name, tier) in &self.tiers {
             AccountType::parse(name)
                 .map_err(|e| SettingsError::Value(format!("tiers.{name}: the tier name {e}")))?;
+            if tier
+                .monthly_credits
+                .is_some_and(|c| c > tenantry_domain::limits::CREDITS_MAX as u64)
+            {
+                return Err(SettingsError::Value(format!(
+                    "tiers.{name}.monthly_credits must be at most {}",
+                    tenantry_domain::limits::CREDITS_MAX
+                )));
+            }
         }
         Ok(())
     }

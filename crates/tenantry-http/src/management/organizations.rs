@@ -101,12 +101,20 @@ pub(super) async fn create_organization(
     org.member_count = 1;
     let view = OrganizationView::new(&org, &state.tiers, now);
     let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
+    let headers = vec![
+        (
+            header::LOCATION.to_string(),
+            format!("/organization/{}", org.id),
+        ),
+        (header::ETAG.to_string(), org.etag()),
+    ];
     let record = idempotency_key.map(|key| IdempotencyRecord {
         scope: caller.scope_key(),
         key,
         request_hash: request_fingerprint(&req),
         response: StoredResponse {
             status: 201,
+            headers: headers.clone(),
             body: body.clone(),
         },
     });
@@ -121,11 +129,13 @@ pub(super) async fn create_organization(
             }
             other => other.into(),
         })? {
-        Created::New => Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/organization/{}", org.id)))
-            .insert_header((header::ETAG, org.etag()))
-            .content_type("application/json")
-            .body(body)),
+        Created::New => {
+            let mut response = HttpResponse::Created();
+            for header in headers {
+                response.insert_header(header);
+            }
+            Ok(response.content_type("application/json").body(body))
+        }
         Created::Replayed(replay) => {
             let record = record.expect("a replay needs a record");
             if replay.request_hash != record.request_hash {
@@ -133,13 +143,17 @@ pub(super) async fn create_organization(
                     "this Idempotency-Key was already used for a different request".into(),
                 ));
             }
-            Ok(HttpResponse::build(
+            let mut response = HttpResponse::build(
                 actix_web::http::StatusCode::from_u16(replay.response.status)
                     .map_err(ApiError::internal)?,
-            )
-            .insert_header(("Idempotent-Replayed", "true"))
-            .content_type("application/json")
-            .body(replay.response.body))
+            );
+            for header in replay.response.headers {
+                response.insert_header(header);
+            }
+            Ok(response
+                .insert_header(("Idempotent-Replayed", "true"))
+                .content_type("application/json")
+                .body(replay.response.body))
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 const TAG: &str = "usage";
 /// The most credits one call records.
-const CREDITS_MAX: i64 = 1_000_000_000_000;
+const CREDITS_MAX: i64 = tenantry_domain::limits::CREDITS_MAX;
 
 /// The rate-limit category a usage call counts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]

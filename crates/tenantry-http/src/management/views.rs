@@ -265,8 +265,8 @@ pub struct UpdateOrganizationRequest {
     pub billing_cycle_start: Option<i64>,
 }
 
-/// The largest credit allocation that may be set.
-pub(crate) const CREDITS_MAX: i64 = 1_000_000_000_000;
+/// The largest credit allocation or overage cap that may be set.
+pub(crate) const CREDITS_MAX: i64 = tenantry_domain::limits::CREDITS_MAX;
 
 impl RequestBody for UpdateOrganizationRequest {
     const CASE: FieldCase = FieldCase::Camel;
@@ -279,8 +279,8 @@ pub struct SetMaxOveragesRequest {
     /// The most credits that may be used beyond the allocation with auto billing on, or
     /// `null` for no cap. Required.
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[validate(range(min = 0))]
-    #[schema(required = true, minimum = 0)]
+    #[validate(range(min = 0, max = CREDITS_MAX))]
+    #[schema(required = true, minimum = 0, maximum = 1000000000000_i64)]
     pub max_overages: Option<Option<i64>>,
 }
 
