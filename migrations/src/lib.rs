@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_tables;
 mod m20261123_000002_create_workspaces;
 mod m20261125_000001_idempotency_headers;
+mod m20261125_000002_revoke_keys_of_former_members;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tables::Migration),
             Box::new(m20261123_000002_create_workspaces::Migration),
             Box::new(m20261125_000001_idempotency_headers::Migration),
+            Box::new(m20261125_000002_revoke_keys_of_former_members::Migration),
         ]
     }
 }

@@ -338,3 +338,138 @@ async fn key_bodies_are_validated() {
         .unwrap();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn an_organization_key_acts_with_its_holders_current_role() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let bob = app.new_user("Bob").await;
+    let cy = app.new_user("Cy").await;
+    let acme = app.create_organization(&ada.key, "Acme").await;
+    let acme_id = acme["id"].as_str().unwrap();
+    app.add_member(acme_id, &bob.id, "admin").await;
+    app.add_member(acme_id, &cy.id, "member").await;
+    let ada_key = app.organization_key(&ada.key, acme_id).await;
+    // The platform admin makes Bob's key; Cy gets one the same way.
+    let scoped = |user: &str| json!({"name": "scoped", "userId": user, "organizationId": acme_id});
+    let (status, bob_key) = app.post("/api-key", ADMIN_TOKEN, scoped(&bob.id)).await;
+    assert_eq!(status, StatusCode::CREATED, "{bob_key}");
+    let bob_key = bob_key["key"].as_str().unwrap().to_owned();
+    let (_, cy_key) = app.post("/api-key", ADMIN_TOKEN, scoped(&cy.id)).await;
+    let cy_key = cy_key["key"].as_str().unwrap().to_owned();
+
+    let listed = |key: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app.get("/api-key/list", &key).await;
+            (status, body.as_array().map_or(0, Vec::len))
+        }
+    };
+    assert_eq!(
+        listed(bob_key.clone()).await,
+        (StatusCode::OK, 3),
+        "an admin sees all three"
+    );
+    assert_eq!(
+        listed(cy_key.clone()).await,
+        (StatusCode::OK, 1),
+        "a member sees their own"
+    );
+
+    // Demoted, Bob's key sees what a member sees.
+    let (status, _) = app
+        .patch(
+            &format!("/organization/{acme_id}/member/{}", bob.id),
+            &ada.key,
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed(bob_key.clone()).await, (StatusCode::OK, 1));
+
+    // Removed, Bob's key is refused everywhere, and it is gone from the list.
+    let (status, _) = app
+        .delete(
+            &format!("/organization/{acme_id}/member/{}", bob.id),
+            &ada.key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed(bob_key.clone()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(&format!("/organization/{acme_id}"), &bob_key)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(listed(ada_key).await, (StatusCode::OK, 2));
+    // Bob's own user key still works; he is just not in Acme.
+    assert_eq!(app.get("/user/me", &bob.key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_postgresql_a_revocation_reaches_another_instance_at_once() {
+    let first = TestApp::spawn_with(|state| {
+        state.keys = Arc::new(KeyCache::new(Duration::from_secs(600)));
+    })
+    .await;
+    if !first.database_url.starts_with("postgres") {
+        // One process serves a SQLite database; the cache's lifetime bounds any other.
+        return;
+    }
+    let second = first
+        .another_instance(|state| state.keys = Arc::new(KeyCache::new(Duration::from_secs(600))))
+        .await;
+    let ada = first.new_user("Ada").await;
+    let acme = first.create_organization(&ada.key, "Acme").await;
+    let acme_id = acme["id"].as_str().unwrap();
+    let bob = first.new_user("Bob").await;
+    first.add_member(acme_id, &bob.id, "admin").await;
+    let (_, created) = first
+        .post("/api-key", &ada.key, json!({"name": "temp"}))
+        .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    let scoped = first.organization_key(&bob.key, acme_id).await;
+    let org_key = first.organization_key(&ada.key, acme_id).await;
+    for k in [&key, &scoped, &org_key] {
+        assert_eq!(second.get("/organization/list", k).await.0, StatusCode::OK);
+    }
+    let refused_soon = |k: String| {
+        let second = &second;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            loop {
+                let status = second.get("/organization/list", &k).await.0;
+                if status == StatusCode::UNAUTHORIZED {
+                    return true;
+                }
+                if Instant::now() > deadline {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // A revoked key, a removed member's organization key, a deleted organization's key.
+    first
+        .delete(
+            &format!("/api-key/{}", created["id"].as_str().unwrap()),
+            &ada.key,
+        )
+        .await;
+    assert!(refused_soon(key).await, "the revoked key");
+    first
+        .delete(
+            &format!("/organization/{acme_id}/member/{}", bob.id),
+            &ada.key,
+        )
+        .await;
+    assert!(refused_soon(scoped).await, "the removed member's key");
+    first
+        .delete(&format!("/organization/{acme_id}"), &ada.key)
+        .await;
+    assert!(
+        refused_soon(org_key).await,
+        "the deleted organization's key"
+    );
+}

@@ -210,3 +210,33 @@ async fn a_rate_limit_holds_across_instance_processes() {
             .all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::TOO_MANY_REQUESTS)
     );
 }
+
+/// Run by `.ci/instances`, whose processes remember keys for a minute: a revocation made
+/// through one must reach the other long before that.
+#[tokio::test]
+async fn a_revoked_key_is_refused_by_the_other_process_at_once() {
+    let Some((addresses, database)) = tenantry_tests::external_instances() else {
+        return;
+    };
+    let first = TestApp::attach(&addresses[0], &database).await;
+    let second = TestApp::attach(&addresses[1], &database).await;
+    let ada = first.new_user("Ada").await;
+    let (_, created) = first
+        .post("/api-key", &ada.key, json!({"name": "temp"}))
+        .await;
+    let key = created["key"].as_str().unwrap();
+    assert_eq!(second.get("/user/me", key).await.0, StatusCode::OK);
+    let path = format!("/api-key/{}", created["id"].as_str().unwrap());
+    assert_eq!(
+        first.delete(&path, &ada.key).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while second.get("/user/me", key).await.0 != StatusCode::UNAUTHORIZED {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other process still takes the revoked key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

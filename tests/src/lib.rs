@@ -98,6 +98,10 @@ impl TestApp {
             state.tiers.get_mut(tier).rate_limits = tenantry_domain::RateLimits::uniform(u32::MAX);
         }
         configure(&mut state);
+        tokio::spawn(tenantry_http::revocations::follow(
+            state.store.clone(),
+            state.keys.clone(),
+        ));
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("an address").port();
         let options = ServerOptions {

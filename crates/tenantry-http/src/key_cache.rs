@@ -4,8 +4,9 @@
 //! What it may never do is let a revoked key in. A revocation (or the deletion of a user or
 //! an organization, whose keys go with them) on this instance forgets at once; a lookup that
 //! was already under way when that happened does not write its answer back (a generation
-//! counter tells). Another instance sharing the database learns of the revocation when its
-//! entry expires: `key_cache_ttl` bounds that, and zero turns the cache off.
+//! counter tells). Another instance sharing a PostgreSQL database hears of it at once
+//! ([`crate::revocations::follow`]); the entry's lifetime bounds what an instance that
+//! cannot listen might miss, and zero turns the cache off.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

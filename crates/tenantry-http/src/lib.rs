@@ -12,6 +12,7 @@ pub mod management;
 mod openapi;
 mod ops;
 pub mod rate_limit;
+pub mod revocations;
 pub mod state;
 pub mod v1;
 

@@ -8,7 +8,9 @@ use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, KeyHash, OrganizationId, Te
 use time::OffsetDateTime;
 
 use crate::entities::{api_keys, organizations, users};
+use crate::members::finish;
 use crate::organizations::{organization_pk, user_pk};
+use crate::revocations::{Revocation, announce};
 use crate::{Page, PageRequest, Store, StoreError, exactly_one};
 
 const ADMIN: &str = "admin";
@@ -23,6 +25,8 @@ pub enum KeyFilter {
     User(UserId),
     /// Keys scoped to this organization.
     Organization(OrganizationId),
+    /// Keys scoped to this organization that act as this user.
+    OrganizationUser(OrganizationId, UserId),
 }
 
 impl Store {
@@ -105,6 +109,9 @@ impl Store {
             KeyFilter::Organization(org) => {
                 query.filter(organizations::Column::PublicId.eq(org.as_uuid()))
             }
+            KeyFilter::OrganizationUser(org, user) => query
+                .filter(organizations::Column::PublicId.eq(org.as_uuid()))
+                .filter(users::Column::PublicId.eq(user.as_uuid())),
         };
         if let Some(after) = page.after {
             query = query.filter(api_keys::Column::PublicId.gt(after));
@@ -130,16 +137,22 @@ impl Store {
         id: ApiKeyId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let result = api_keys::Entity::update_many()
-            .col_expr(
-                api_keys::Column::RevokedAt,
-                sea_orm::sea_query::Expr::value(now),
-            )
-            .filter(api_keys::Column::PublicId.eq(id.as_uuid()))
-            .filter(api_keys::Column::RevokedAt.is_null())
-            .exec(self.db())
-            .await?;
-        exactly_one(result.rows_affected)
+        let txn = self.begin_write().await?;
+        let result = async {
+            let result = api_keys::Entity::update_many()
+                .col_expr(
+                    api_keys::Column::RevokedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(api_keys::Column::PublicId.eq(id.as_uuid()))
+                .filter(api_keys::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+            exactly_one(result.rows_affected)?;
+            announce(&txn, Revocation::Key(id)).await
+        }
+        .await;
+        finish(txn, result).await
     }
 
     /// Whether a platform admin key is stored.

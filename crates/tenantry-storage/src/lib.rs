@@ -14,6 +14,7 @@ mod error;
 mod idempotency;
 mod members;
 mod organizations;
+mod revocations;
 
 pub use api_keys::KeyFilter;
 pub use organizations::Created;
@@ -34,6 +35,7 @@ use uuid::Uuid;
 
 pub use error::StoreError;
 pub use idempotency::{IdempotencyRecord, Replay, StoredResponse};
+pub use revocations::{Heard, Revocation, RevocationListener};
 
 /// How the store connects to its database.
 #[derive(Debug, Clone)]

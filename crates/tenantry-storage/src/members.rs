@@ -12,8 +12,9 @@ use tenantry_domain::{
 };
 use time::OffsetDateTime;
 
-use crate::entities::{memberships, organizations, users};
+use crate::entities::{api_keys, memberships, organizations, users};
 use crate::organizations::{bump_count, organization_pk, user_pk};
+use crate::revocations::{Revocation, announce};
 use crate::users::user_from_model;
 use crate::{Page, PageRequest, Store, StoreError, all_limited};
 
@@ -196,6 +197,17 @@ impl Store {
             memberships::Entity::delete_by_id(membership.id)
                 .exec(&txn)
                 .await?;
+            // The keys they held for this organization alone leave with them.
+            let revoked = api_keys::Entity::update_many()
+                .col_expr(api_keys::Column::RevokedAt, Expr::value(now))
+                .filter(api_keys::Column::OrganizationId.eq(org_pk))
+                .filter(api_keys::Column::UserId.eq(membership.user_id))
+                .filter(api_keys::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if revoked.rows_affected > 0 {
+                announce(&txn, Revocation::All).await?;
+            }
             Ok(())
         }
         .await;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::entities::{idempotency_keys, memberships, organizations, users};
 use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::revocations::{Revocation, announce};
 use crate::{Page, PageRequest, Store, StoreError, all_limited, exactly_one};
 
 /// What creating an organization did.
@@ -357,11 +358,18 @@ impl Store {
 
     /// Deletes an organization with its memberships and keys.
     pub async fn delete_organization(&self, id: OrganizationId) -> Result<(), StoreError> {
-        let result = organizations::Entity::delete_many()
-            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
-            .exec(self.db())
-            .await?;
-        exactly_one(result.rows_affected)
+        let txn = self.begin_write().await?;
+        let result = async {
+            let result = organizations::Entity::delete_many()
+                .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+                .exec(&txn)
+                .await?;
+            exactly_one(result.rows_affected)?;
+            // Its keys went with it (the foreign key cascades).
+            announce(&txn, Revocation::All).await
+        }
+        .await;
+        crate::members::finish(txn, result).await
     }
 }
 

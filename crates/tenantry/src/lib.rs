@@ -81,6 +81,10 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         keys: Arc::new(KeyCache::new(Duration::from_millis(settings.key_cache_ms))),
         body_timeout: settings.body_timeout(),
     };
+    tokio::spawn(tenantry_http::revocations::follow(
+        state.store.clone(),
+        state.keys.clone(),
+    ));
     let listen_error = |cause| StartError::Listen {
         address: settings.listen,
         cause,

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, post, web};
 use tenantry_domain::{
-    ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, OrganizationId, TextLine, UserId,
+    Access, ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, OrganizationId, TextLine, UserId,
 };
 use tenantry_storage::{KeyFilter, StoreError};
 
@@ -182,8 +182,27 @@ pub(super) async fn list_api_keys(
         Caller::PlatformAdmin { .. } => KeyFilter::All,
         Caller::User { user_id, .. } => KeyFilter::User(user_id),
         Caller::Organization {
-            organization_id, ..
+            organization_id,
+            user_id: None,
+            ..
         } => KeyFilter::Organization(organization_id),
+        // A key acts as its holder's role now: an owner or admin sees the organization's
+        // keys, a member their own, and a former member nothing.
+        Caller::Organization {
+            organization_id,
+            user_id: Some(user_id),
+            ..
+        } => match state.store.role_of(organization_id, user_id).await? {
+            None => {
+                return Err(ApiError::Unauthorized(
+                    "the API key's user is no longer a member of its organization".into(),
+                ));
+            }
+            Some(role) if Access::Member(role).can_manage() => {
+                KeyFilter::Organization(organization_id)
+            }
+            Some(_) => KeyFilter::OrganizationUser(organization_id, user_id),
+        },
     };
     let page = state.store.list_api_keys(filter, paging.page()).await?;
     let views: Vec<ApiKeyView> = page.items.iter().map(ApiKeyView::from).collect();

@@ -194,6 +194,8 @@ pub(super) async fn remove_member(
         .remove_member(org, user, access, now())
         .await
         .map_err(member_not_found)?;
+    // Their keys for this organization were revoked with them.
+    state.keys.forget_all();
     let organization = read_organization(&state, org).await?;
     detail_response(&state, &organization, HttpResponse::Ok()).await
 }
