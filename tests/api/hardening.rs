@@ -464,3 +464,96 @@ async fn credit_amounts_are_bounded_and_usage_never_overflows() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_problem_names(&body, status, "credits");
 }
+
+#[tokio::test]
+async fn an_inactive_organization_is_read_and_shrunk_but_not_used_or_grown() {
+    let (app, ada, org) = setup().await;
+    let bob = app.new_user("Bob").await;
+    let cy = app.new_user("Cy").await;
+    app.add_member(&org, &bob.id, "member").await;
+    let org_path = format!("/organization/{org}");
+    let (status, body) = app
+        .put(&org_path, ADMIN_TOKEN, json!({"isActive": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, before) = app.get(&org_path, &ada.key).await;
+
+    let refused = [
+        app.post(
+            &format!("{org_path}/usage"),
+            &ada.key,
+            json!({"credits": 1}),
+        )
+        .await,
+        app.post(
+            &format!("{org_path}/usage"),
+            ADMIN_TOKEN,
+            json!({"credits": 1}),
+        )
+        .await,
+        app.put(&org_path, &ada.key, json!({"name": "Renamed"}))
+            .await,
+        app.patch(
+            &format!("/v1/organizations/{org}"),
+            &ada.key,
+            json!({"name": "Renamed"}),
+        )
+        .await,
+        app.post(
+            &format!("{org_path}/member"),
+            &ada.key,
+            json!({"userId": cy.id, "role": "member"}),
+        )
+        .await,
+        app.patch(
+            &format!("{org_path}/member/{}", bob.id),
+            &ada.key,
+            json!({"role": "admin"}),
+        )
+        .await,
+        app.post(
+            &format!("{org_path}/workspace"),
+            &ada.key,
+            json!({"name": "New"}),
+        )
+        .await,
+        app.post(
+            "/api-key",
+            &ada.key,
+            json!({"name": "scoped", "organizationId": org}),
+        )
+        .await,
+    ];
+    for (status, body) in refused {
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["type"], "/problems/organization-inactive", "{body}");
+    }
+    let (status, after) = app.get(&org_path, &ada.key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after, before, "nothing changed");
+    assert_eq!(after["isActive"], false);
+
+    // Shrinking it is still allowed: a member may be removed.
+    let (status, _) = app
+        .delete(&format!("{org_path}/member/{}", bob.id), &ada.key)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The platform admin changes it, and activates it again; then it is used as before.
+    let (status, body) = app
+        .put(
+            &org_path,
+            ADMIN_TOKEN,
+            json!({"isActive": true, "name": "Back"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("{org_path}/usage"),
+            &ada.key,
+            json!({"credits": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

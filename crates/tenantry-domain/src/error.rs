@@ -35,6 +35,12 @@ pub enum RuleViolation {
     CreditsExhausted { requested: u64, left: u64 },
     #[error("only an owner may grant, change or remove the owner role")]
     OnlyOwnersTouchOwners,
+    /// An inactive organization records no usage and gains no members, workspaces or keys;
+    /// only the platform admin changes it (and may activate it again).
+    #[error(
+        "the organization is inactive: it records no usage and gains no members, workspaces or keys, and only the platform admin may change it"
+    )]
+    OrganizationInactive,
     #[error("{0}")]
     Forbidden(String),
 }

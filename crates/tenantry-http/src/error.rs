@@ -291,6 +291,7 @@ impl From<RuleViolation> for ApiError {
             | RuleViolation::UserQuotaReached { .. }
             | RuleViolation::WorkspaceQuotaReached { .. } => Self::Conflict(rule.to_string()),
             RuleViolation::CreditsExhausted { .. } => Self::PaymentRequired(rule.to_string()),
+            RuleViolation::OrganizationInactive => Self::OrganizationInactive(rule.to_string()),
             RuleViolation::OnlyOwnersTouchOwners | RuleViolation::Forbidden(_) => Self::Forbidden {
                 detail: rule.to_string(),
                 fields: Vec::new(),

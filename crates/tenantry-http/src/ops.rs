@@ -35,6 +35,7 @@ pub(crate) fn organization_not_found(error: StoreError) -> ApiError {
 pub(crate) async fn apply_changes(
     state: &AppState,
     id: OrganizationId,
+    access: Access,
     changes: &OrganizationChanges,
     if_match: &IfMatch,
 ) -> Result<Organization, ApiError> {
@@ -53,11 +54,35 @@ pub(crate) async fn apply_changes(
         }
         None => None,
     };
+    // Only the platform admin changes an inactive organization (and may activate it).
     state
         .store
-        .update_organization(id, changes, expected_version, now())
+        .update_organization_if(
+            id,
+            changes,
+            expected_version,
+            !access.is_platform_admin(),
+            now(),
+        )
         .await
         .map_err(organization_not_found)
+}
+
+/// Refuses to let an inactive organization grow (members, workspaces, keys) unless the
+/// platform admin asks.
+pub(crate) async fn require_active(
+    state: &AppState,
+    id: OrganizationId,
+    access: Access,
+) -> Result<(), ApiError> {
+    if access.is_platform_admin() {
+        return Ok(());
+    }
+    if read_organization(state, id).await?.is_active {
+        Ok(())
+    } else {
+        Err(tenantry_domain::RuleViolation::OrganizationInactive.into())
+    }
 }
 
 /// Refuses a change that names fields the caller may not write, naming each one in the

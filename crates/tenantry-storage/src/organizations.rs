@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use tenantry_domain::{
     AccountType, BillingCycleDay, DomainName, Email, HttpUrl, ImageType, LlmCredentials, Logo,
     Metadata, Modules, Organization, OrganizationChanges, OrganizationId, OrganizationName, Plan,
-    Quota, RateLimitCategory, RateLimitOverrides, Role, SalesforceCode, TextLine, Usage, UserId,
-    limits,
+    Quota, RateLimitCategory, RateLimitOverrides, Role, RuleViolation, SalesforceCode, TextLine,
+    Usage, UserId, limits,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -327,6 +327,21 @@ impl Store {
         expected_version: Option<u64>,
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError> {
+        self.update_organization_if(id, changes, expected_version, false, now)
+            .await
+    }
+
+    /// As [`Store::update_organization`]; with `require_active`, the change applies only
+    /// while the organization is active (else [`RuleViolation::OrganizationInactive`]), in
+    /// the same statement, so a concurrent deactivation cannot slip between.
+    pub async fn update_organization_if(
+        &self,
+        id: OrganizationId,
+        changes: &OrganizationChanges,
+        expected_version: Option<u64>,
+        require_active: bool,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError> {
         use organizations::Column as C;
         let mut update = organizations::Entity::update_many()
             .col_expr(C::Version, Expr::col(C::Version).add(1))
@@ -338,6 +353,9 @@ impl Store {
         if let Some(version) = expected_version {
             update = update.filter(C::Version.eq(version as i64));
         }
+        if require_active {
+            update = update.filter(C::IsActive.eq(true));
+        }
         // One statement: the updated row comes back with the update.
         let updated = update.exec_with_returning(self.db()).await.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
@@ -345,8 +363,11 @@ impl Store {
         match <[_; 1]>::try_from(updated) {
             Ok([model]) => from_model(model),
             Err(models) if models.is_empty() => {
-                // Tell a missing organization from a stale version.
-                self.organization(id).await?;
+                // Tell a missing organization from an inactive one and a stale version.
+                let current = self.organization(id).await?;
+                if require_active && !current.is_active {
+                    return Err(RuleViolation::OrganizationInactive.into());
+                }
                 Err(StoreError::VersionMismatch)
             }
             Err(models) => Err(StoreError::Corrupt(format!(

@@ -3,7 +3,8 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tenantry_domain::{
-    AccountType, Organization, OrganizationId, TierTable, billing_cycle_start_date, limits,
+    AccountType, Organization, OrganizationId, RuleViolation, TierTable, billing_cycle_start_date,
+    limits,
 };
 use time::OffsetDateTime;
 
@@ -18,7 +19,8 @@ impl Store {
     /// Records `credits` of usage in the billing cycle that contains `now`, in one
     /// conditional statement: it applies only while the usage stays within the allocation, or
     /// beyond it while auto billing is on and the overage stays within `max_overages`.
-    /// Otherwise nothing changes and the answer is [`tenantry_domain::RuleViolation::CreditsExhausted`].
+    /// Otherwise nothing changes and the answer is [`tenantry_domain::RuleViolation::CreditsExhausted`]
+    /// (or `OrganizationInactive`: an inactive organization records no usage).
     /// A cycle that has ended is closed here, lazily: the new one starts from zero.
     pub async fn record_usage(
         &self,
@@ -77,6 +79,7 @@ impl Store {
                 .col_expr(C::Version, Expr::col(C::Version).add(1))
                 .col_expr(C::UpdatedAt, Expr::value(now))
                 .filter(C::PublicId.eq(id.as_uuid()))
+                .filter(C::IsActive.eq(true))
                 .filter(C::BillingCycleStart.eq(i32::from(day.get())))
                 .filter(allowed)
                 .exec_with_returning(self.db())
@@ -85,6 +88,9 @@ impl Store {
                 return from_model(model);
             }
             let current = self.organization(id).await?;
+            if !current.is_active {
+                return Err(RuleViolation::OrganizationInactive.into());
+            }
             if current.billing_cycle_start != day {
                 day = current.billing_cycle_start;
                 continue;

@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ListProblems, now};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
-use crate::ops::organization_not_found;
+use crate::ops::{organization_not_found, require_active};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 
@@ -108,6 +108,7 @@ pub(super) async fn create_api_key(
                 "is not a member of the organization",
             ));
         }
+        require_active(&state, org, access).await?;
     }
     let scope = match (user, org) {
         (None, None) => ApiKeyScope::PlatformAdmin,

@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, ReadProblems, WriteProblems, now};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
-use crate::ops::{organization_not_found, read_organization};
+use crate::ops::{organization_not_found, read_organization, require_active};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -61,6 +61,7 @@ pub(super) async fn add_member(
         StoreError::NotFound => ApiError::referenced_not_found("userId", "no user has this id"),
         other => other.into(),
     })?;
+    require_active(&state, org, access).await?;
     let member = state
         .store
         .add_member(org, user, request.role.into(), access, now())
@@ -149,6 +150,7 @@ pub(super) async fn update_member(
     let org: OrganizationId = path_id("organization_id", &path.0)?;
     let user: UserId = path_id("user_id", &path.1)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
+    require_active(&state, org, access).await?;
     let member = state
         .store
         .change_member_role(org, user, body.0.role.into(), access, now())

@@ -372,7 +372,7 @@ pub(super) async fn update_organization(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
-    let org = apply_changes(&state, id, &changes, &if_match).await?;
+    let org = apply_changes(&state, id, access, &changes, &if_match).await?;
     let view = OrganizationView::new(&org, &state.tiers, now());
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, org.etag()))
@@ -469,7 +469,7 @@ pub(super) async fn set_max_overages(
         ..Default::default()
     };
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
-    let org = apply_changes(&state, id, &changes, &if_match).await?;
+    let org = apply_changes(&state, id, access, &changes, &if_match).await?;
     let now = now();
     let view = MaxOveragesView {
         organization_id: org.id.as_uuid(),

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, lim, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
-use crate::ops::organization_not_found;
+use crate::ops::{organization_not_found, require_active};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -87,11 +87,8 @@ pub(super) async fn create_workspace(
     body: JsonBody<CreateWorkspaceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path)?;
-    if !limits
-        .access(&caller, org, RateLimitCategory::Data)
-        .await?
-        .can_manage()
-    {
+    let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
+    if !access.can_manage() {
         return Err(forbidden());
     }
     let mut fields = Fields::default();
@@ -100,6 +97,7 @@ pub(super) async fn create_workspace(
         TextLine::parse(body.0.name, limits::TEXT_LINE_MAX_CHARS),
     );
     let name = fields.finish(name)?.expect("checked");
+    require_active(&state, org, access).await?;
     let workspace = Workspace::new(name, now());
     state
         .store

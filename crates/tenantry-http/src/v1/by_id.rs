@@ -319,6 +319,6 @@ pub(super) async fn update_organization_by_id(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| snake_name(f).to_owned())?;
-    let org = apply_changes(&state, id, &changes, &if_match).await?;
+    let org = apply_changes(&state, id, access, &changes, &if_match).await?;
     Ok(respond(&org, query))
 }
