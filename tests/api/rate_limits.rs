@@ -1,5 +1,6 @@
 //! Rate limits per organization and category, and per key for requests that name no
-//! organization. The clock is fixed, so a test never straddles two windows.
+//! organization. The clock is fixed, so a test never straddles two windows unless it moves
+//! the clock itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,7 +76,8 @@ async fn the_request_over_the_limit_is_429_and_the_headers_count_down() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(header(&response, "retry-after"), "30");
+    // The ten requests of this window still weigh on the next one until 6 s into it.
+    assert_eq!(header(&response, "retry-after"), "36");
     assert_eq!(header(&response, "x-ratelimit-remaining"), "0");
     let (_, problem) = parse(response).await;
     assert_eq!(problem["type"], "/problems/rate-limited");
@@ -134,14 +136,15 @@ async fn an_override_changes_the_limit_at_once() {
     assert_eq!(header(&response, "x-ratelimit-limit"), "6");
     assert_eq!(
         header(&response, "x-ratelimit-remaining"),
-        "1",
-        "the fifth in this window"
+        "2",
+        "the fourth counted in this window: the refused one was not counted"
     );
+    assert_eq!(app.get(&path, &ada.key).await.0, StatusCode::OK);
     assert_eq!(app.get(&path, &ada.key).await.0, StatusCode::OK);
     assert_eq!(
         app.get(&path, &ada.key).await.0,
         StatusCode::TOO_MANY_REQUESTS,
-        "the seventh in this window"
+        "the seventh counted in this window"
     );
 }
 
@@ -237,6 +240,51 @@ async fn requests_naming_no_organization_count_against_the_key() {
         StatusCode::OK,
         "another key has its own"
     );
+}
+
+/// A burst at the end of one minute leaves nothing for the start of the next: the limit
+/// holds over any sixty seconds, not per calendar minute.
+#[tokio::test]
+async fn a_burst_across_a_minutes_end_is_held_to_the_limit() {
+    burst_across_a_minutes_end(None).await;
+    // The same in Redis, when one is configured (CI starts one).
+    if let Ok(url) = std::env::var("TENANTRY_TEST_REDIS_URL") {
+        burst_across_a_minutes_end(Some(url)).await;
+    }
+}
+
+async fn burst_across_a_minutes_end(redis: Option<String>) {
+    let clock = Arc::new(FixedClock(AtomicU64::new(NOW + 29)));
+    let for_state: Arc<dyn Clock> = clock.clone();
+    let app = TestApp::spawn_with(move |state| {
+        state.tiers = TierTable::default();
+        state.limiter = Arc::new(match redis {
+            None => RateLimiter::local(for_state),
+            Some(url) => {
+                let prefix = format!("tenantry-test:{}:", uuid::Uuid::now_v7());
+                RateLimiter::redis(&url, &prefix, for_state).unwrap()
+            }
+        });
+    })
+    .await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let path = format!("/organization/{}", org["id"].as_str().unwrap());
+    let mut allowed = 0;
+    for _ in 0..20 {
+        if app.get(&path, &ada.key).await.0 == StatusCode::OK {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 10, "the last second of a minute");
+    clock.0.store(NOW + 31, Ordering::Relaxed);
+    let mut allowed = 0;
+    for _ in 0..20 {
+        if app.get(&path, &ada.key).await.0 == StatusCode::OK {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 0, "two seconds later, in the next minute");
 }
 
 /// Two instances on one database and one Redis enforce one limit. Runs when
