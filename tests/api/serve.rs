@@ -172,6 +172,9 @@ async fn an_out_of_range_setting_stops_the_start_with_one_line_naming_it() {
         ),
         ("workers = 0", "TENANTRY_WORKERS"),
         ("body_timeout_ms = 0", "TENANTRY_BODY_TIMEOUT_MS"),
+        ("workers = \"abc\"", "TENANTRY_WORKERS"),
+        ("listen = \"nope\"", "TENANTRY_LISTEN"),
+        ("public_url = \"ftp://x\"", "TENANTRY_PUBLIC_URL"),
     ] {
         std::fs::write(&file, format!("{line}\n")).unwrap();
         let error = Settings::load(&file).unwrap_err().to_string();

@@ -115,6 +115,30 @@ pub enum SettingsError {
     Value(String),
 }
 
+/// Names each setting in a configuration error as its environment variable: "for key
+/// `database_max_connections`" becomes "for TENANTRY_DATABASE_MAX_CONNECTIONS".
+fn name_settings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("key `") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "key `".len()..];
+        match after.find('`') {
+            Some(end) => {
+                out.push_str("TENANTRY_");
+                out.push_str(&after[..end].replace('.', "__").to_ascii_uppercase());
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[at..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out.lines().next().unwrap_or_default().to_owned()
+}
+
 impl Settings {
     /// Loads the settings from `file` (when it exists) and the environment.
     pub fn load(file: &Path) -> Result<Self, SettingsError> {
@@ -145,8 +169,9 @@ impl Settings {
                     .try_parsing(true)
                     .source(Some(environment())),
             )
-            .build()?
-            .try_deserialize()?;
+            .build()
+            .and_then(config::Config::try_deserialize::<Settings>)
+            .map_err(|e| SettingsError::Value(name_settings(&e.to_string())))?;
         settings.check()?;
         Ok(settings)
     }

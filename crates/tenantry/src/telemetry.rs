@@ -9,7 +9,8 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use crate::settings::LogFormat;
 
 pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
-    let filter = EnvFilter::try_new(filter).map_err(|e| format!("invalid log filter: {e}"))?;
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| format!("TENANTRY_LOG is not a valid tracing filter: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)

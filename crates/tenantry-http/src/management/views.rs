@@ -172,8 +172,8 @@ impl From<&ApiKey> for ApiKeyView {
     }
 }
 
-/// A new API key: `key` is shown in this answer only.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A new API key: `key` is shown in this answer only (and never in `Debug` output).
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKeyView {
     pub id: Uuid,
@@ -186,6 +186,20 @@ pub struct CreatedApiKeyView {
     pub organization_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for CreatedApiKeyView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKeyView")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("key", &"[REDACTED]")
+            .field("prefix", &self.prefix)
+            .field("user_id", &self.user_id)
+            .field("organization_id", &self.organization_id)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// What it takes to create an organization.
@@ -349,3 +363,23 @@ impl RequestBody for CreateApiKeyRequest {
 #[derive(Debug, Clone, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct Image(pub Vec<u8>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_keys_debug_output_hides_the_key() {
+        let view = CreatedApiKeyView {
+            id: Uuid::nil(),
+            name: "ci".into(),
+            key: "tnt_very-secret-key-material".into(),
+            prefix: "tnt_very".into(),
+            user_id: None,
+            organization_id: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let printed = format!("{view:?} {view:#?}");
+        assert!(!printed.contains("very-secret-key-material"), "{printed}");
+    }
+}
