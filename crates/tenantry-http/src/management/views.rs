@@ -172,7 +172,8 @@ impl From<&ApiKey> for ApiKeyView {
     }
 }
 
-/// A new API key: `key` is shown in this answer only (and never in `Debug` output).
+/// A new API key: `key` is shown in this answer only.
+// Its `Debug` leaves the key out (written by hand below).
 #[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKeyView {
