@@ -4,6 +4,7 @@
 mod api_keys;
 mod dependencies;
 mod errors;
+mod fields;
 mod hardening;
 mod instances;
 mod members;

@@ -83,10 +83,6 @@ impl KeyHash {
         Self(hex)
     }
 
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

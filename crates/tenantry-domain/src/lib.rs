@@ -20,8 +20,8 @@ pub use error::{InvalidValue, RuleViolation};
 pub use ids::{ApiKeyId, OrganizationId, UserId, WorkspaceId};
 pub use membership::{Access, Member, Role, check_keeps_an_owner, check_room_for_member};
 pub use organization::{
-    MaxOverages, NewOrganization, Organization, OrganizationChanges, OrganizationField, Usage,
-    billing_cycle_start_date, defaults,
+    FieldChange, MaxOverages, NewOrganization, Organization, OrganizationChanges,
+    OrganizationField, Usage, Writer, billing_cycle_start_date, defaults,
 };
 pub use tiers::{
     AccountType, Plan, RateLimitCategory, RateLimitOverrides, RateLimits, TierDefaults, TierTable,

@@ -236,198 +236,143 @@ pub fn billing_cycle_start_date(today: Date, day: BillingCycleDay) -> Date {
     }
 }
 
-/// A field of the organization that a change may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OrganizationField {
-    Name,
-    Domain,
-    Logo,
-    LogoUrl,
-    BillingEmail,
-    NotificationsEmail,
-    AccountType,
-    Plan,
-    ContractEndDate,
-    SalesforceCode,
-    IsActive,
-    AutoBillingEnabled,
-    BillingCycleStart,
-    CreditAllocation,
-    Modules,
-    UserQuota,
-    WorkspaceQuota,
-    AnalysisQuota,
-    AssetEvaluationQuota,
-    SearchCredits,
-    RateLimitOverrides,
-    MaxOverages,
-    Metadata,
-    DefaultLlmCredentials,
-    NsfwCheckEnabled,
-    NsfwFailClosed,
-    Infrastructure,
-    ApiUrl,
-    AuthProviderOrgId,
+/// Who may write a field of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// The organization's owners and admins (and the platform admin).
+    Managers,
+    /// The platform admin alone: commercial terms, entitlements, quotas, limits and where
+    /// the organization runs.
+    PlatformAdmin,
 }
 
-impl OrganizationField {
-    /// Commercial terms, entitlements, quotas, the credit allocation, rate-limit overrides,
-    /// the infrastructure, `api_url` and `auth_provider_org_id` are the platform admin's.
-    pub const fn requires_platform_admin(self) -> bool {
-        use OrganizationField as F;
-        matches!(
-            self,
-            F::AccountType
-                | F::Plan
-                | F::ContractEndDate
-                | F::SalesforceCode
-                | F::IsActive
-                | F::AutoBillingEnabled
-                | F::BillingCycleStart
-                | F::CreditAllocation
-                | F::Modules
-                | F::UserQuota
-                | F::WorkspaceQuota
-                | F::AnalysisQuota
-                | F::AssetEvaluationQuota
-                | F::SearchCredits
-                | F::RateLimitOverrides
-                | F::Infrastructure
-                | F::ApiUrl
-                | F::AuthProviderOrgId
-        )
-    }
+/// Declares every field a change to an organization may name, once: its name in
+/// [`OrganizationChanges`] and on [`Organization`], the type of its new value, its variant of
+/// [`OrganizationField`] and [`FieldChange`], its snake_case name (the documented APIs'
+/// spelling; the management API writes it in camelCase), and who may write it. Everything
+/// that must know every field is derived from this table or matches [`FieldChange`]
+/// exhaustively, so a new row does not compile until each such place handles it.
+macro_rules! organization_fields {
+    ($(
+        $(#[$doc:meta])*
+        $field:ident: $ty:ty => $variant:ident, $snake:literal, $writer:ident;
+    )*) => {
+        /// A field of the organization that a change may name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum OrganizationField {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl OrganizationField {
+            /// Every field, in the table's order.
+            pub const ALL: &'static [OrganizationField] = &[$(Self::$variant,)*];
+
+            /// The field's name in snake_case, as the documented APIs spell it.
+            pub const fn snake_name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $snake,)*
+                }
+            }
+
+            /// Who may write the field.
+            pub const fn writer(self) -> Writer {
+                match self {
+                    $(Self::$variant => Writer::$writer,)*
+                }
+            }
+
+            /// Whether only the platform admin may write the field.
+            pub const fn requires_platform_admin(self) -> bool {
+                matches!(self.writer(), Writer::PlatformAdmin)
+            }
+        }
+
+        /// A change to an organization. `None` leaves a field as it is; for a field that
+        /// may be empty, `Some(None)` clears it.
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct OrganizationChanges {
+            $($(#[$doc])* pub $field: Option<$ty>,)*
+        }
+
+        /// One field's new value, as a change names it.
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub enum FieldChange<'a> {
+            $($(#[$doc])* $variant(&'a $ty),)*
+        }
+
+        impl FieldChange<'_> {
+            /// The field this value is for.
+            pub const fn field(&self) -> OrganizationField {
+                match self {
+                    $(Self::$variant(_) => OrganizationField::$variant,)*
+                }
+            }
+        }
+
+        impl OrganizationChanges {
+            /// Each field this change names, with its new value, in the table's order.
+            pub fn changes(&self) -> Vec<FieldChange<'_>> {
+                let mut out = Vec::new();
+                $(
+                    if let Some(value) = &self.$field {
+                        out.push(FieldChange::$variant(value));
+                    }
+                )*
+                out
+            }
+
+            /// This change applied to `org` (without touching its version or timestamps).
+            pub fn apply_to(&self, org: &mut Organization) {
+                $(
+                    if let Some(value) = &self.$field {
+                        org.$field = value.clone();
+                    }
+                )*
+            }
+        }
+    };
 }
 
-/// A change to an organization. `None` leaves a field as it is; for a field that may be
-/// empty, `Some(None)` clears it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct OrganizationChanges {
-    pub name: Option<OrganizationName>,
-    pub domain: Option<Option<DomainName>>,
-    pub logo: Option<Option<Logo>>,
-    pub logo_url: Option<Option<HttpUrl>>,
-    pub billing_email: Option<Option<Email>>,
-    pub notifications_email: Option<Option<Email>>,
-    pub account_type: Option<AccountType>,
-    pub plan: Option<Plan>,
-    pub contract_end_date: Option<Option<Date>>,
-    pub salesforce_code: Option<Option<SalesforceCode>>,
-    pub is_active: Option<bool>,
-    pub auto_billing_enabled: Option<bool>,
-    pub billing_cycle_start: Option<BillingCycleDay>,
-    pub credit_allocation: Option<Option<u64>>,
-    pub modules: Option<Modules>,
-    pub user_quota: Option<Quota>,
-    pub workspace_quota: Option<Quota>,
-    pub analysis_quota: Option<Quota>,
-    pub asset_evaluation_quota: Option<Quota>,
-    pub search_credits: Option<Quota>,
-    pub rate_limit_overrides: Option<RateLimitOverrides>,
-    pub max_overages: Option<MaxOverages>,
-    pub metadata: Option<Metadata>,
-    pub default_llm_credentials: Option<LlmCredentials>,
-    pub nsfw_check_enabled: Option<bool>,
-    pub nsfw_fail_closed: Option<bool>,
-    pub infrastructure: Option<Option<TextLine>>,
-    pub api_url: Option<Option<HttpUrl>>,
-    pub auth_provider_org_id: Option<Option<TextLine>>,
+organization_fields! {
+    name: OrganizationName => Name, "name", Managers;
+    domain: Option<DomainName> => Domain, "domain", Managers;
+    logo: Option<Logo> => Logo, "logo", Managers;
+    logo_url: Option<HttpUrl> => LogoUrl, "logo_url", Managers;
+    billing_email: Option<Email> => BillingEmail, "billing_email", Managers;
+    notifications_email: Option<Email> => NotificationsEmail, "notifications_email", Managers;
+    account_type: AccountType => AccountType, "account_type", PlatformAdmin;
+    plan: Plan => Plan, "plan", PlatformAdmin;
+    contract_end_date: Option<Date> => ContractEndDate, "contract_end_date", PlatformAdmin;
+    salesforce_code: Option<SalesforceCode> => SalesforceCode, "salesforce_code", PlatformAdmin;
+    is_active: bool => IsActive, "is_active", PlatformAdmin;
+    auto_billing_enabled: bool => AutoBillingEnabled, "auto_billing_enabled", PlatformAdmin;
+    billing_cycle_start: BillingCycleDay => BillingCycleStart, "billing_cycle_start", PlatformAdmin;
+    credit_allocation: Option<u64> => CreditAllocation, "credit_allocation", PlatformAdmin;
+    modules: Modules => Modules, "modules", PlatformAdmin;
+    user_quota: Quota => UserQuota, "user_quota", PlatformAdmin;
+    workspace_quota: Quota => WorkspaceQuota, "workspace_quota", PlatformAdmin;
+    analysis_quota: Quota => AnalysisQuota, "analysis_quota", PlatformAdmin;
+    asset_evaluation_quota: Quota => AssetEvaluationQuota, "asset_evaluation_quota", PlatformAdmin;
+    search_credits: Quota => SearchCredits, "search_credits", PlatformAdmin;
+    rate_limit_overrides: RateLimitOverrides => RateLimitOverrides, "rate_limit_overrides", PlatformAdmin;
+    max_overages: MaxOverages => MaxOverages, "max_overages", Managers;
+    metadata: Metadata => Metadata, "metadata", Managers;
+    default_llm_credentials: LlmCredentials => DefaultLlmCredentials, "default_llm_credentials", Managers;
+    nsfw_check_enabled: bool => NsfwCheckEnabled, "nsfw_check_enabled", Managers;
+    nsfw_fail_closed: bool => NsfwFailClosed, "nsfw_fail_closed", Managers;
+    infrastructure: Option<TextLine> => Infrastructure, "infrastructure", PlatformAdmin;
+    api_url: Option<HttpUrl> => ApiUrl, "api_url", PlatformAdmin;
+    auth_provider_org_id: Option<TextLine> => AuthProviderOrgId, "auth_provider_org_id", PlatformAdmin;
 }
 
 impl OrganizationChanges {
     /// The fields this change names.
     pub fn fields(&self) -> Vec<OrganizationField> {
-        use OrganizationField as F;
-        let named = [
-            (self.name.is_some(), F::Name),
-            (self.domain.is_some(), F::Domain),
-            (self.logo.is_some(), F::Logo),
-            (self.logo_url.is_some(), F::LogoUrl),
-            (self.billing_email.is_some(), F::BillingEmail),
-            (self.notifications_email.is_some(), F::NotificationsEmail),
-            (self.account_type.is_some(), F::AccountType),
-            (self.plan.is_some(), F::Plan),
-            (self.contract_end_date.is_some(), F::ContractEndDate),
-            (self.salesforce_code.is_some(), F::SalesforceCode),
-            (self.is_active.is_some(), F::IsActive),
-            (self.auto_billing_enabled.is_some(), F::AutoBillingEnabled),
-            (self.billing_cycle_start.is_some(), F::BillingCycleStart),
-            (self.credit_allocation.is_some(), F::CreditAllocation),
-            (self.modules.is_some(), F::Modules),
-            (self.user_quota.is_some(), F::UserQuota),
-            (self.workspace_quota.is_some(), F::WorkspaceQuota),
-            (self.analysis_quota.is_some(), F::AnalysisQuota),
-            (
-                self.asset_evaluation_quota.is_some(),
-                F::AssetEvaluationQuota,
-            ),
-            (self.search_credits.is_some(), F::SearchCredits),
-            (self.rate_limit_overrides.is_some(), F::RateLimitOverrides),
-            (self.max_overages.is_some(), F::MaxOverages),
-            (self.metadata.is_some(), F::Metadata),
-            (
-                self.default_llm_credentials.is_some(),
-                F::DefaultLlmCredentials,
-            ),
-            (self.nsfw_check_enabled.is_some(), F::NsfwCheckEnabled),
-            (self.nsfw_fail_closed.is_some(), F::NsfwFailClosed),
-            (self.infrastructure.is_some(), F::Infrastructure),
-            (self.api_url.is_some(), F::ApiUrl),
-            (self.auth_provider_org_id.is_some(), F::AuthProviderOrgId),
-        ];
-        named
-            .into_iter()
-            .filter(|(set, _)| *set)
-            .map(|(_, field)| field)
-            .collect()
+        self.changes().iter().map(FieldChange::field).collect()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields().is_empty()
-    }
-
-    /// This change applied to `org` (without touching its version or timestamps).
-    pub fn apply_to(&self, org: &mut Organization) {
-        fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
-            if let Some(value) = value {
-                *slot = value.clone();
-            }
-        }
-        set(&mut org.name, &self.name);
-        set(&mut org.domain, &self.domain);
-        set(&mut org.logo, &self.logo);
-        set(&mut org.logo_url, &self.logo_url);
-        set(&mut org.billing_email, &self.billing_email);
-        set(&mut org.notifications_email, &self.notifications_email);
-        set(&mut org.account_type, &self.account_type);
-        set(&mut org.plan, &self.plan);
-        set(&mut org.contract_end_date, &self.contract_end_date);
-        set(&mut org.salesforce_code, &self.salesforce_code);
-        set(&mut org.is_active, &self.is_active);
-        set(&mut org.auto_billing_enabled, &self.auto_billing_enabled);
-        set(&mut org.billing_cycle_start, &self.billing_cycle_start);
-        set(&mut org.credit_allocation, &self.credit_allocation);
-        set(&mut org.modules, &self.modules);
-        set(&mut org.user_quota, &self.user_quota);
-        set(&mut org.workspace_quota, &self.workspace_quota);
-        set(&mut org.analysis_quota, &self.analysis_quota);
-        set(
-            &mut org.asset_evaluation_quota,
-            &self.asset_evaluation_quota,
-        );
-        set(&mut org.search_credits, &self.search_credits);
-        set(&mut org.rate_limit_overrides, &self.rate_limit_overrides);
-        set(&mut org.max_overages, &self.max_overages);
-        set(&mut org.metadata, &self.metadata);
-        set(
-            &mut org.default_llm_credentials,
-            &self.default_llm_credentials,
-        );
-        set(&mut org.nsfw_check_enabled, &self.nsfw_check_enabled);
-        set(&mut org.nsfw_fail_closed, &self.nsfw_fail_closed);
-        set(&mut org.infrastructure, &self.infrastructure);
-        set(&mut org.api_url, &self.api_url);
-        set(&mut org.auth_provider_org_id, &self.auth_provider_org_id);
+        self.changes().is_empty()
     }
 }
 

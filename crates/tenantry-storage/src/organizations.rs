@@ -8,10 +8,10 @@ use sea_orm::{
 };
 use serde_json::{Map, Value, json};
 use tenantry_domain::{
-    AccountType, BillingCycleDay, DomainName, Email, HttpUrl, ImageType, LlmCredentials, Logo,
-    Metadata, Modules, Organization, OrganizationChanges, OrganizationId, OrganizationName, Plan,
-    Quota, RateLimitCategory, RateLimitOverrides, Role, RuleViolation, SalesforceCode, TextLine,
-    Usage, UserId, limits,
+    AccountType, BillingCycleDay, DomainName, Email, FieldChange, HttpUrl, ImageType,
+    LlmCredentials, Logo, Metadata, Modules, Organization, OrganizationChanges, OrganizationId,
+    OrganizationName, Plan, Quota, RateLimitCategory, RateLimitOverrides, Role, RuleViolation,
+    SalesforceCode, TextLine, Usage, UserId, limits,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -508,106 +508,103 @@ fn text<T: AsRef<str>>(value: &Option<T>) -> Option<String> {
     value.as_ref().map(|v| v.as_ref().to_owned())
 }
 
-/// The columns a change writes, with their new values.
+/// The columns a change writes, with their values: one arm per field, so a new field does
+/// not compile until it says which columns it writes.
 fn changed_columns(changes: &OrganizationChanges) -> Vec<(organizations::Column, sea_orm::Value)> {
     use organizations::Column as C;
     let mut columns: Vec<(C, sea_orm::Value)> = Vec::new();
-    if let Some(name) = &changes.name {
-        columns.push((C::Name, name.as_str().into()));
-    }
-    if let Some(domain) = &changes.domain {
-        columns.push((C::Domain, text(domain).into()));
-    }
-    if let Some(logo) = &changes.logo {
-        columns.push((
-            C::LogoType,
-            logo.as_ref()
-                .map(|l| l.image_type().content_type().to_owned())
-                .into(),
-        ));
-        columns.push((
-            C::LogoData,
-            logo.as_ref().map(|l| l.bytes().to_vec()).into(),
-        ));
-    }
-    if let Some(url) = &changes.logo_url {
-        columns.push((C::LogoUrl, text(url).into()));
-    }
-    if let Some(email) = &changes.billing_email {
-        columns.push((C::BillingEmail, text(email).into()));
-    }
-    if let Some(email) = &changes.notifications_email {
-        columns.push((C::NotificationsEmail, text(email).into()));
-    }
-    if let Some(account_type) = changes.account_type {
-        columns.push((C::AccountType, account_type.as_str().into()));
-    }
-    if let Some(plan) = changes.plan {
-        columns.push((C::Plan, plan.as_str().into()));
-    }
-    if let Some(date) = changes.contract_end_date {
-        columns.push((C::ContractEndDate, date.into()));
-    }
-    if let Some(code) = &changes.salesforce_code {
-        columns.push((C::SalesforceCode, text(code).into()));
-    }
-    if let Some(active) = changes.is_active {
-        columns.push((C::IsActive, active.into()));
-    }
-    if let Some(enabled) = changes.auto_billing_enabled {
-        columns.push((C::AutoBillingEnabled, enabled.into()));
-    }
-    if let Some(day) = changes.billing_cycle_start {
-        columns.push((C::BillingCycleStart, i32::from(day.get()).into()));
-    }
-    if let Some(allocation) = changes.credit_allocation {
-        columns.push((C::CreditAllocation, allocation.map(|a| a as i64).into()));
-    }
-    if let Some(modules) = &changes.modules {
-        columns.push((C::Modules, modules_json(modules).into()));
-    }
-    for (column, quota) in [
-        (C::UserQuota, changes.user_quota),
-        (C::WorkspaceQuota, changes.workspace_quota),
-        (C::AnalysisQuota, changes.analysis_quota),
-        (C::AssetEvaluationQuota, changes.asset_evaluation_quota),
-        (C::SearchCredits, changes.search_credits),
-    ] {
-        if let Some(quota) = quota {
-            columns.push((column, (quota.get() as i32).into()));
+    for change in changes.changes() {
+        match change {
+            FieldChange::Name(name) => columns.push((C::Name, name.as_str().into())),
+            FieldChange::Domain(domain) => columns.push((C::Domain, text(domain).into())),
+            FieldChange::Logo(logo) => {
+                columns.push((
+                    C::LogoType,
+                    logo.as_ref()
+                        .map(|l| l.image_type().content_type().to_owned())
+                        .into(),
+                ));
+                columns.push((
+                    C::LogoData,
+                    logo.as_ref().map(|l| l.bytes().to_vec()).into(),
+                ));
+            }
+            FieldChange::LogoUrl(url) => columns.push((C::LogoUrl, text(url).into())),
+            FieldChange::BillingEmail(email) => columns.push((C::BillingEmail, text(email).into())),
+            FieldChange::NotificationsEmail(email) => {
+                columns.push((C::NotificationsEmail, text(email).into()));
+            }
+            FieldChange::AccountType(account_type) => {
+                columns.push((C::AccountType, account_type.as_str().into()));
+            }
+            FieldChange::Plan(plan) => columns.push((C::Plan, plan.as_str().into())),
+            FieldChange::ContractEndDate(date) => {
+                columns.push((C::ContractEndDate, (*date).into()))
+            }
+            FieldChange::SalesforceCode(code) => {
+                columns.push((C::SalesforceCode, text(code).into()))
+            }
+            FieldChange::IsActive(active) => columns.push((C::IsActive, (*active).into())),
+            FieldChange::AutoBillingEnabled(enabled) => {
+                columns.push((C::AutoBillingEnabled, (*enabled).into()));
+            }
+            FieldChange::BillingCycleStart(day) => {
+                columns.push((C::BillingCycleStart, i32::from(day.get()).into()));
+            }
+            FieldChange::CreditAllocation(allocation) => {
+                columns.push((C::CreditAllocation, allocation.map(|a| a as i64).into()));
+            }
+            FieldChange::Modules(modules) => {
+                columns.push((C::Modules, modules_json(modules).into()))
+            }
+            FieldChange::UserQuota(quota) => columns.push((C::UserQuota, quota_value(*quota))),
+            FieldChange::WorkspaceQuota(quota) => {
+                columns.push((C::WorkspaceQuota, quota_value(*quota)));
+            }
+            FieldChange::AnalysisQuota(quota) => {
+                columns.push((C::AnalysisQuota, quota_value(*quota)))
+            }
+            FieldChange::AssetEvaluationQuota(quota) => {
+                columns.push((C::AssetEvaluationQuota, quota_value(*quota)));
+            }
+            FieldChange::SearchCredits(quota) => {
+                columns.push((C::SearchCredits, quota_value(*quota)))
+            }
+            FieldChange::RateLimitOverrides(overrides) => {
+                columns.push((C::RateLimitOverrides, overrides_json(overrides).into()));
+            }
+            FieldChange::MaxOverages(max) => {
+                columns.push((C::MaxOverages, max.map(|m| m as i64).into()));
+            }
+            FieldChange::Metadata(metadata) => {
+                columns.push((C::Metadata, metadata.to_json().into()))
+            }
+            FieldChange::DefaultLlmCredentials(credentials) => {
+                columns.push((
+                    C::DefaultLlmCredentials,
+                    credentials_json(credentials).into(),
+                ));
+            }
+            FieldChange::NsfwCheckEnabled(enabled) => {
+                columns.push((C::NsfwCheckEnabled, (*enabled).into()));
+            }
+            FieldChange::NsfwFailClosed(closed) => {
+                columns.push((C::NsfwFailClosed, (*closed).into()))
+            }
+            FieldChange::Infrastructure(infrastructure) => {
+                columns.push((C::Infrastructure, text(infrastructure).into()));
+            }
+            FieldChange::ApiUrl(url) => columns.push((C::ApiUrl, text(url).into())),
+            FieldChange::AuthProviderOrgId(id) => {
+                columns.push((C::AuthProviderOrgId, text(id).into()));
+            }
         }
     }
-    if let Some(overrides) = &changes.rate_limit_overrides {
-        columns.push((C::RateLimitOverrides, overrides_json(overrides).into()));
-    }
-    if let Some(max) = changes.max_overages {
-        columns.push((C::MaxOverages, max.map(|m| m as i64).into()));
-    }
-    if let Some(metadata) = &changes.metadata {
-        columns.push((C::Metadata, metadata.to_json().into()));
-    }
-    if let Some(credentials) = &changes.default_llm_credentials {
-        columns.push((
-            C::DefaultLlmCredentials,
-            credentials_json(credentials).into(),
-        ));
-    }
-    if let Some(enabled) = changes.nsfw_check_enabled {
-        columns.push((C::NsfwCheckEnabled, enabled.into()));
-    }
-    if let Some(closed) = changes.nsfw_fail_closed {
-        columns.push((C::NsfwFailClosed, closed.into()));
-    }
-    if let Some(infrastructure) = &changes.infrastructure {
-        columns.push((C::Infrastructure, text(infrastructure).into()));
-    }
-    if let Some(url) = &changes.api_url {
-        columns.push((C::ApiUrl, text(url).into()));
-    }
-    if let Some(id) = &changes.auth_provider_org_id {
-        columns.push((C::AuthProviderOrgId, text(id).into()));
-    }
     columns
+}
+
+fn quota_value(quota: Quota) -> sea_orm::Value {
+    (quota.get() as i32).into()
 }
 
 fn to_active_model(org: &Organization) -> organizations::ActiveModel {

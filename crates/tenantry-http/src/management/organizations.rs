@@ -17,7 +17,7 @@ use crate::error::{ApiError, FieldError};
 use crate::extract::{
     BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, path_id, single_header,
 };
-use crate::ops::{apply_changes, authorize_changes, organization_not_found, snake_name};
+use crate::ops::{apply_changes, authorize_changes, organization_not_found};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -371,7 +371,7 @@ pub(super) async fn update_organization(
         ..Default::default()
     };
     let changes = fields.finish(changes)?;
-    authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
+    authorize_changes(access, &changes, |f| FieldCase::Camel.name(f.snake_name()))?;
     let org = apply_changes(&state, id, access, &changes, &if_match).await?;
     let view = OrganizationView::new(&org, &state.tiers, now());
     Ok(HttpResponse::Ok()
@@ -468,7 +468,7 @@ pub(super) async fn set_max_overages(
         max_overages: Some(max_overages.map(|v| v.unsigned_abs())),
         ..Default::default()
     };
-    authorize_changes(access, &changes, |f| FieldCase::Camel.name(snake_name(f)))?;
+    authorize_changes(access, &changes, |f| FieldCase::Camel.name(f.snake_name()))?;
     let org = apply_changes(&state, id, access, &changes, &if_match).await?;
     let now = now();
     let view = MaxOveragesView {

@@ -22,7 +22,7 @@ use crate::auth::Caller;
 use crate::common::{Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, lim, non_null};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
-use crate::ops::{apply_changes, authorize_changes, snake_name};
+use crate::ops::{apply_changes, authorize_changes};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -318,7 +318,7 @@ pub(super) async fn update_organization_by_id(
         ..Default::default()
     };
     let changes = fields.finish(changes)?;
-    authorize_changes(access, &changes, |f| snake_name(f).to_owned())?;
+    authorize_changes(access, &changes, |f| f.snake_name().to_owned())?;
     let org = apply_changes(&state, id, access, &changes, &if_match).await?;
     Ok(respond(&org, query))
 }

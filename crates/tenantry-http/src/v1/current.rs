@@ -25,9 +25,7 @@ use crate::auth::Caller;
 use crate::common::{AccountTypeValue, Fields, ReadProblems, RoleValue, WriteProblems, lim, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, IfMatch, JsonBody, NoQuery, RequestBody, single_header};
-use crate::ops::{
-    apply_changes, authorize_changes, organization_not_found, read_organization, snake_name,
-};
+use crate::ops::{apply_changes, authorize_changes, organization_not_found, read_organization};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -285,7 +283,7 @@ impl OrganizationModel {
 fn field_name(field: OrganizationField) -> String {
     match field {
         OrganizationField::Name => "organization_name".to_owned(),
-        other => snake_name(other).to_owned(),
+        other => other.snake_name().to_owned(),
     }
 }
 

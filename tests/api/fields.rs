@@ -1,0 +1,159 @@
+//! One declaration of an organization's fields: whatever it says of a field holds on every
+//! surface that carries it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tenantry_domain::OrganizationField;
+use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
+
+/// A valid value for each field a surface may carry, by its snake_case name: validation
+/// passes, so what answers is the authorization.
+fn sample(field: OrganizationField) -> Option<Value> {
+    use OrganizationField as F;
+    Some(match field {
+        F::AccountType => json!("pro"),
+        F::Plan => json!("suite"),
+        F::ContractEndDate => json!("2030-01-31"),
+        F::SalesforceCode => json!("SF-1"),
+        F::IsActive => json!(false),
+        F::AutoBillingEnabled => json!(true),
+        F::BillingCycleStart => json!(5),
+        F::CreditAllocation => json!(100),
+        F::Modules => json!(["Search"]),
+        F::UserQuota
+        | F::WorkspaceQuota
+        | F::AnalysisQuota
+        | F::AssetEvaluationQuota
+        | F::SearchCredits => json!(5),
+        F::RateLimitOverrides => json!({"metadata": 5}),
+        F::Infrastructure => json!("eu-dedicated-1"),
+        F::ApiUrl => json!("https://api.acme.example"),
+        F::AuthProviderOrgId => json!("org_123"),
+        _ => return None,
+    })
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The surfaces that change an organization: their request schema, and how each spells a
+/// field.
+struct Surface {
+    schema: &'static str,
+    name: fn(OrganizationField) -> String,
+}
+
+const SURFACES: [Surface; 3] = [
+    Surface {
+        schema: "UpdateOrganizationRequest",
+        name: |f| camel(f.snake_name()),
+    },
+    Surface {
+        schema: "OrganizationUpdate",
+        name: |f| match f {
+            OrganizationField::Name => "organization_name".to_owned(),
+            other => other.snake_name().to_owned(),
+        },
+    },
+    Surface {
+        schema: "PatchedOrganizationRequest",
+        name: |f| f.snake_name().to_owned(),
+    },
+];
+
+#[tokio::test]
+async fn every_admin_only_field_is_refused_to_an_owner_on_every_surface_that_carries_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap().to_owned();
+    let document = tenantry_http::openapi_document();
+    let version = || async {
+        let response = app
+            .request(Method::GET, &format!("/organization/{id}"), ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        response.headers()["etag"].to_str().unwrap().to_owned()
+    };
+    let mut checked = 0;
+    for field in OrganizationField::ALL
+        .iter()
+        .copied()
+        .filter(|f| f.requires_platform_admin())
+    {
+        for surface in &SURFACES {
+            let name = (surface.name)(field);
+            let schema = &document["components"]["schemas"][surface.schema]["properties"];
+            if schema.get(&name).is_none() {
+                continue;
+            }
+            let value = sample(field)
+                .unwrap_or_else(|| panic!("no sample value for {field:?}: add one above"));
+            let body = json!({ name.clone(): value });
+            let before = version().await;
+            let request = match surface.schema {
+                "UpdateOrganizationRequest" => {
+                    app.request(Method::PUT, &format!("/organization/{id}"), &ada.key)
+                }
+                "OrganizationUpdate" => app
+                    .request(Method::PATCH, "/v1/organizations", &ada.key)
+                    .header("X-Organization-Id", &id),
+                _ => app.request(Method::PATCH, &format!("/v1/organizations/{id}"), &ada.key),
+            };
+            let (status, problem) = parse(request.json(&body).send().await.unwrap()).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{field:?} as {name} on {}: {problem}",
+                surface.schema
+            );
+            assert!(
+                problem["errors"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e["field"] == name.as_str())),
+                "{field:?} named as {name}: {problem}"
+            );
+            assert_eq!(version().await, before, "a refused change changes nothing");
+            // And the platform admin may write it there.
+            let request = match surface.schema {
+                "UpdateOrganizationRequest" => {
+                    app.request(Method::PUT, &format!("/organization/{id}"), ADMIN_TOKEN)
+                }
+                "OrganizationUpdate" => app
+                    .request(Method::PATCH, "/v1/organizations", ADMIN_TOKEN)
+                    .header("X-Organization-Id", &id),
+                _ => app.request(
+                    Method::PATCH,
+                    &format!("/v1/organizations/{id}"),
+                    ADMIN_TOKEN,
+                ),
+            };
+            let (status, answer) = parse(request.json(&body).send().await.unwrap()).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{field:?} on {}: {answer}",
+                surface.schema
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 15,
+        "only {checked} admin-only fields were found on the surfaces"
+    );
+}
