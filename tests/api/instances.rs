@@ -240,3 +240,45 @@ async fn a_revoked_key_is_refused_by_the_other_process_at_once() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_usage_call_retried_across_instances_records_once() {
+    let apps = two().await;
+    let ada = apps.0.new_user("Ada").await;
+    let org = apps.0.create_organization(&ada.key, "Acme").await;
+    let org = org["id"].as_str().unwrap().to_owned();
+    let key = format!("usage-{}", uuid::Uuid::now_v7());
+    let calls = (0..40).map(|i| {
+        pick(&apps, i)
+            .request(
+                Method::POST,
+                &format!("/organization/{org}/usage"),
+                &ada.key,
+            )
+            .header("Idempotency-Key", key.as_str())
+            .json(&json!({"credits": 2}))
+            .send()
+    });
+    let mut bodies = Vec::new();
+    for response in join_all(calls).await {
+        let (status, body) = parse(response.unwrap()).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::CONFLICT,
+            "{status} {body}"
+        );
+        if status == StatusCode::OK {
+            bodies.push(body);
+        }
+    }
+    assert!(!bodies.is_empty() && bodies.windows(2).all(|w| w[0] == w[1]));
+    let (_, entries) = apps
+        .1
+        .get(&format!("/organization/{org}/usage/entries"), &ada.key)
+        .await;
+    assert_eq!(entries.as_array().unwrap().len(), 1, "{entries}");
+    let (_, summary) = apps
+        .1
+        .get(&format!("/organization/{org}/usage"), &ada.key)
+        .await;
+    assert_eq!(summary["used"], 2);
+}

@@ -8,6 +8,7 @@ mod fields;
 mod hardening;
 mod instances;
 mod members;
+mod metering;
 mod openapi;
 mod organizations;
 mod rate_limits;

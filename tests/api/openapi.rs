@@ -56,6 +56,17 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/organization/{organization_id}/usage",
         "create_usage",
     ),
+    ("get", "/organization/{organization_id}/usage", "get_usage"),
+    (
+        "get",
+        "/organization/{organization_id}/usage/entries",
+        "list_usage_entries",
+    ),
+    (
+        "post",
+        "/organization/{organization_id}/usage/{entry_id}/refund",
+        "create_usage_refund",
+    ),
     (
         "post",
         "/organization/{organization_id}/workspace",
@@ -277,6 +288,35 @@ async fn no_response_anywhere_contains_a_database_key() {
         )
         .await,
     );
+    let (status, used) = app
+        .post(
+            &format!("/organization/{id}/usage"),
+            &ada,
+            json!({"credits": 3}),
+        )
+        .await;
+    record("create_usage", (status, used.clone()));
+    record(
+        "create_usage_refund",
+        app.post(
+            &format!(
+                "/organization/{id}/usage/{}/refund",
+                used["entryId"].as_str().unwrap()
+            ),
+            &ada,
+            json!({}),
+        )
+        .await,
+    );
+    record(
+        "get_usage",
+        app.get(&format!("/organization/{id}/usage"), &ada).await,
+    );
+    record(
+        "list_usage_entries",
+        app.get(&format!("/organization/{id}/usage/entries"), &ada)
+            .await,
+    );
     record("get_health", app.get("/healthz", "").await);
     record("get_readiness", app.get("/readyz", "").await);
     let (status, _) = app
@@ -286,7 +326,7 @@ async fn no_response_anywhere_contains_a_database_key() {
         .map(|r| (r.status(), ()))
         .unwrap();
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(answers.len(), 17);
+    assert_eq!(answers.len(), 21);
     for (name, body) in &answers {
         assert_ids_are_public(body, name);
     }

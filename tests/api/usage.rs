@@ -12,6 +12,23 @@ async fn setup() -> (TestApp, TestUser, String) {
     (app, ada, org["id"].as_str().unwrap().to_owned())
 }
 
+/// Usage of `credits` by the platform admin, without an idempotency key.
+fn usage(credits: u64) -> tenantry_storage::NewUsage {
+    tenantry_storage::NewUsage {
+        credits,
+        category: tenantry_domain::UsageCategory::Compute,
+        actor: tenantry_domain::Actor::PlatformAdmin(None),
+        idempotency: None,
+    }
+}
+
+fn no_answer(
+    _: &tenantry_domain::Organization,
+    _: &tenantry_domain::UsageEntry,
+) -> tenantry_storage::StoredResponse {
+    unreachable!("an answer is kept only for an idempotency key")
+}
+
 async fn use_credits(app: &TestApp, key: &str, org: &str, credits: Value) -> (StatusCode, Value) {
     app.post(
         &format!("/organization/{org}/usage"),
@@ -26,9 +43,13 @@ async fn usage_within_the_allocation_is_recorded_on_every_surface() {
     let (app, ada, org) = setup().await;
     let (status, body) = use_credits(&app, &ada.key, &org, json!(250)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = body["entryId"]
+        .as_str()
+        .expect("the ledger entry's id")
+        .to_owned();
     assert_eq!(
         body,
-        json!({"organizationId": org, "creditCount": 750, "currentMonthUsage": 250, "overage": 0})
+        json!({"organizationId": org, "entryId": entry, "creditCount": 750, "currentMonthUsage": 250, "overage": 0})
     );
     let (_, management) = app.get(&format!("/organization/{org}"), &ada.key).await;
     assert_eq!(
@@ -160,8 +181,9 @@ async fn a_new_billing_cycle_starts_from_zero() {
     let (app, ada, org) = setup().await;
     let last_month = time::OffsetDateTime::now_utc() - time::Duration::days(40);
     let tiers = tenantry_domain::TierTable::default();
+    let organization = app.store.organization(org.parse().unwrap()).await.unwrap();
     app.store
-        .record_usage(org.parse().unwrap(), 1_000, &tiers, last_month)
+        .record_usage(&organization, &usage(1_000), &tiers, last_month, no_answer)
         .await
         .unwrap();
     let (status, body) = use_credits(&app, &ada.key, &org, json!(1_000)).await;
@@ -190,15 +212,19 @@ async fn usage_recorded_from_a_stale_read_follows_a_billing_day_changed_since() 
     assert_eq!(status, StatusCode::OK, "{body}");
     let recorded = app
         .store
-        .record_usage_from(
+        .record_usage(
             &stale,
-            7,
+            &usage(7),
             &tenantry_domain::TierTable::default(),
             time::OffsetDateTime::now_utc(),
+            no_answer,
         )
         .await
         .unwrap();
-    assert_eq!(recorded.billing_cycle_start.get(), day);
+    let tenantry_storage::Recorded::New { organization, .. } = recorded else {
+        panic!("no idempotency key, no replay");
+    };
+    assert_eq!(organization.billing_cycle_start.get(), day);
     let (_, after) = app.get(&format!("/organization/{org}"), &ada.key).await;
     assert_eq!(after["currentMonthUsage"], 7, "today is day {today}");
 }

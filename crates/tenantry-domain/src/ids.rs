@@ -62,3 +62,7 @@ public_id!(
     /// The public identifier of a workspace.
     WorkspaceId
 );
+public_id!(
+    /// The public identifier of an entry of the usage ledger.
+    UsageEntryId
+);

@@ -11,13 +11,14 @@ mod ids;
 mod membership;
 mod organization;
 mod tiers;
+mod usage;
 mod user;
 pub mod values;
 mod workspace;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeyScope, ApiKeySecret, KeyHash};
 pub use error::{InvalidValue, RuleViolation};
-pub use ids::{ApiKeyId, OrganizationId, UserId, WorkspaceId};
+pub use ids::{ApiKeyId, OrganizationId, UsageEntryId, UserId, WorkspaceId};
 pub use membership::{Access, Member, Role, check_keeps_an_owner, check_room_for_member};
 pub use organization::{
     FieldChange, MaxOverages, NewOrganization, Organization, OrganizationChanges,
@@ -26,6 +27,7 @@ pub use organization::{
 pub use tiers::{
     AccountType, Plan, RateLimitCategory, RateLimitOverrides, RateLimits, TierDefaults, TierTable,
 };
+pub use usage::{Actor, UsageCategory, UsageEntry, billing_cycle_end_date};
 pub use user::{User, UserName};
 pub use values::{
     BillingCycleDay, DomainName, Email, HttpUrl, ImageType, LlmCredentials, Logo, Metadata, Module,

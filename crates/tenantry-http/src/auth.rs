@@ -6,7 +6,9 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use tenantry_domain::{Access, ApiKeyId, ApiKeyScope, KeyHash, OrganizationId, Role, UserId};
+use tenantry_domain::{
+    Access, Actor, ApiKeyId, ApiKeyScope, KeyHash, OrganizationId, Role, UserId,
+};
 
 use crate::error::ApiError;
 use crate::extract::single_header;
@@ -49,6 +51,24 @@ impl Caller {
             Self::PlatformAdmin { .. } => None,
             Self::User { user_id, .. } => Some(user_id),
             Self::Organization { user_id, .. } => user_id,
+        }
+    }
+
+    /// Who this caller is in the usage ledger and the audit trail: a key that acts as a
+    /// user is that user.
+    pub fn actor(&self) -> Actor {
+        match *self {
+            Self::PlatformAdmin { key_id } => Actor::PlatformAdmin(key_id),
+            Self::User { user_id, .. }
+            | Self::Organization {
+                user_id: Some(user_id),
+                ..
+            } => Actor::User(user_id),
+            Self::Organization {
+                user_id: None,
+                key_id,
+                ..
+            } => Actor::Key(key_id),
         }
     }
 

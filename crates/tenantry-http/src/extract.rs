@@ -319,6 +319,68 @@ pub fn single_header<'a>(
     Ok(first)
 }
 
+/// The longest `Idempotency-Key` taken.
+const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// The request's `Idempotency-Key`, if it sent one: 1 to 255 visible ASCII characters (a
+/// 422 naming the header otherwise; a 400 when sent twice).
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = single_header(req, "Idempotency-Key")? else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::validation(
+            "Idempotency-Key",
+            format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
+        )
+    };
+    let key = value.to_str().map_err(|_| invalid())?.trim();
+    if key.is_empty()
+        || key.len() > IDEMPOTENCY_KEY_MAX
+        || !key.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(invalid());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// What identifies a request for idempotency: its method, path and body.
+pub(crate) fn request_fingerprint(req: &HttpRequest) -> String {
+    use actix_web::HttpMessage as _;
+    let body = req
+        .extensions()
+        .get::<BodyHash>()
+        .map(|h| h.0.as_str().to_owned())
+        .unwrap_or_default();
+    KeyHash::of(&format!("{} {} {body}", req.method(), req.path()))
+        .as_str()
+        .to_owned()
+}
+
+/// The answer to a retry of an idempotent request: the first answer whole (status, headers,
+/// body) when the retry is the same request, else a 409.
+pub(crate) fn replay_response(
+    replay: tenantry_storage::Replay,
+    request_hash: &str,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    if replay.request_hash != request_hash {
+        return Err(ApiError::Conflict(
+            "this Idempotency-Key was already used for a different request".into(),
+        ));
+    }
+    let mut response = actix_web::HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(replay.response.status)
+            .map_err(ApiError::internal)?,
+    );
+    for header in replay.response.headers {
+        response.insert_header(header);
+    }
+    Ok(response
+        .insert_header(("Idempotent-Replayed", "true"))
+        .content_type("application/json")
+        .body(replay.response.body))
+}
+
 /// Parses a public id from a path segment, naming the parameter when it is not a UUID.
 pub fn path_id<T: FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
     value

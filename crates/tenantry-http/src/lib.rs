@@ -8,6 +8,7 @@ pub mod extract;
 mod health;
 mod json_text;
 pub mod key_cache;
+pub mod maintenance;
 pub mod management;
 mod openapi;
 mod ops;

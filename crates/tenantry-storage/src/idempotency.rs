@@ -1,6 +1,7 @@
 //! Idempotency keys: the first answer to a request, kept to replay to its retries.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use time::OffsetDateTime;
 
 use crate::entities::idempotency_keys;
 use crate::{Store, StoreError};
@@ -64,5 +65,37 @@ impl Store {
                 })
             })
             .transpose()
+    }
+
+    /// Forgets the answers kept for idempotency keys before `before`, at most `batch` rows
+    /// per statement so that no statement holds locks for long; answers how many went.
+    pub async fn prune_idempotency_keys(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let ids: Vec<i64> = idempotency_keys::Entity::find()
+                .select_only()
+                .column(idempotency_keys::Column::Id)
+                .filter(idempotency_keys::Column::CreatedAt.lt(before))
+                .limit(batch)
+                .into_tuple()
+                .all(self.db())
+                .await?;
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            let count = ids.len() as u64;
+            let deleted = idempotency_keys::Entity::delete_many()
+                .filter(idempotency_keys::Column::Id.is_in(ids))
+                .exec(self.db())
+                .await?;
+            removed += deleted.rows_affected;
+            if count < batch {
+                return Ok(removed);
+            }
+        }
     }
 }

@@ -36,6 +36,7 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyRecord, Replay, StoredResponse};
 pub use revocations::{Heard, Revocation, RevocationListener};
+pub use usage::{EntryFilter, NewUsage, Recorded};
 
 /// How the store connects to its database.
 #[derive(Debug, Clone)]

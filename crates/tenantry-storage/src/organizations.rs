@@ -166,14 +166,7 @@ impl Store {
 
     /// The organization with this id.
     pub async fn organization(&self, id: OrganizationId) -> Result<Organization, StoreError> {
-        let model = organizations::Entity::find()
-            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
-            .all(self.db())
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::NotFound)?;
-        from_model(model)
+        read_in(self.db(), id).await
     }
 
     /// In one query: the organization, and the role of `user` in it (`None`: not a member,
@@ -446,6 +439,21 @@ pub(crate) async fn user_pk(db: &impl ConnectionTrait, id: UserId) -> Result<i64
         .into_iter()
         .next()
         .ok_or(StoreError::NotFound)
+}
+
+/// Reads an organization on `db` (the pool, or a transaction).
+pub(crate) async fn read_in(
+    db: &impl ConnectionTrait,
+    id: OrganizationId,
+) -> Result<Organization, StoreError> {
+    let model = organizations::Entity::find()
+        .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+        .all(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)?;
+    from_model(model)
 }
 
 pub(crate) async fn organization_pk(

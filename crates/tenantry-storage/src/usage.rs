@@ -1,106 +1,496 @@
-//! Credits: usage recorded against the current billing cycle, atomically.
+//! Credits: usage recorded against the current billing cycle, atomically, each accepted call
+//! with its entry in the usage ledger, and refunds of those entries.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tenantry_domain::{
-    AccountType, Organization, OrganizationId, RuleViolation, TierTable, billing_cycle_start_date,
-    limits,
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
-use time::OffsetDateTime;
+use tenantry_domain::{
+    AccountType, Actor, Organization, OrganizationId, RuleViolation, TierTable, UsageCategory,
+    UsageEntry, UsageEntryId, billing_cycle_start_date, limits,
+};
+use time::{Date, OffsetDateTime};
 
 use crate::entities::organizations::{self, Column as C};
-use crate::organizations::from_model;
-use crate::{Store, StoreError};
+use crate::entities::{idempotency_keys, usage_entries};
+use crate::members::finish;
+use crate::organizations::{from_model, organization_pk};
+use crate::{IdempotencyRecord, Page, PageRequest, Replay, Store, StoreError, StoredResponse};
 
 /// How often a usage record is retried when the billing day changes under it.
 const ATTEMPTS: usize = 5;
 
+/// A usage call to record.
+#[derive(Debug, Clone)]
+pub struct NewUsage {
+    pub credits: u64,
+    pub category: UsageCategory,
+    pub actor: Actor,
+    /// The caller's idempotency key, scoped to the organization, with the fingerprint of
+    /// the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+/// What recording usage did.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    /// The credits were used, and the entry written.
+    New {
+        organization: Organization,
+        entry: UsageEntry,
+    },
+    /// A request with the same idempotency key was recorded before: its answer.
+    Replayed(Replay),
+}
+
+/// Filters of the ledger's entries.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub cycle: Option<Date>,
+    pub category: Option<UsageCategory>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+}
+
+/// The idempotency scope of usage calls to one organization.
+fn usage_scope(id: OrganizationId) -> String {
+    format!("usage:{id}")
+}
+
 impl Store {
-    /// Records `credits` of usage in the billing cycle that contains `now`, in one
-    /// conditional statement: it applies only while the usage stays within the allocation, or
-    /// beyond it while auto billing is on and the overage stays within `max_overages`.
-    /// Otherwise nothing changes and the answer is [`tenantry_domain::RuleViolation::CreditsExhausted`]
-    /// (or `OrganizationInactive`: an inactive organization records no usage).
-    /// A cycle that has ended is closed here, lazily: the new one starts from zero.
+    /// Records usage in the billing cycle that contains `now`, in one transaction: the
+    /// credits are consumed by one conditional statement (within the allocation, or beyond
+    /// it while auto billing is on and the overage stays within `max_overages`), the ledger
+    /// gains the call's entry, and, with an idempotency key, the answer `respond` makes is
+    /// kept for retries. A refused call changes nothing: the answer is
+    /// [`RuleViolation::CreditsExhausted`] or [`RuleViolation::OrganizationInactive`]. A
+    /// retry with the same key replays the kept answer; a concurrent one waits for the
+    /// first and replays it. A cycle that has ended is closed here, lazily: the new one
+    /// starts from zero.
     pub async fn record_usage(
         &self,
-        id: OrganizationId,
-        credits: u64,
+        org: &Organization,
+        usage: &NewUsage,
         tiers: &TierTable,
         now: OffsetDateTime,
-    ) -> Result<Organization, StoreError> {
-        let org = self.organization(id).await?;
-        self.record_usage_from(&org, credits, tiers, now).await
+        respond: impl FnOnce(&Organization, &UsageEntry) -> StoredResponse,
+    ) -> Result<Recorded, StoreError> {
+        let scope = usage_scope(org.id);
+        if let Some((key, request_hash)) = &usage.idempotency {
+            let probe = IdempotencyRecord {
+                scope: scope.clone(),
+                key: key.clone(),
+                request_hash: request_hash.clone(),
+                response: StoredResponse {
+                    status: 0,
+                    headers: Vec::new(),
+                    body: String::new(),
+                },
+            };
+            if let Some(replay) = self.idempotent_response(&probe).await? {
+                return Ok(Recorded::Replayed(replay));
+            }
+        }
+        let txn = self.begin_write().await?;
+        let result = record_in(&txn, org, usage, tiers, now).await;
+        let (organization, entry) = match result {
+            Ok(done) => done,
+            Err(error) => {
+                txn.rollback().await?;
+                return Err(error);
+            }
+        };
+        if let Some((key, request_hash)) = &usage.idempotency {
+            let response = respond(&organization, &entry);
+            let inserted = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+                scope: Set(scope.clone()),
+                idempotency_key: Set(key.clone()),
+                request_hash: Set(request_hash.clone()),
+                response_status: Set(i32::from(response.status)),
+                response_body: Set(response.body.clone()),
+                response_headers: Set(response.headers_json()),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .exec(&txn)
+            .await;
+            if let Err(error) = inserted {
+                txn.rollback().await?;
+                if StoreError::is_unique_violation(&error) {
+                    // A concurrent call with the same key was recorded first: this one
+                    // recorded nothing, and answers as the first did.
+                    let probe = IdempotencyRecord {
+                        scope,
+                        key: key.clone(),
+                        request_hash: request_hash.clone(),
+                        response,
+                    };
+                    return match self.idempotent_response(&probe).await? {
+                        Some(replay) => Ok(Recorded::Replayed(replay)),
+                        None => Err(StoreError::Conflict(
+                            "a request with this idempotency key is in progress".into(),
+                        )),
+                    };
+                }
+                return Err(error.into());
+            }
+        }
+        txn.commit().await?;
+        Ok(Recorded::New {
+            organization,
+            entry,
+        })
     }
 
-    /// As [`Store::record_usage`], for an organization the caller has just read: the update
-    /// is tried first with the billing day read then, so no read precedes it (should the day
-    /// have changed since, the update applies to nothing, and the organization is read
-    /// again).
-    pub async fn record_usage_from(
+    /// Refunds `credits` of the usage entry `entry` (all that is left of it when `None`),
+    /// in one transaction: the entry's refunded count grows only while it stays within the
+    /// entry's credits (so concurrent refunds cannot go beyond), the organization's usage
+    /// of the cycle shrinks by as much, and the ledger gains a refund entry referring to
+    /// it. An entry of a cycle that has ended is not refunded (it would rewrite a closed
+    /// bill).
+    pub async fn refund_usage(
         &self,
-        org: &Organization,
-        credits: u64,
-        tiers: &TierTable,
+        org: OrganizationId,
+        entry: UsageEntryId,
+        credits: Option<u64>,
+        actor: Actor,
         now: OffsetDateTime,
-    ) -> Result<Organization, StoreError> {
-        let id = org.id;
-        let credits = i64::try_from(credits)
-            .ok()
-            .filter(|c| *c <= limits::CREDITS_MAX)
-            .ok_or_else(|| StoreError::Conflict("too many credits in one call".into()))?;
-        let mut day = org.billing_cycle_start;
-        for _ in 0..ATTEMPTS {
-            let cycle = billing_cycle_start_date(now.date(), day);
-            let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
-            let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
-                .finally(0i64)
-                .into();
-            let after = used.clone().add(credits);
-            let allocation: SimpleExpr =
-                Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
-            // Written so that no step can overflow 64 bits, whatever is stored: `used` is
-            // kept within CREDITS_USED_MAX and `credits` within CREDITS_MAX, and the
-            // overage is compared as `after - allocation` rather than the cap added to the
-            // allocation.
-            let allowed = used.clone().lte(limits::CREDITS_USED_MAX - credits).and(
-                after
-                    .clone()
-                    .lte(allocation.clone())
-                    .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
-                        Expr::col(C::MaxOverages)
-                            .is_null()
-                            .or(after.clone().sub(allocation).lte(Expr::col(C::MaxOverages))),
-                    )),
-            );
-            let updated = organizations::Entity::update_many()
-                .col_expr(C::CreditsUsed, after)
-                .col_expr(C::UsageCycleStart, Expr::value(cycle))
-                .col_expr(C::Version, Expr::col(C::Version).add(1))
-                .col_expr(C::UpdatedAt, Expr::value(now))
-                .filter(C::PublicId.eq(id.as_uuid()))
-                .filter(C::IsActive.eq(true))
-                .filter(C::BillingCycleStart.eq(i32::from(day.get())))
-                .filter(allowed)
-                .exec_with_returning(self.db())
-                .await?;
-            if let Some(model) = updated.into_iter().next() {
-                return from_model(model);
-            }
-            let current = self.organization(id).await?;
-            if !current.is_active {
-                return Err(RuleViolation::OrganizationInactive.into());
-            }
-            if current.billing_cycle_start != day {
-                day = current.billing_cycle_start;
-                continue;
-            }
-            current.check_usage(credits as u64, tiers, now.date())?;
-        }
-        Err(StoreError::Conflict(
-            "the organization's billing cycle kept changing; retry".into(),
-        ))
+    ) -> Result<(Organization, UsageEntry), StoreError> {
+        let txn = self.begin_write().await?;
+        let result = refund_in(&txn, org, entry, credits, actor, now).await;
+        finish(txn, result).await
     }
+
+    /// One entry of an organization's ledger.
+    pub async fn usage_entry(
+        &self,
+        org: OrganizationId,
+        entry: UsageEntryId,
+    ) -> Result<UsageEntry, StoreError> {
+        let org_pk = organization_pk(self.db(), org).await?;
+        let model = usage_entries::Entity::find()
+            .filter(usage_entries::Column::OrganizationId.eq(org_pk))
+            .filter(usage_entries::Column::PublicId.eq(entry.as_uuid()))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NotFound)?;
+        entry_from_model(self.db(), org, model).await
+    }
+
+    /// An organization's ledger entries, newest first, a page at a time.
+    pub async fn usage_entries(
+        &self,
+        org: OrganizationId,
+        filter: &EntryFilter,
+        page: PageRequest,
+    ) -> Result<Page<UsageEntry>, StoreError> {
+        use usage_entries::Column as E;
+        let org_pk = organization_pk(self.db(), org).await?;
+        let mut query = usage_entries::Entity::find().filter(E::OrganizationId.eq(org_pk));
+        if let Some(cycle) = filter.cycle {
+            query = query.filter(E::CycleStart.eq(cycle));
+        }
+        if let Some(category) = filter.category {
+            query = query.filter(E::Category.eq(category.as_str()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(E::CreatedAt.gte(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(E::CreatedAt.lte(to));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(E::PublicId.lt(after));
+        }
+        let models = query
+            .order_by_desc(E::PublicId)
+            .limit(page.limit + 1)
+            .all(self.db())
+            .await?;
+        let mut items = Vec::with_capacity(models.len());
+        for model in models {
+            items.push(entry_from_model(self.db(), org, model).await?);
+        }
+        Ok(Page::from_overfetch(items, page.limit, |e| e.id.as_uuid()))
+    }
+
+    /// Credits used in the cycle starting `cycle`, by category, from the ledger (refunds
+    /// subtracted).
+    pub async fn usage_by_category(
+        &self,
+        org: OrganizationId,
+        cycle: Date,
+    ) -> Result<Vec<(UsageCategory, i64)>, StoreError> {
+        use usage_entries::Column as E;
+        let org_pk = organization_pk(self.db(), org).await?;
+        let rows: Vec<(String, i64)> = usage_entries::Entity::find()
+            .select_only()
+            .column(E::Category)
+            .column_as(Expr::col(E::Credits).sum().cast_as("BIGINT"), "total")
+            .filter(E::OrganizationId.eq(org_pk))
+            .filter(E::CycleStart.eq(cycle))
+            .group_by(E::Category)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        rows.into_iter()
+            .map(|(category, total)| {
+                UsageCategory::parse(&category)
+                    .map(|c| (c, total))
+                    .map_err(|e| StoreError::Corrupt(format!("a ledger category {e}")))
+            })
+            .collect()
+    }
+
+    /// Whether the organization's ledger has entries in the cycle starting `cycle`.
+    pub async fn has_usage_in_cycle(
+        &self,
+        org: OrganizationId,
+        cycle: Date,
+    ) -> Result<bool, StoreError> {
+        use usage_entries::Column as E;
+        let org_pk = organization_pk(self.db(), org).await?;
+        let found = usage_entries::Entity::find()
+            .select_only()
+            .column(E::Id)
+            .filter(E::OrganizationId.eq(org_pk))
+            .filter(E::CycleStart.eq(cycle))
+            .limit(1)
+            .into_tuple::<i64>()
+            .all(self.db())
+            .await?;
+        Ok(!found.is_empty())
+    }
+}
+
+/// Consumes the credits and writes the entry, inside `txn`.
+async fn record_in(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    usage: &NewUsage,
+    tiers: &TierTable,
+    now: OffsetDateTime,
+) -> Result<(Organization, UsageEntry), StoreError> {
+    let id = org.id;
+    let credits = i64::try_from(usage.credits)
+        .ok()
+        .filter(|c| (1..=limits::CREDITS_MAX).contains(c))
+        .ok_or_else(|| StoreError::Conflict("credits must be from 1 to 10^12".into()))?;
+    let mut day = org.billing_cycle_start;
+    for _ in 0..ATTEMPTS {
+        let cycle = billing_cycle_start_date(now.date(), day);
+        let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
+        let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
+            .finally(0i64)
+            .into();
+        let after = used.clone().add(credits);
+        let allocation: SimpleExpr =
+            Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
+        // Written so that no step can overflow 64 bits, whatever is stored: `used` is kept
+        // within CREDITS_USED_MAX and `credits` within CREDITS_MAX, and the overage is
+        // compared as `after - allocation` rather than the cap added to the allocation.
+        let allowed = used.clone().lte(limits::CREDITS_USED_MAX - credits).and(
+            after
+                .clone()
+                .lte(allocation.clone())
+                .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
+                    Expr::col(C::MaxOverages)
+                        .is_null()
+                        .or(after.clone().sub(allocation).lte(Expr::col(C::MaxOverages))),
+                )),
+        );
+        let updated = organizations::Entity::update_many()
+            .col_expr(C::CreditsUsed, after)
+            .col_expr(C::UsageCycleStart, Expr::value(cycle))
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::PublicId.eq(id.as_uuid()))
+            .filter(C::IsActive.eq(true))
+            .filter(C::BillingCycleStart.eq(i32::from(day.get())))
+            .filter(allowed)
+            .exec_with_returning(txn)
+            .await?;
+        if let Some(model) = updated.into_iter().next() {
+            let org_pk = model.id;
+            let organization = from_model(model)?;
+            let entry = UsageEntry {
+                id: UsageEntryId::generate(),
+                organization_id: id,
+                credits,
+                category: usage.category,
+                cycle_start: cycle,
+                actor: usage.actor,
+                idempotency_key: usage.idempotency.as_ref().map(|(key, _)| key.clone()),
+                refund_of: None,
+                refunded: 0,
+                created_at: now,
+            };
+            insert_entry(txn, org_pk, &entry, None).await?;
+            return Ok((organization, entry));
+        }
+        let current = crate::organizations::read_in(txn, id).await?;
+        if !current.is_active {
+            return Err(RuleViolation::OrganizationInactive.into());
+        }
+        if current.billing_cycle_start != day {
+            day = current.billing_cycle_start;
+            continue;
+        }
+        current.check_usage(usage.credits, tiers, now.date())?;
+    }
+    Err(StoreError::Conflict(
+        "the organization's billing cycle kept changing; retry".into(),
+    ))
+}
+
+async fn refund_in(
+    txn: &DatabaseTransaction,
+    org: OrganizationId,
+    entry_id: UsageEntryId,
+    credits: Option<u64>,
+    actor: Actor,
+    now: OffsetDateTime,
+) -> Result<(Organization, UsageEntry), StoreError> {
+    use usage_entries::Column as E;
+    let org_pk = organization_pk(txn, org).await?;
+    let original = usage_entries::Entity::find()
+        .filter(E::OrganizationId.eq(org_pk))
+        .filter(E::PublicId.eq(entry_id.as_uuid()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)?;
+    let entry_pk = original.id;
+    let original = entry_from_model(txn, org, original).await?;
+    if original.is_refund() {
+        return Err(StoreError::Conflict("a refund cannot be refunded".into()));
+    }
+    let current = crate::organizations::read_in(txn, org).await?;
+    let cycle = billing_cycle_start_date(now.date(), current.billing_cycle_start);
+    if original.cycle_start != cycle {
+        return Err(StoreError::Conflict(format!(
+            "the entry counted in the billing cycle of {}, which has ended: refunding it would change a closed bill",
+            original.cycle_start
+        )));
+    }
+    let left = original.refundable();
+    let amount = credits.unwrap_or(left);
+    if amount == 0 || amount > left {
+        return Err(StoreError::Conflict(format!(
+            "the entry has {left} credits left to refund"
+        )));
+    }
+    let amount_i64 =
+        i64::try_from(amount).map_err(|_| StoreError::Conflict("too many credits".into()))?;
+    // Only while it stays within the entry: concurrent refunds cannot go beyond it.
+    let grown = usage_entries::Entity::update_many()
+        .col_expr(E::Refunded, Expr::col(E::Refunded).add(amount_i64))
+        .filter(E::Id.eq(entry_pk))
+        .filter(
+            Expr::col(E::Refunded)
+                .add(amount_i64)
+                .lte(Expr::col(E::Credits)),
+        )
+        .exec(txn)
+        .await?;
+    if grown.rows_affected != 1 {
+        return Err(StoreError::Conflict(format!(
+            "the entry has fewer than {amount} credits left to refund"
+        )));
+    }
+    let updated = organizations::Entity::update_many()
+        .col_expr(C::CreditsUsed, Expr::col(C::CreditsUsed).sub(amount_i64))
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::Id.eq(org_pk))
+        .filter(C::UsageCycleStart.eq(cycle))
+        .filter(Expr::col(C::CreditsUsed).gte(amount_i64))
+        .exec_with_returning(txn)
+        .await?;
+    let Some(model) = updated.into_iter().next() else {
+        return Err(StoreError::Corrupt(
+            "the organization's usage is below its ledger's".into(),
+        ));
+    };
+    let organization = from_model(model)?;
+    let refund = UsageEntry {
+        id: UsageEntryId::generate(),
+        organization_id: org,
+        credits: -amount_i64,
+        category: original.category,
+        cycle_start: cycle,
+        actor,
+        idempotency_key: None,
+        refund_of: Some(original.id),
+        refunded: 0,
+        created_at: now,
+    };
+    insert_entry(txn, org_pk, &refund, Some(entry_pk)).await?;
+    Ok((organization, refund))
+}
+
+async fn insert_entry(
+    db: &impl ConnectionTrait,
+    org_pk: i64,
+    entry: &UsageEntry,
+    refund_of: Option<i64>,
+) -> Result<(), StoreError> {
+    usage_entries::Entity::insert(usage_entries::ActiveModel {
+        public_id: Set(entry.id.as_uuid()),
+        organization_id: Set(org_pk),
+        credits: Set(entry.credits),
+        category: Set(entry.category.as_str().to_owned()),
+        cycle_start: Set(entry.cycle_start),
+        actor_kind: Set(entry.actor.kind().to_owned()),
+        actor_id: Set(entry.actor.id()),
+        idempotency_key: Set(entry.idempotency_key.clone()),
+        refund_of: Set(refund_of),
+        refunded: Set(0),
+        created_at: Set(entry.created_at),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+async fn entry_from_model(
+    db: &impl ConnectionTrait,
+    org: OrganizationId,
+    m: usage_entries::Model,
+) -> Result<UsageEntry, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("a ledger entry's {what}"));
+    let refund_of = match m.refund_of {
+        None => None,
+        Some(pk) => {
+            let public: Vec<uuid::Uuid> = usage_entries::Entity::find()
+                .select_only()
+                .column(usage_entries::Column::PublicId)
+                .filter(usage_entries::Column::Id.eq(pk))
+                .into_tuple()
+                .all(db)
+                .await?;
+            Some(UsageEntryId::from_uuid(
+                *public.first().ok_or_else(|| corrupt("refunded entry"))?,
+            ))
+        }
+    };
+    Ok(UsageEntry {
+        id: UsageEntryId::from_uuid(m.public_id),
+        organization_id: org,
+        credits: m.credits,
+        category: UsageCategory::parse(&m.category).map_err(|_| corrupt("category"))?,
+        cycle_start: m.cycle_start,
+        actor: Actor::parse(&m.actor_kind, m.actor_id).map_err(|_| corrupt("actor"))?,
+        idempotency_key: m.idempotency_key,
+        refund_of,
+        refunded: u64::try_from(m.refunded).map_err(|_| corrupt("refunded credits"))?,
+        created_at: m.created_at,
+    })
 }
 
 /// The monthly credits of the organization's tier, as SQL over its `account_type`.

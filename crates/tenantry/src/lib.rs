@@ -85,6 +85,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         state.store.clone(),
         state.keys.clone(),
     ));
+    tokio::spawn(tenantry_http::maintenance::run(state.store.clone()));
     let listen_error = |cause| StartError::Listen {
         address: settings.listen,
         cause,

@@ -1,6 +1,7 @@
 //! The organization management API (camelCase): organizations, members, users and API keys.
 
 mod api_keys;
+mod ledger;
 mod members;
 mod organizations;
 mod usage;
@@ -8,6 +9,10 @@ mod users;
 mod views;
 mod workspaces;
 
+pub use ledger::{
+    ActorView, CycleQuery, EntriesQuery, RefundRequest, RefundView, UsageByCategory,
+    UsageEntryView, UsageSummaryView,
+};
 pub use usage::{RecordUsageRequest, UsageCategory, UsageView};
 pub use views::*;
 pub use workspaces::{CreateWorkspaceRequest, WorkspaceView};
@@ -34,6 +39,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(organizations::set_max_overages)
         .service(organizations::get_organization_logo)
         .service(usage::create_usage)
+        .service(ledger::get_usage)
+        .service(ledger::list_usage_entries)
+        .service(ledger::create_usage_refund)
         .service(members::add_member)
         .service(members::update_member)
         .service(members::remove_member)

@@ -15,7 +15,8 @@ use crate::common::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::extract::{
-    BodyHash, FieldCase, IfMatch, JsonBody, NoQuery, Paging, path_id, single_header,
+    FieldCase, IfMatch, JsonBody, NoQuery, Paging, idempotency_key, path_id, replay_response,
+    request_fingerprint,
 };
 use crate::ops::{apply_changes, authorize_changes, organization_not_found};
 use crate::rate_limit::Limits;
@@ -26,8 +27,6 @@ const TAG: &str = "organizations";
 
 /// The most members an organization's detail lists.
 const DETAIL_MEMBERS_MAX: u64 = 1000;
-/// The longest idempotency key taken.
-const IDEMPOTENCY_KEY_MAX: usize = 255;
 
 /// Create an organization
 ///
@@ -138,57 +137,9 @@ pub(super) async fn create_organization(
         }
         Created::Replayed(replay) => {
             let record = record.expect("a replay needs a record");
-            if replay.request_hash != record.request_hash {
-                return Err(ApiError::Conflict(
-                    "this Idempotency-Key was already used for a different request".into(),
-                ));
-            }
-            let mut response = HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(replay.response.status)
-                    .map_err(ApiError::internal)?,
-            );
-            for header in replay.response.headers {
-                response.insert_header(header);
-            }
-            Ok(response
-                .insert_header(("Idempotent-Replayed", "true"))
-                .content_type("application/json")
-                .body(replay.response.body))
+            replay_response(replay, &record.request_hash)
         }
     }
-}
-
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = single_header(req, "Idempotency-Key")? else {
-        return Ok(None);
-    };
-    let invalid = || {
-        ApiError::validation(
-            "Idempotency-Key",
-            format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
-        )
-    };
-    let key = value.to_str().map_err(|_| invalid())?.trim();
-    if key.is_empty()
-        || key.len() > IDEMPOTENCY_KEY_MAX
-        || !key.chars().all(|c| c.is_ascii_graphic())
-    {
-        return Err(invalid());
-    }
-    Ok(Some(key.to_owned()))
-}
-
-/// What identifies a request for idempotency: its method, path and body.
-fn request_fingerprint(req: &HttpRequest) -> String {
-    use actix_web::HttpMessage as _;
-    let body = req
-        .extensions()
-        .get::<BodyHash>()
-        .map(|h| h.0.as_str().to_owned())
-        .unwrap_or_default();
-    KeyHash::of(&format!("{} {} {body}", req.method(), req.path()))
-        .as_str()
-        .to_owned()
 }
 
 /// List organizations

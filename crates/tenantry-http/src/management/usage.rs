@@ -1,9 +1,10 @@
 //! Usage: credits consumed against the current billing cycle.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::{OrganizationId, RateLimitCategory};
+use tenantry_domain::{Organization, OrganizationId, UsageEntry};
+use tenantry_storage::{NewUsage, Recorded, StoredResponse};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
@@ -11,7 +12,10 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::common::{UsageProblems, non_null, now};
 use crate::error::ApiError;
-use crate::extract::{FieldCase, JsonBody, NoQuery, RequestBody, path_id};
+use crate::extract::{
+    FieldCase, JsonBody, NoQuery, RequestBody, idempotency_key, path_id, replay_response,
+    request_fingerprint,
+};
 use crate::ops::organization_not_found;
 use crate::rate_limit::Limits;
 use crate::state::AppState;
@@ -30,12 +34,22 @@ pub enum UsageCategory {
     Compute,
 }
 
-impl From<UsageCategory> for RateLimitCategory {
+impl From<UsageCategory> for tenantry_domain::UsageCategory {
     fn from(category: UsageCategory) -> Self {
         match category {
             UsageCategory::Search => Self::Search,
             UsageCategory::Upload => Self::Upload,
             UsageCategory::Compute => Self::Compute,
+        }
+    }
+}
+
+impl From<tenantry_domain::UsageCategory> for UsageCategory {
+    fn from(category: tenantry_domain::UsageCategory) -> Self {
+        match category {
+            tenantry_domain::UsageCategory::Search => Self::Search,
+            tenantry_domain::UsageCategory::Upload => Self::Upload,
+            tenantry_domain::UsageCategory::Compute => Self::Compute,
         }
     }
 }
@@ -59,11 +73,13 @@ impl RequestBody for RecordUsageRequest {
     const CASE: FieldCase = FieldCase::Camel;
 }
 
-/// The organization's credits after the usage.
+/// The organization's credits after the usage, and the ledger entry that records it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageView {
     pub organization_id: Uuid,
+    /// The ledger entry of this usage: what a refund names.
+    pub entry_id: Uuid,
     /// Credits left in the current billing cycle.
     #[schema(minimum = 0)]
     pub credit_count: u64,
@@ -75,19 +91,43 @@ pub struct UsageView {
     pub overage: u64,
 }
 
+impl UsageView {
+    fn new(
+        org: &Organization,
+        entry: &UsageEntry,
+        tiers: &tenantry_domain::TierTable,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        let today = now.date();
+        Self {
+            organization_id: org.id.as_uuid(),
+            entry_id: entry.id.as_uuid(),
+            credit_count: org.credit_count(tiers, today),
+            current_month_usage: org.current_month_usage(today),
+            overage: org.overage(tiers, today),
+        }
+    }
+}
+
 /// Record usage
 ///
 /// Consumes credits from the organization's current billing cycle, atomically: within the
 /// monthly allocation, and beyond it only while auto billing is on and the overage stays
-/// within `maxOverages`. Otherwise the answer is 402 and nothing is recorded. A new billing
-/// cycle (from `billing_cycle_start`) starts from zero. Any member may record usage.
+/// within `maxOverages`. Otherwise the answer is 402 and nothing is recorded. Each accepted
+/// call appends one entry to the usage ledger, in the same transaction; with an
+/// `Idempotency-Key`, a retry answers as the first call did and records nothing more. A new
+/// billing cycle (from `billing_cycle_start`) starts from zero. An inactive organization
+/// records no usage (409). Any member may record usage.
 #[utoipa::path(
     post,
     path = "/organization/{organization_id}/usage",
     tag = TAG,
     operation_id = "create_usage",
     request_body = RecordUsageRequest,
-    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]{1,255}$", description = "Makes retries of this call safe: the same key with the same body answers as the first call did and records nothing more; with another body it is a 409. Scoped to the organization, kept 40 days.", max_length = 255),
+    ),
     responses(
         (status = 200, description = "The usage was recorded.", body = UsageView,
          headers(("ETag" = String, description = "The organization's new version."))),
@@ -100,29 +140,46 @@ pub(super) async fn create_usage(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
+    req: HttpRequest,
     path: web::Path<String>,
     _query: NoQuery,
     body: JsonBody<RecordUsageRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
     let request = body.0;
-    let category = request.category.unwrap_or_default().into();
-    let (_, org) = limits.access_and_read(&caller, id, category).await?;
-    let credits = u64::try_from(request.credits).unwrap_or(0);
+    let idempotency = idempotency_key(&req)?;
+    let category: tenantry_domain::UsageCategory = request.category.unwrap_or_default().into();
+    let (_, org) = limits
+        .access_and_read(&caller, id, category.rate_limit_category())
+        .await?;
+    let usage = NewUsage {
+        credits: u64::try_from(request.credits).unwrap_or(0),
+        category,
+        actor: caller.actor(),
+        idempotency: idempotency.map(|key| (key, request_fingerprint(&req))),
+    };
+    let tiers = &state.tiers;
     let now = now();
-    let org = state
+    let recorded = state
         .store
-        .record_usage_from(&org, credits, &state.tiers, now)
+        .record_usage(&org, &usage, tiers, now, |org, entry| StoredResponse {
+            status: 200,
+            headers: vec![(header::ETAG.to_string(), org.etag())],
+            body: serde_json::to_string(&UsageView::new(org, entry, tiers, now))
+                .unwrap_or_default(),
+        })
         .await
         .map_err(organization_not_found)?;
-    let today = now.date();
-    let view = UsageView {
-        organization_id: org.id.as_uuid(),
-        credit_count: org.credit_count(&state.tiers, today),
-        current_month_usage: org.current_month_usage(today),
-        overage: org.overage(&state.tiers, today),
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, org.etag()))
-        .json(view))
+    match recorded {
+        Recorded::New {
+            organization,
+            entry,
+        } => Ok(HttpResponse::Ok()
+            .insert_header((header::ETAG, organization.etag()))
+            .json(UsageView::new(&organization, &entry, tiers, now))),
+        Recorded::Replayed(replay) => {
+            let hash = usage.idempotency.map(|(_, hash)| hash).unwrap_or_default();
+            replay_response(replay, &hash)
+        }
+    }
 }

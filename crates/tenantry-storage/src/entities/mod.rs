@@ -10,5 +10,6 @@ pub(crate) mod api_keys;
 pub(crate) mod idempotency_keys;
 pub(crate) mod memberships;
 pub(crate) mod organizations;
+pub(crate) mod usage_entries;
 pub(crate) mod users;
 pub(crate) mod workspaces;
