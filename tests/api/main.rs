@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod dependencies;
+mod entitlements;
 mod errors;
 mod fields;
 mod hardening;

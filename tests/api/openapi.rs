@@ -59,6 +59,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("get", "/organization/{organization_id}/usage", "get_usage"),
     (
         "get",
+        "/organization/{organization_id}/entitlements",
+        "get_entitlements",
+    ),
+    (
+        "get",
         "/organization/{organization_id}/usage/entries",
         "list_usage_entries",
     ),
@@ -317,6 +322,11 @@ async fn no_response_anywhere_contains_a_database_key() {
         app.get(&format!("/organization/{id}/usage/entries"), &ada)
             .await,
     );
+    record(
+        "get_entitlements",
+        app.get(&format!("/organization/{id}/entitlements"), &ada)
+            .await,
+    );
     record("get_health", app.get("/healthz", "").await);
     record("get_readiness", app.get("/readyz", "").await);
     let (status, _) = app
@@ -326,7 +336,7 @@ async fn no_response_anywhere_contains_a_database_key() {
         .map(|r| (r.status(), ()))
         .unwrap();
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(answers.len(), 21);
+    assert_eq!(answers.len(), 22);
     for (name, body) in &answers {
         assert_ids_are_public(body, name);
     }

@@ -505,7 +505,7 @@ const RAW_UPDATE: Scenario = Scenario {
     },
 };
 
-const PAIRS: [Pair; 6] = [
+const PAIRS: [Pair; 7] = [
     Pair {
         tenantry: Scenario {
             name: "GET /healthz",
@@ -556,6 +556,16 @@ const PAIRS: [Pair; 6] = [
             },
         },
         ceiling: RAW_UPDATE,
+    },
+    Pair {
+        tenantry: Scenario {
+            name: "GET /organization/{id}/entitlements (user key)",
+            request: |c, base, s, n| {
+                c.get(format!("{base}/organization/{}/entitlements", s.org(n)))
+                    .bearer_auth(&s.user_key)
+            },
+        },
+        ceiling: RAW_READ,
     },
     Pair {
         tenantry: Scenario {

@@ -187,6 +187,20 @@ impl From<ModuleValue> for Module {
     }
 }
 
+impl From<Module> for ModuleValue {
+    fn from(value: Module) -> Self {
+        match value {
+            Module::Assets => Self::Assets,
+            Module::Models => Self::Models,
+            Module::Search => Self::Search,
+            Module::Sources => Self::Sources,
+            Module::Shopping => Self::Shopping,
+            Module::Website => Self::Website,
+            Module::Dashboard => Self::Dashboard,
+        }
+    }
+}
+
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

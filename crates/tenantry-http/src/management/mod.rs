@@ -1,6 +1,7 @@
 //! The organization management API (camelCase): organizations, members, users and API keys.
 
 mod api_keys;
+mod entitlements;
 mod ledger;
 mod members;
 mod organizations;
@@ -9,6 +10,9 @@ mod users;
 mod views;
 mod workspaces;
 
+pub use entitlements::{
+    CountedQuota, CreditsView, EntitlementsView, QuotaLimit, QuotasView, RateLimitsView,
+};
 pub use ledger::{
     ActorView, CycleQuery, EntriesQuery, RefundRequest, RefundView, UsageByCategory,
     UsageEntryView, UsageSummaryView,
@@ -38,6 +42,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(organizations::delete_organization)
         .service(organizations::set_max_overages)
         .service(organizations::get_organization_logo)
+        .service(entitlements::get_entitlements)
         .service(usage::create_usage)
         .service(ledger::get_usage)
         .service(ledger::list_usage_entries)
