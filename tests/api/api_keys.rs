@@ -66,6 +66,22 @@ async fn both_authorization_forms_work_and_bad_keys_are_401() {
         .unwrap();
     assert_eq!(bearer.status(), StatusCode::OK);
 
+    // `Bearer <key>` pasted into Swagger UI's Authorize dialog arrives as `Bearer Bearer`.
+    let (status, problem) = tenantry_tests::parse(
+        app.client
+            .get(app.url("/user/me"))
+            .header("Authorization", format!("Bearer Bearer {}", ada.key))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("key alone"),
+        "{problem}"
+    );
+
     for header in [
         None,
         Some(""),

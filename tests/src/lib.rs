@@ -22,7 +22,45 @@ pub struct TestApp {
     pub database_url: String,
     /// Whether other tests use this database too (servers of another process).
     store_is_shared: bool,
+    /// The PostgreSQL server to drop this test's own database through, when done.
+    drop_through: Option<String>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    /// A PostgreSQL database made for this test goes with it, whether the test passed or
+    /// failed (the SQLite file goes with its temporary directory).
+    fn drop(&mut self) {
+        let Some(admin_url) = self.drop_through.take() else {
+            return;
+        };
+        let Some(name) = self
+            .database_url
+            .split('?')
+            .next()
+            .and_then(|base| base.rsplit('/').next())
+            .map(str::to_owned)
+        else {
+            return;
+        };
+        // Drop runs inside the test's runtime: do the work on a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                use sea_orm::ConnectionTrait as _;
+                let admin = sea_orm::Database::connect(admin_url.as_str()).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
 }
 
 impl TestApp {
@@ -34,19 +72,24 @@ impl TestApp {
     /// As [`TestApp::spawn`], with the application state adjusted by `configure`.
     pub async fn spawn_with(configure: impl FnOnce(&mut AppState)) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = match std::env::var("TENANTRY_TEST_DATABASE_URL") {
+        let (url, drop_through) = match std::env::var("TENANTRY_TEST_DATABASE_URL") {
             Ok(admin_url) if admin_url.starts_with("postgres") => {
-                fresh_postgres_database(&admin_url).await
+                (fresh_postgres_database(&admin_url).await, Some(admin_url))
             }
-            _ => format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("tenantry.db").display()
+            _ => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("tenantry.db").display()
+                ),
+                None,
             ),
         };
         let store = Store::connect(&StoreOptions::new(url.clone()))
             .await
             .expect("the database opens");
-        Self::serve(store, url, Some(dir), configure)
+        let mut app = Self::serve(store, url, Some(dir), configure);
+        app.drop_through = drop_through;
+        app
     }
 
     /// A server already running at `address` (another process), on the database at
@@ -64,6 +107,7 @@ impl TestApp {
             store,
             database_url: database_url.to_owned(),
             store_is_shared: true,
+            drop_through: None,
             _dir: None,
         }
     }
@@ -119,6 +163,7 @@ impl TestApp {
             store,
             database_url,
             store_is_shared: false,
+            drop_through: None,
             _dir: dir,
         }
     }

@@ -170,6 +170,18 @@ fn presented_key(req: &HttpRequest) -> Result<String, ApiError> {
         .map_err(|_| ApiError::Unauthorized("the Authorization header is malformed".into()))?
         .trim();
     let key = match value.split_once(' ') {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("bearer")
+                && rest
+                    .trim()
+                    .split_once(' ')
+                    .is_some_and(|(again, _)| again.eq_ignore_ascii_case("bearer")) =>
+        {
+            // What Swagger UI sends when `Bearer <key>` is pasted into its Authorize dialog.
+            return Err(ApiError::Unauthorized(
+                "the Authorization header says `Bearer` twice: give the key alone (in Swagger UI's Authorize dialog, paste the key without `Bearer`)".into(),
+            ));
+        }
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         Some(_) => {
             return Err(ApiError::Unauthorized(

@@ -13,14 +13,11 @@ use tenantry::{Settings, prepare, telemetry};
     about = "A self-hostable organization service"
 )]
 struct Cli {
-    /// The configuration file (optional; TENANTRY_* environment variables override it).
-    #[arg(
-        long,
-        global = true,
-        default_value = "tenantry.toml",
-        env = "TENANTRY_CONFIG"
-    )]
-    config: PathBuf,
+    /// The configuration file (TENANTRY_* environment variables override it). Without
+    /// this, `tenantry.toml` in the working directory is read if it exists; a file named
+    /// here must exist.
+    #[arg(long, global = true, env = "TENANTRY_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,7 +31,14 @@ enum Command {
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli.config) {
+    let config = match tenantry::settings::config_file(cli.config) {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("tenantry: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = match Settings::load(&config) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("tenantry: {error}");

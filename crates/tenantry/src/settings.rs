@@ -115,6 +115,19 @@ pub enum SettingsError {
     Value(String),
 }
 
+/// The configuration file to read: the one named (by `--config` or `TENANTRY_CONFIG`),
+/// which must exist, or else `tenantry.toml` in the working directory if there is one.
+pub fn config_file(named: Option<std::path::PathBuf>) -> Result<std::path::PathBuf, SettingsError> {
+    match named {
+        Some(path) if !path.is_file() => Err(SettingsError::Value(format!(
+            "the configuration file {} does not exist (named by --config or TENANTRY_CONFIG)",
+            path.display()
+        ))),
+        Some(path) => Ok(path),
+        None => Ok(std::path::PathBuf::from("tenantry.toml")),
+    }
+}
+
 /// Names each setting in a configuration error as its environment variable: "for key
 /// `database_max_connections`" becomes "for TENANTRY_DATABASE_MAX_CONNECTIONS".
 fn name_settings(message: &str) -> String {
@@ -350,6 +363,20 @@ mod tests {
         );
         settings.database_url = "sqlite://tenantry.db".into();
         assert_eq!(settings.database_url(), "sqlite://tenantry.db?mode=rwc");
+    }
+
+    #[test]
+    fn a_named_configuration_file_must_exist() {
+        let error = config_file(Some("/nonexistent/tenantry.toml".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/tenantry.toml") && error.contains("does not exist"));
+        assert_eq!(config_file(None).unwrap(), Path::new("tenantry.toml"));
+        let dir = std::env::temp_dir();
+        let file = dir.join(format!("tenantry-config-{}.toml", std::process::id()));
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(config_file(Some(file.clone())).unwrap(), file);
+        std::fs::remove_file(&file).unwrap();
     }
 
     #[test]
