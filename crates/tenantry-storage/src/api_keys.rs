@@ -137,7 +137,7 @@ impl Store {
         id: ApiKeyId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let result = api_keys::Entity::update_many()
                 .col_expr(

@@ -88,6 +88,7 @@ impl Store {
                 return Ok(removed);
             }
             let count = ids.len() as u64;
+            let _turn = self.write_turn().await?;
             let deleted = idempotency_keys::Entity::delete_many()
                 .filter(idempotency_keys::Column::Id.is_in(ids))
                 .exec(self.db())

@@ -105,7 +105,18 @@ const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// On SQLite, whose writers take turns on one lock: transactions of this process queue
+    /// here for it instead of sleeping in SQLite's busy handler (which wakes them in steps
+    /// of up to 100 ms, long after the lock is free). A transaction holds the lock across
+    /// several round trips; a single statement holds it briefly and does not queue.
+    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// How long a writer waits for its turn (SQLite's busy timeout) before it gives up.
+    turn_timeout: Duration,
 }
+
+/// This process's turn to write (on SQLite; nothing to wait for on PostgreSQL), held until
+/// the write is committed or rolled back.
+pub(crate) type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
 
 impl Store {
     /// Connects, configures every SQLite connection (WAL, `synchronous=NORMAL`, a busy
@@ -154,7 +165,11 @@ impl Store {
                 db_cause(&e)
             ))
         })?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            writes: Default::default(),
+            turn_timeout: options.busy_timeout,
+        })
     }
 
     /// Checks that the database answers.
@@ -179,15 +194,35 @@ impl Store {
         &self.db
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout), so a transaction never fails
-    /// halfway when it upgrades from reading to writing.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+    /// Begins a transaction that will write, after this process's turn to write. On SQLite
+    /// it takes the write lock at once (`BEGIN IMMEDIATE`, waiting up to the busy timeout
+    /// for another process), so a transaction never fails halfway when it upgrades from
+    /// reading to writing. Keep the turn until the transaction ends.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<(DatabaseTransaction, WriteTurn<'_>), StoreError> {
+        let turn = self.write_turn().await?;
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        Ok((self.db.begin_with_options(options).await?, turn))
+    }
+
+    /// Waits for this process's turn to write, on SQLite (see [`Store::writes`]).
+    /// A writer that waits longer than the busy timeout gives up, as SQLite itself would:
+    /// the database is too busy to answer (503).
+    pub(crate) async fn write_turn(&self) -> Result<WriteTurn<'_>, StoreError> {
+        if self.db.get_database_backend() != DbBackend::Sqlite {
+            return Ok(None);
+        }
+        match tokio::time::timeout(self.turn_timeout, self.writes.lock()).await {
+            Ok(guard) => Ok(Some(guard)),
+            Err(_) => Err(StoreError::Unavailable(DbErr::Custom(format!(
+                "no turn to write within {} ms",
+                self.turn_timeout.as_millis()
+            )))),
+        }
     }
 }
 

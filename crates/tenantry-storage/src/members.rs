@@ -97,7 +97,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Member, StoreError> {
         actor.check_role_change(None, Some(role))?;
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let bumped = bump_count(
                 &txn,
@@ -158,7 +158,7 @@ impl Store {
         actor: Access,
         now: OffsetDateTime,
     ) -> Result<Member, StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let (membership, org_pk) = lock_membership(&txn, org, user, 0, now).await?;
             let current = parse_role(&membership.role)?;
@@ -188,7 +188,7 @@ impl Store {
         actor: Access,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let (membership, org_pk) = lock_membership(&txn, org, user, -1, now).await?;
             let current = parse_role(&membership.role)?;

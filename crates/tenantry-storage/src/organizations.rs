@@ -44,7 +44,7 @@ impl Store {
         {
             return Ok(Created::Replayed(stored));
         }
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let owner_pk = user_pk(&txn, owner).await?;
         let mut model = to_active_model(org);
         model.member_count = Set(1);
@@ -107,7 +107,7 @@ impl Store {
         /// Rows per statement: about 40 columns each stays well inside the bound-parameter
         /// limits of SQLite (32,766) and PostgreSQL (65,535).
         const ROWS: usize = 500;
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let owner_pk = user_pk(&txn, owner).await?;
         for chunk in orgs.chunks(ROWS) {
             let models = chunk.iter().map(|org| {
@@ -372,7 +372,7 @@ impl Store {
 
     /// Deletes an organization with its memberships and keys.
     pub async fn delete_organization(&self, id: OrganizationId) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let result = organizations::Entity::delete_many()
                 .filter(organizations::Column::PublicId.eq(id.as_uuid()))

@@ -92,7 +92,7 @@ impl Store {
                 return Ok(Recorded::Replayed(replay));
             }
         }
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = record_in(&txn, org, usage, tiers, now).await;
         let (organization, entry) = match result {
             Ok(done) => done,
@@ -157,7 +157,7 @@ impl Store {
         actor: Actor,
         now: OffsetDateTime,
     ) -> Result<(Organization, UsageEntry), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = refund_in(&txn, org, entry, credits, actor, now).await;
         finish(txn, result).await
     }

@@ -18,7 +18,7 @@ impl Store {
         org: OrganizationId,
         workspace: &Workspace,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let bumped = bump_count(
                 &txn,
@@ -102,7 +102,7 @@ impl Store {
         workspace: WorkspaceId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let bumped = bump_count(
                 &txn,
