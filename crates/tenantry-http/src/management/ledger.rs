@@ -393,7 +393,7 @@ pub struct EntriesQuery {
     /// Only the entries of this category.
     #[param(value_type = Option<UsageCategory>)]
     pub category: Option<tenantry_domain::UsageCategory>,
-    /// Only the entries made at or after this time (RFC 3339).
+    /// Only the entries made at or after this time (RFC 3339); not after `to` (422).
     #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<OffsetDateTime>,
     /// Only the entries made at or before this time (RFC 3339).
