@@ -4,6 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantry_domain::OrganizationField;
+use tenantry_http::extract::FieldCase;
 use tenantry_tests::{ADMIN_TOKEN, TestApp, parse};
 
 /// A valid value for each field a surface may carry, by its snake_case name: validation
@@ -33,22 +34,6 @@ fn sample(field: OrganizationField) -> Option<Value> {
     })
 }
 
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The surfaces that change an organization: their request schema, and how each spells a
 /// field.
 struct Surface {
@@ -59,7 +44,7 @@ struct Surface {
 const SURFACES: [Surface; 3] = [
     Surface {
         schema: "UpdateOrganizationRequest",
-        name: |f| camel(f.snake_name()),
+        name: |f| FieldCase::Camel.name(f.snake_name()),
     },
     Surface {
         schema: "OrganizationUpdate",

@@ -516,6 +516,10 @@ fn documented_patterns_agree_with_the_parsers() {
             "https://a.example/l.png",
             "data:image/png;base64,iVBORw0KGgoB",
             "data:image/png;base64,iVBORw0KGgoBAA==",
+            // RIFF, a size, then 0xd7 'E' 'B' 'P' rather than "WEBP": the third character of
+            // its quantum must carry 'W''s top bits (value 1 modulo 4), which 'X' does not.
+            "data:image/webp;base64,UklGRtZ/YBvXRUJQSn2JOPc=",
+            "data:image/webp;base64,UklGRtZ/YBtXRUJQSn2JOPc=",
         ],
     );
 }
