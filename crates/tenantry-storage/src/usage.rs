@@ -210,10 +210,34 @@ impl Store {
             .limit(page.limit + 1)
             .all(self.db())
             .await?;
-        let mut items = Vec::with_capacity(models.len());
-        for model in models {
-            items.push(entry_from_model(self.db(), org, model).await?);
-        }
+        // The public ids of the entries this page's refunds refer to, in one query.
+        let originals: Vec<i64> = models.iter().filter_map(|m| m.refund_of).collect();
+        let public: std::collections::HashMap<i64, uuid::Uuid> = if originals.is_empty() {
+            Default::default()
+        } else {
+            usage_entries::Entity::find()
+                .select_only()
+                .column(E::Id)
+                .column(E::PublicId)
+                .filter(E::Id.is_in(originals))
+                .into_tuple::<(i64, uuid::Uuid)>()
+                .all(self.db())
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let items = models
+            .into_iter()
+            .map(|model| {
+                let refund_of = match model.refund_of {
+                    None => None,
+                    Some(pk) => Some(public.get(&pk).copied().ok_or_else(|| {
+                        StoreError::Corrupt("a ledger entry's refunded entry".into())
+                    })?),
+                };
+                entry_with(org, model, refund_of)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |e| e.id.as_uuid()))
     }
 
@@ -463,7 +487,6 @@ async fn entry_from_model(
     org: OrganizationId,
     m: usage_entries::Model,
 ) -> Result<UsageEntry, StoreError> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("a ledger entry's {what}"));
     let refund_of = match m.refund_of {
         None => None,
         Some(pk) => {
@@ -474,11 +497,24 @@ async fn entry_from_model(
                 .into_tuple()
                 .all(db)
                 .await?;
-            Some(UsageEntryId::from_uuid(
-                *public.first().ok_or_else(|| corrupt("refunded entry"))?,
-            ))
+            Some(
+                *public
+                    .first()
+                    .ok_or_else(|| StoreError::Corrupt("a ledger entry's refunded entry".into()))?,
+            )
         }
     };
+    entry_with(org, m, refund_of)
+}
+
+/// An entry from its row, given the public id of the entry it refunds (if any).
+fn entry_with(
+    org: OrganizationId,
+    m: usage_entries::Model,
+    refund_of: Option<uuid::Uuid>,
+) -> Result<UsageEntry, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("a ledger entry's {what}"));
+    let refund_of = refund_of.map(UsageEntryId::from_uuid);
     Ok(UsageEntry {
         id: UsageEntryId::from_uuid(m.public_id),
         organization_id: org,
