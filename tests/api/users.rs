@@ -88,3 +88,32 @@ async fn invalid_users_are_422_naming_the_field() {
         assert_problem_names(&problem, status, field);
     }
 }
+
+#[tokio::test]
+async fn every_invalid_field_of_a_body_is_named_in_one_answer() {
+    let app = TestApp::spawn().await;
+    let (status, problem) = app
+        .post(
+            "/user",
+            ADMIN_TOKEN,
+            json!({"email": "not-an-email", "name": ""}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_problem_names(&problem, status, "email");
+    assert_problem_names(&problem, status, "name");
+
+    let ada = app.new_user("Ada").await;
+    let (status, problem) = app
+        .post(
+            "/organization",
+            &ada.key,
+            json!({"organizationName": "\u{200b}", "domain": "not a domain"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_problem_names(&problem, status, "organizationName");
+    assert_problem_names(&problem, status, "domain");
+    let (_, list) = app.get("/organization/list", &ada.key).await;
+    assert_eq!(list, json!([]), "nothing was created");
+}

@@ -11,17 +11,6 @@ use utoipa::{IntoResponses, ToSchema};
 
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
 
-/// The domain's limits as the validation attributes take them.
-pub(crate) mod lim {
-    use tenantry_domain::limits;
-
-    pub(crate) const NAME: u64 = limits::NAME_MAX_CHARS as u64;
-    pub(crate) const EMAIL: u64 = limits::EMAIL_MAX_CHARS as u64;
-    pub(crate) const DOMAIN: u64 = limits::DOMAIN_MAX_CHARS as u64;
-    pub(crate) const URL: u64 = limits::URL_MAX_CHARS as u64;
-    pub(crate) const TEXT_LINE: u64 = limits::TEXT_LINE_MAX_CHARS as u64;
-}
-
 /// The current time, to the microsecond (the precision every supported database keeps), so
 /// what a write answers equals what a later read shows.
 pub fn now() -> OffsetDateTime {
@@ -288,4 +277,59 @@ problems! {
     UsageProblems: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 503];
     /// The errors of a delete.
     DeleteProblems: [401, 403, 404, 409, 422, 429, 503];
+}
+
+/// `validator` checks that run the domain's own parsers, so that a body's invalid text
+/// fields are all named in one answer, beside its invalid numbers and unknown fields (the
+/// handler parses them again into domain values; the parsers are the source of truth).
+pub(crate) mod checks {
+    use std::borrow::Cow;
+
+    use tenantry_domain::{
+        DomainName, Email, HttpUrl, InvalidValue, OrganizationName, SalesforceCode, TextLine,
+        limits,
+    };
+    use validator::ValidationError;
+
+    fn invalid(error: InvalidValue) -> ValidationError {
+        ValidationError::new("invalid").with_message(Cow::Owned(error.to_string()))
+    }
+
+    pub(crate) fn organization_name<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        OrganizationName::parse(value.as_ref())
+            .map(drop)
+            .map_err(invalid)
+    }
+
+    pub(crate) fn email<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        Email::parse(value.as_ref()).map(drop).map_err(invalid)
+    }
+
+    pub(crate) fn domain<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        DomainName::parse(value.as_ref()).map(drop).map_err(invalid)
+    }
+
+    pub(crate) fn http_url<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        HttpUrl::parse(value.as_ref()).map(drop).map_err(invalid)
+    }
+
+    pub(crate) fn salesforce_code<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        SalesforceCode::parse(value.as_ref())
+            .map(drop)
+            .map_err(invalid)
+    }
+
+    /// A person's name.
+    pub(crate) fn person_name<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        TextLine::parse(value.as_ref(), limits::NAME_MAX_CHARS)
+            .map(drop)
+            .map_err(invalid)
+    }
+
+    /// A key's or a workspace's name.
+    pub(crate) fn text_line<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        TextLine::parse(value.as_ref(), limits::TEXT_LINE_MAX_CHARS)
+            .map(drop)
+            .map_err(invalid)
+    }
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::common::{AccountTypeValue, PlanValue, RoleValue, lim, non_null};
+use crate::common::{AccountTypeValue, PlanValue, RoleValue, checks, non_null};
 use crate::extract::{FieldCase, RequestBody};
 
 /// An organization.
@@ -208,12 +208,12 @@ impl std::fmt::Debug for CreatedApiKeyView {
 #[serde(rename_all = "camelCase")]
 pub struct CreateOrganizationRequest {
     /// Name of the organization.
-    #[validate(length(min = 1, max = lim::NAME))]
+    #[validate(custom(function = "checks::organization_name"))]
     #[schema(example = "Acme Inc.", min_length = 1, max_length = 255)]
     pub organization_name: String,
     /// Primary domain for the organization.
     #[serde(default, deserialize_with = "non_null")]
-    #[validate(length(max = lim::DOMAIN))]
+    #[validate(custom(function = "checks::domain"))]
     #[schema(example = "acme.example", max_length = 253, nullable = false)]
     pub domain: Option<String>,
     /// The organization's first owner. Only the platform admin names one (and must); any
@@ -233,22 +233,22 @@ impl RequestBody for CreateOrganizationRequest {
 pub struct UpdateOrganizationRequest {
     /// The organization's name.
     #[serde(default, deserialize_with = "non_null")]
-    #[validate(length(min = 1, max = lim::NAME))]
+    #[validate(custom(function = "checks::organization_name"))]
     #[schema(nullable = false, min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// The organization's name, as the create body spells it.
     #[serde(default, deserialize_with = "non_null")]
-    #[validate(length(min = 1, max = lim::NAME))]
+    #[validate(custom(function = "checks::organization_name"))]
     #[schema(nullable = false, min_length = 1, max_length = 255)]
     pub organization_name: Option<String>,
     /// The primary domain; `null` clears it.
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[validate(length(max = lim::DOMAIN))]
+    #[validate(custom(function = "checks::domain"))]
     #[schema(max_length = 253)]
     pub domain: Option<Option<String>>,
     /// A URL of the logo; `null` clears it.
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[validate(length(max = lim::URL))]
+    #[validate(custom(function = "checks::http_url"))]
     #[schema(max_length = 2048)]
     pub logo_url: Option<Option<String>>,
     /// Platform admin only.
@@ -330,10 +330,10 @@ impl RequestBody for UpdateMemberRequest {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserRequest {
-    #[validate(length(min = 3, max = lim::EMAIL))]
+    #[validate(custom(function = "checks::email"))]
     #[schema(example = "jsmith@example.com", format = Email, min_length = 3, max_length = 254)]
     pub email: String,
-    #[validate(length(min = 1, max = lim::NAME))]
+    #[validate(custom(function = "checks::person_name"))]
     #[schema(example = "Jo Smith", min_length = 1, max_length = 255)]
     pub name: String,
 }
@@ -346,7 +346,7 @@ impl RequestBody for CreateUserRequest {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateApiKeyRequest {
-    #[validate(length(min = 1, max = lim::TEXT_LINE))]
+    #[validate(custom(function = "checks::text_line"))]
     #[schema(example = "CI deploys", min_length = 1, max_length = 255)]
     pub name: String,
     /// The user the key acts as; the caller when absent. Only the platform admin names

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, lim, now};
+use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
 use crate::ops::{organization_not_found, require_active};
@@ -47,7 +47,7 @@ impl From<&Workspace> for WorkspaceView {
 #[serde(rename_all = "camelCase")]
 pub struct CreateWorkspaceRequest {
     /// Unique within the organization.
-    #[validate(length(min = 1, max = lim::TEXT_LINE))]
+    #[validate(custom(function = "crate::common::checks::text_line"))]
     #[schema(example = "Research", min_length = 1, max_length = 255)]
     pub name: String,
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::common::{Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, lim, non_null};
+use crate::common::{Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, non_null};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
 use crate::ops::{apply_changes, authorize_changes};
@@ -106,7 +106,7 @@ fn parse_date(value: String) -> Result<Date, tenantry_domain::InvalidValue> {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 pub struct PatchedOrganizationRequest {
     #[serde(default, deserialize_with = "non_null")]
-    #[validate(length(min = 1, max = lim::NAME))]
+    #[validate(custom(function = "crate::common::checks::organization_name"))]
     #[schema(nullable = false, min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// Platform admin only.
@@ -144,7 +144,7 @@ pub struct PatchedOrganizationRequest {
     pub logo: Option<Option<String>>,
     /// Platform admin only.
     #[serde(default, with = "::serde_with::rust::double_option")]
-    #[validate(length(max = 50))]
+    #[validate(custom(function = "crate::common::checks::salesforce_code"))]
     #[schema(max_length = 50)]
     pub salesforce_code: Option<Option<String>>,
     /// Platform admin only.

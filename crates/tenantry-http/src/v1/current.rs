@@ -22,7 +22,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::common::{AccountTypeValue, Fields, ReadProblems, RoleValue, WriteProblems, lim, now};
+use crate::common::{AccountTypeValue, Fields, ReadProblems, RoleValue, WriteProblems, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, IfMatch, JsonBody, NoQuery, RequestBody, single_header};
 use crate::ops::{apply_changes, authorize_changes, organization_not_found, read_organization};
@@ -135,23 +135,23 @@ impl From<RateLimits> for BaseRateLimits {
 pub struct OrganizationUpdate {
     /// Updated display name for the organization.
     #[serde(default)]
-    #[validate(length(min = 1, max = lim::NAME))]
+    #[validate(custom(function = "crate::common::checks::organization_name"))]
     #[schema(min_length = 1, max_length = 255)]
     pub organization_name: Option<String>,
     /// Updated organization logo URL (e.g., custom logo to override auto-generated logo).
     #[serde(default)]
-    #[validate(length(min = 1, max = lim::URL))]
+    #[validate(custom(function = "crate::common::checks::http_url"))]
     #[schema(min_length = 1, max_length = 2048)]
     pub logo_url: Option<String>,
     /// Updated billing contact email.
     #[serde(default)]
-    #[validate(length(min = 3, max = lim::EMAIL))]
+    #[validate(custom(function = "crate::common::checks::email"))]
     #[schema(format = Email, min_length = 3, max_length = 254)]
     pub billing_email: Option<String>,
     /// Set the opt-in single address that receives alert/system notifications (None leaves
     /// it unchanged via exclude_unset).
     #[serde(default)]
-    #[validate(length(min = 3, max = lim::EMAIL))]
+    #[validate(custom(function = "crate::common::checks::email"))]
     #[schema(format = Email, min_length = 3, max_length = 254)]
     pub notifications_email: Option<String>,
     /// Replace metadata with provided dictionary when set (at most 64 keys and 16 KiB).
