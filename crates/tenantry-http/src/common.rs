@@ -11,6 +11,21 @@ use utoipa::{IntoResponses, ToSchema};
 
 use crate::error::{ApiError, FieldError, PROBLEM_JSON};
 
+/// A date as the APIs write it: `2026-11-01`.
+pub(crate) fn format_date(date: time::Date) -> String {
+    date.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// A date as the APIs take it: `2026-11-01`.
+pub(crate) fn parse_date(value: &str) -> Result<time::Date, InvalidValue> {
+    time::Date::parse(
+        value,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| InvalidValue::new("must be a date such as 2023-12-25"))
+}
+
 /// The current time, to the microsecond (the precision every supported database keeps), so
 /// what a write answers equals what a later read shows.
 pub fn now() -> OffsetDateTime {

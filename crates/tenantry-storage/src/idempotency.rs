@@ -39,14 +39,15 @@ pub struct IdempotencyRecord {
 }
 
 impl Store {
-    /// The answer kept for this record's scope and key, if any.
+    /// The answer kept for this idempotency key of this scope, if any.
     pub async fn idempotent_response(
         &self,
-        record: &IdempotencyRecord,
+        scope: &str,
+        key: &str,
     ) -> Result<Option<Replay>, StoreError> {
         let found = idempotency_keys::Entity::find()
-            .filter(idempotency_keys::Column::Scope.eq(record.scope.as_str()))
-            .filter(idempotency_keys::Column::IdempotencyKey.eq(record.key.as_str()))
+            .filter(idempotency_keys::Column::Scope.eq(scope))
+            .filter(idempotency_keys::Column::IdempotencyKey.eq(key))
             .all(self.db())
             .await?
             .into_iter()

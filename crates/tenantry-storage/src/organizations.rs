@@ -40,7 +40,7 @@ impl Store {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<Created, StoreError> {
         if let Some(record) = idempotency
-            && let Some(stored) = self.idempotent_response(record).await?
+            && let Some(stored) = self.idempotent_response(&record.scope, &record.key).await?
         {
             return Ok(Created::Replayed(stored));
         }
@@ -80,7 +80,7 @@ impl Store {
                 txn.rollback().await?;
                 if StoreError::is_unique_violation(&error) {
                     // A concurrent request with the same key won the race: answer as it did.
-                    return match self.idempotent_response(record).await? {
+                    return match self.idempotent_response(&record.scope, &record.key).await? {
                         Some(stored) => Ok(Created::Replayed(stored)),
                         None => Err(StoreError::Conflict(
                             "a request with this idempotency key is in progress".into(),

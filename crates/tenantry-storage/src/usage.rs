@@ -16,7 +16,7 @@ use crate::entities::organizations::{self, Column as C};
 use crate::entities::{idempotency_keys, usage_entries};
 use crate::members::finish;
 use crate::organizations::{from_model, organization_pk};
-use crate::{IdempotencyRecord, Page, PageRequest, Replay, Store, StoreError, StoredResponse};
+use crate::{Page, PageRequest, Replay, Store, StoreError, StoredResponse};
 
 /// How often a usage record is retried when the billing day changes under it.
 const ATTEMPTS: usize = 5;
@@ -77,20 +77,10 @@ impl Store {
         respond: impl FnOnce(&Organization, &UsageEntry) -> StoredResponse,
     ) -> Result<Recorded, StoreError> {
         let scope = usage_scope(org.id);
-        if let Some((key, request_hash)) = &usage.idempotency {
-            let probe = IdempotencyRecord {
-                scope: scope.clone(),
-                key: key.clone(),
-                request_hash: request_hash.clone(),
-                response: StoredResponse {
-                    status: 0,
-                    headers: Vec::new(),
-                    body: String::new(),
-                },
-            };
-            if let Some(replay) = self.idempotent_response(&probe).await? {
-                return Ok(Recorded::Replayed(replay));
-            }
+        if let Some((key, _)) = &usage.idempotency
+            && let Some(replay) = self.idempotent_response(&scope, key).await?
+        {
+            return Ok(Recorded::Replayed(replay));
         }
         let (txn, _turn) = self.begin_write().await?;
         let result = record_in(&txn, org, usage, tiers, now).await;
@@ -120,13 +110,7 @@ impl Store {
                 if StoreError::is_unique_violation(&error) {
                     // A concurrent call with the same key was recorded first: this one
                     // recorded nothing, and answers as the first did.
-                    let probe = IdempotencyRecord {
-                        scope,
-                        key: key.clone(),
-                        request_hash: request_hash.clone(),
-                        response,
-                    };
-                    return match self.idempotent_response(&probe).await? {
+                    return match self.idempotent_response(&scope, key).await? {
                         Some(replay) => Ok(Recorded::Replayed(replay)),
                         None => Err(StoreError::Conflict(
                             "a request with this idempotency key is in progress".into(),
@@ -160,24 +144,6 @@ impl Store {
         let (txn, _turn) = self.begin_write().await?;
         let result = refund_in(&txn, org, entry, credits, actor, now).await;
         finish(txn, result).await
-    }
-
-    /// One entry of an organization's ledger.
-    pub async fn usage_entry(
-        &self,
-        org: OrganizationId,
-        entry: UsageEntryId,
-    ) -> Result<UsageEntry, StoreError> {
-        let org_pk = organization_pk(self.db(), org).await?;
-        let model = usage_entries::Entity::find()
-            .filter(usage_entries::Column::OrganizationId.eq(org_pk))
-            .filter(usage_entries::Column::PublicId.eq(entry.as_uuid()))
-            .all(self.db())
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::NotFound)?;
-        entry_from_model(self.db(), org, model).await
     }
 
     /// An organization's ledger entries, newest first, a page at a time.

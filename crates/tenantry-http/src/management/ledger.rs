@@ -9,7 +9,6 @@ use tenantry_domain::{
 };
 use tenantry_storage::{EntryFilter, PageRequest, StoreError};
 use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -17,7 +16,9 @@ use validator::Validate;
 
 use super::usage::UsageCategory;
 use crate::auth::Caller;
-use crate::common::{CreateProblems, GuardedListProblems, ReadProblems, non_null, now};
+use crate::common::{
+    CreateProblems, GuardedListProblems, ReadProblems, format_date, non_null, now, parse_date,
+};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
 use crate::ops::organization_not_found;
@@ -153,15 +154,6 @@ pub struct UsageSummaryView {
     pub by_category: UsageByCategory,
 }
 
-fn format_date(date: Date) -> String {
-    date.format(format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
-}
-
-fn parse_date(value: &str) -> Option<Date> {
-    Date::parse(value, format_description!("[year]-[month]-[day]")).ok()
-}
-
 /// Refund usage
 ///
 /// Gives back credits of a usage entry of the current billing cycle: `credits` of them, or
@@ -244,8 +236,8 @@ impl actix_web::FromRequest for CycleQuery {
             for (name, value) in pairs {
                 match name.as_str() {
                     "cycle" => match parse_date(&value) {
-                        Some(date) => query.cycle = Some(date),
-                        None => errors.push(FieldError::new(
+                        Ok(date) => query.cycle = Some(date),
+                        Err(_) => errors.push(FieldError::new(
                             "cycle",
                             "must be a date such as 2026-11-01",
                         )),
@@ -431,8 +423,8 @@ impl EntriesQuery {
                     }
                 },
                 "cycle" => match parse_date(value) {
-                    Some(date) => query.cycle = Some(date),
-                    None => errors.push(error("must be a date such as 2026-11-01")),
+                    Ok(date) => query.cycle = Some(date),
+                    Err(_) => errors.push(error("must be a date such as 2026-11-01")),
                 },
                 "category" => match tenantry_domain::UsageCategory::parse(value) {
                     Ok(category) => query.category = Some(category),

@@ -12,14 +12,14 @@ use tenantry_domain::{
     Logo, Modules, Organization, OrganizationChanges, OrganizationId, OrganizationName, Quota,
     SalesforceCode, limits,
 };
-use time::Date;
-use time::macros::format_description;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::common::{Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, non_null};
+use crate::common::{
+    Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, format_date, non_null, parse_date,
+};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
 use crate::ops::{apply_changes, authorize_changes};
@@ -89,16 +89,6 @@ impl OrganizationById {
             is_active: org.is_active,
         }
     }
-}
-
-fn format_date(date: Date) -> String {
-    date.format(format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
-}
-
-fn parse_date(value: String) -> Result<Date, tenantry_domain::InvalidValue> {
-    Date::parse(&value, format_description!("[year]-[month]-[day]"))
-        .map_err(|_| tenantry_domain::InvalidValue::new("must be a date such as 2023-12-25"))
 }
 
 /// The fields to change. Absent fields keep their value; `null` clears `logo`,
@@ -309,7 +299,7 @@ pub(super) async fn update_organization_by_id(
         contract_end_date: fields.nullable(
             "contract_end_date",
             request.contract_end_date,
-            parse_date,
+            |v: String| parse_date(&v),
         ),
         is_active: request.is_active,
         modules: fields.optional("modules", request.modules, |m| {
