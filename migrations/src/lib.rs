@@ -9,6 +9,7 @@ mod m20261123_000002_create_workspaces;
 mod m20261125_000001_idempotency_headers;
 mod m20261125_000002_revoke_keys_of_former_members;
 mod m20261125_000003_create_usage_entries;
+mod m20261125_000004_create_events;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_idempotency_headers::Migration),
             Box::new(m20261125_000002_revoke_keys_of_former_members::Migration),
             Box::new(m20261125_000003_create_usage_entries::Migration),
+            Box::new(m20261125_000004_create_events::Migration),
         ]
     }
 }

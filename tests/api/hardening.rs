@@ -440,6 +440,7 @@ async fn credit_amounts_are_bounded_and_usage_never_overflows() {
             org.parse().unwrap(),
             &changes,
             None,
+            tenantry_domain::Actor::PlatformAdmin(None),
             time::OffsetDateTime::now_utc(),
         )
         .await

@@ -5,6 +5,7 @@ mod api_keys;
 mod dependencies;
 mod entitlements;
 mod errors;
+mod events;
 mod fields;
 mod hardening;
 mod instances;

@@ -232,6 +232,7 @@ async fn set_user_quota(app: &TestApp, id: &str, quota: u32) {
             id.parse().unwrap(),
             &changes,
             None,
+            tenantry_domain::Actor::PlatformAdmin(None),
             time::OffsetDateTime::now_utc(),
         )
         .await

@@ -87,6 +87,12 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/organization/{organization_id}/workspace/{workspace_id}",
         "delete_workspace",
     ),
+    (
+        "get",
+        "/organization/{organization_id}/events",
+        "list_organization_events",
+    ),
+    ("get", "/events", "list_events"),
     ("get", "/v1/organizations", "get_current_organization"),
     ("patch", "/v1/organizations", "update_current_organization"),
     ("get", "/v1/organizations/{id}", "get_organization_by_id"),

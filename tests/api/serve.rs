@@ -22,6 +22,7 @@ fn settings(dir: &Path) -> Settings {
         database_connect_timeout_ms: 5_000,
         database_acquire_timeout_ms: 5_000,
         body_timeout_ms: 10_000,
+        event_retention_days: 365,
         tiers: BTreeMap::new(),
     }
 }

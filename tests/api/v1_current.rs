@@ -444,6 +444,7 @@ async fn nsfw_settings_are_refused_for_dedicated_infrastructure() {
             org.parse().unwrap(),
             &changes,
             None,
+            tenantry_domain::Actor::PlatformAdmin(None),
             time::OffsetDateTime::now_utc(),
         )
         .await
@@ -485,6 +486,7 @@ async fn api_url_is_the_organizations_own_or_the_servers() {
             id.parse().unwrap(),
             &changes,
             None,
+            tenantry_domain::Actor::PlatformAdmin(None),
             time::OffsetDateTime::now_utc(),
         )
         .await

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::ConnectionTrait as _;
 use tenantry_domain::{
-    ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, Email, NewOrganization, Organization,
+    Actor, ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, Email, NewOrganization, Organization,
     OrganizationName, TextLine, User,
 };
 use tenantry_storage::{Store, StoreOptions};
@@ -349,7 +349,10 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
         TextLine::user_name("Bench").map_err(text)?,
         now,
     );
-    store.create_user(&user).await.map_err(|e| e.to_string())?;
+    store
+        .create_user(&user, Actor::PlatformAdmin(None))
+        .await
+        .map_err(|e| e.to_string())?;
     let make_key = |seed: u32, scope: ApiKeyScope| -> Result<(ApiKey, ApiKeySecret), String> {
         let mut bytes = *b"tenantry bench key: not a secret";
         bytes[..4].copy_from_slice(&seed.to_le_bytes());
@@ -366,7 +369,7 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
     };
     let (key, user_secret) = make_key(0, ApiKeyScope::User(user.id))?;
     store
-        .create_api_key(&key, &user_secret.hash())
+        .create_api_key(&key, &user_secret.hash(), Actor::PlatformAdmin(None))
         .await
         .map_err(|e| e.to_string())?;
 
@@ -400,7 +403,7 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
         };
         let (key, secret) = make_key(i as u32 + 1, scope)?;
         store
-            .create_api_key(&key, &secret.hash())
+            .create_api_key(&key, &secret.hash(), Actor::PlatformAdmin(None))
             .await
             .map_err(|e| e.to_string())?;
         keyed.push((org.to_string(), secret.expose().to_owned()));

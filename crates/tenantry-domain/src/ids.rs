@@ -66,3 +66,7 @@ public_id!(
     /// The public identifier of an entry of the usage ledger.
     UsageEntryId
 );
+public_id!(
+    /// The public identifier of an event.
+    EventId
+);

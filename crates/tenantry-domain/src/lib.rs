@@ -7,6 +7,7 @@
 
 mod api_key;
 mod error;
+mod event;
 mod ids;
 mod membership;
 mod organization;
@@ -18,7 +19,8 @@ mod workspace;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeyScope, ApiKeySecret, KeyHash};
 pub use error::{InvalidValue, RuleViolation};
-pub use ids::{ApiKeyId, OrganizationId, UsageEntryId, UserId, WorkspaceId};
+pub use event::{Change, CycleCredits, Event, EventType, UsageThreshold};
+pub use ids::{ApiKeyId, EventId, OrganizationId, UsageEntryId, UserId, WorkspaceId};
 pub use membership::{Access, Member, Role, check_keeps_an_owner, check_room_for_member};
 pub use organization::{
     FieldChange, MaxOverages, NewOrganization, Organization, OrganizationChanges,

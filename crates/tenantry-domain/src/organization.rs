@@ -309,6 +309,15 @@ macro_rules! organization_fields {
             }
         }
 
+        impl Organization {
+            /// The value of one field, as a change would name it.
+            pub fn field(&self, field: OrganizationField) -> FieldChange<'_> {
+                match field {
+                    $(OrganizationField::$variant => FieldChange::$variant(&self.$field),)*
+                }
+            }
+        }
+
         impl OrganizationChanges {
             /// Each field this change names, with its new value, in the table's order.
             pub fn changes(&self) -> Vec<FieldChange<'_>> {

@@ -8,22 +8,43 @@ use tenantry_storage::Store;
 /// usage call retried late in a cycle is still recognized.
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(40 * 24 * 60 * 60);
 
+/// How many days the audit log keeps an event unless configured otherwise.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u64 = 365;
+
 /// How often the housekeeping runs.
 const EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// Rows deleted per statement.
 const BATCH: u64 = 1_000;
 
-/// Prunes kept idempotent answers older than [`IDEMPOTENCY_RETENTION`], now and every hour,
-/// for as long as it runs. Several instances may run it at once: each deletes what is there.
-pub async fn run(store: Store) {
+/// Now and every hour, for as long as it runs: prunes kept idempotent answers older than
+/// [`IDEMPOTENCY_RETENTION`] and events older than `event_retention`, in batches. Several
+/// instances may run it at once: each deletes what is there.
+pub async fn run(store: Store, event_retention: Duration) {
     loop {
-        let before = time::OffsetDateTime::now_utc() - IDEMPOTENCY_RETENTION;
-        match store.prune_idempotency_keys(before, BATCH).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "pruned idempotency keys older than 40 days"),
-            Err(error) => tracing::warn!(%error, "could not prune idempotency keys; will retry"),
-        }
+        prune(&store, event_retention).await;
         tokio::time::sleep(EVERY).await;
+    }
+}
+
+/// One round of pruning.
+pub async fn prune(store: &Store, event_retention: Duration) {
+    let now = time::OffsetDateTime::now_utc();
+    match store
+        .prune_idempotency_keys(now - IDEMPOTENCY_RETENTION, BATCH)
+        .await
+    {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "pruned idempotency keys older than 40 days"),
+        Err(error) => tracing::warn!(%error, "could not prune idempotency keys; will retry"),
+    }
+    match store.prune_events(now - event_retention, BATCH).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(
+            removed,
+            days = event_retention.as_secs() / 86_400,
+            "pruned events past their retention"
+        ),
+        Err(error) => tracing::warn!(%error, "could not prune events; will retry"),
     }
 }

@@ -27,6 +27,7 @@ use crate::error::{FieldError, Problem};
         (name = "usage", description = "Credits consumed against the billing cycle, the usage ledger and refunds."),
         (name = "entitlements", description = "What an organization may use now, in one read."),
         (name = "workspaces", description = "Workspaces of an organization, within its quota."),
+        (name = "events", description = "The audit log: every change, who made it and, for updates, each field from and to."),
         (name = "health", description = "Liveness and readiness."),
     ),
 )]

@@ -2,7 +2,7 @@
 //! a change.
 
 use tenantry_domain::{
-    Access, Organization, OrganizationChanges, OrganizationField, OrganizationId,
+    Access, Actor, Organization, OrganizationChanges, OrganizationField, OrganizationId,
 };
 use tenantry_storage::StoreError;
 
@@ -36,6 +36,7 @@ pub(crate) async fn apply_changes(
     state: &AppState,
     id: OrganizationId,
     access: Access,
+    by: Actor,
     changes: &OrganizationChanges,
     if_match: &IfMatch,
 ) -> Result<Organization, ApiError> {
@@ -62,6 +63,7 @@ pub(crate) async fn apply_changes(
             changes,
             expected_version,
             !access.is_platform_admin(),
+            by,
             now(),
         )
         .await

@@ -4,10 +4,13 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, KeyHash, OrganizationId, TextLine, UserId};
+use tenantry_domain::{
+    Actor, ApiKey, ApiKeyId, ApiKeyScope, Event, KeyHash, OrganizationId, TextLine, UserId,
+};
 use time::OffsetDateTime;
 
 use crate::entities::{api_keys, organizations, users};
+use crate::events;
 use crate::members::finish;
 use crate::organizations::{organization_pk, user_pk};
 use crate::revocations::{Revocation, announce};
@@ -30,8 +33,13 @@ pub enum KeyFilter {
 }
 
 impl Store {
-    /// Stores a key by its hash.
-    pub async fn create_api_key(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), StoreError> {
+    /// Stores a key by its hash, with its event.
+    pub async fn create_api_key(
+        &self,
+        key: &ApiKey,
+        hash: &KeyHash,
+        by: Actor,
+    ) -> Result<(), StoreError> {
         let (scope, user, organization) = match key.scope {
             ApiKeyScope::PlatformAdmin => (ADMIN, None, None),
             ApiKeyScope::User(user) => (USER, Some(user), None),
@@ -40,30 +48,37 @@ impl Store {
                 user_id,
             } => (ORGANIZATION, user_id, Some(organization_id)),
         };
-        let user_id = match user {
-            Some(user) => Some(user_pk(self.db(), user).await?),
-            None => None,
-        };
-        let organization_id = match organization {
-            Some(org) => Some(organization_pk(self.db(), org).await?),
-            None => None,
-        };
-        api_keys::Entity::insert(api_keys::ActiveModel {
-            public_id: Set(key.id.as_uuid()),
-            name: Set(key.name.as_str().to_owned()),
-            prefix: Set(key.prefix.clone()),
-            key_hash: Set(hash.as_str().to_owned()),
-            scope: Set(scope.to_owned()),
-            user_id: Set(user_id),
-            organization_id: Set(organization_id),
-            created_at: Set(key.created_at),
-            revoked_at: Set(key.revoked_at),
-            ..Default::default()
-        })
-        .exec(self.db())
-        .await
-        .map_err(|e| StoreError::unique(e, "this key exists already"))?;
-        Ok(())
+        let (txn, _turn) = self.begin_write().await?;
+        let result = async {
+            let user_id = match user {
+                Some(user) => Some(user_pk(&txn, user).await?),
+                None => None,
+            };
+            let organization_id = match organization {
+                Some(org) => Some(organization_pk(&txn, org).await?),
+                None => None,
+            };
+            api_keys::Entity::insert(api_keys::ActiveModel {
+                public_id: Set(key.id.as_uuid()),
+                name: Set(key.name.as_str().to_owned()),
+                prefix: Set(key.prefix.clone()),
+                key_hash: Set(hash.as_str().to_owned()),
+                scope: Set(scope.to_owned()),
+                user_id: Set(user_id),
+                organization_id: Set(organization_id),
+                created_at: Set(key.created_at),
+                revoked_at: Set(key.revoked_at),
+                ..Default::default()
+            })
+            .exec(&txn)
+            .await
+            .map_err(|e| StoreError::unique(e, "this key exists already"))?;
+            let event = Event::api_key_created(key, by, key.created_at);
+            events::append(&txn, &event, None).await?;
+            Ok(())
+        }
+        .await;
+        finish(txn, result).await
     }
 
     /// The live (not revoked) key with this hash.
@@ -131,14 +146,25 @@ impl Store {
         }))
     }
 
-    /// Revokes a key: from now on it authenticates nothing.
+    /// Revokes a key, with its event: from now on it authenticates nothing.
     pub async fn revoke_api_key(
         &self,
         id: ApiKeyId,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (txn, _turn) = self.begin_write().await?;
         let result = async {
+            let key = self
+                .keys_query()
+                .filter(api_keys::Column::PublicId.eq(id.as_uuid()))
+                .into_tuple::<KeyRow>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or(StoreError::NotFound)?;
+            let key = key_from_row(key)?;
             let result = api_keys::Entity::update_many()
                 .col_expr(
                     api_keys::Column::RevokedAt,
@@ -149,7 +175,9 @@ impl Store {
                 .exec(&txn)
                 .await?;
             exactly_one(result.rows_affected)?;
-            announce(&txn, Revocation::Key(id)).await
+            announce(&txn, Revocation::Key(id)).await?;
+            events::append(&txn, &Event::api_key_revoked(&key, by, now), None).await?;
+            Ok(())
         }
         .await;
         finish(txn, result).await

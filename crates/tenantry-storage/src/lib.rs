@@ -11,6 +11,7 @@
 mod api_keys;
 mod entities;
 mod error;
+mod events;
 mod idempotency;
 mod members;
 mod organizations;
@@ -34,6 +35,7 @@ use tenantry_migrations::{Migrator, MigratorTrait};
 use uuid::Uuid;
 
 pub use error::StoreError;
+pub use events::{ActorFilter, EventFilter};
 pub use idempotency::{IdempotencyRecord, Replay, StoredResponse};
 pub use revocations::{Heard, Revocation, RevocationListener};
 pub use usage::{EntryFilter, NewUsage, Recorded};

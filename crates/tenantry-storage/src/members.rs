@@ -8,11 +8,12 @@ use sea_orm::{
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 use tenantry_domain::{
-    Access, Member, OrganizationId, Role, RuleViolation, UserId, check_keeps_an_owner,
+    Access, Actor, Event, Member, OrganizationId, Role, RuleViolation, UserId, check_keeps_an_owner,
 };
 use time::OffsetDateTime;
 
 use crate::entities::{api_keys, memberships, organizations, users};
+use crate::events;
 use crate::organizations::{bump_count, organization_pk, user_pk};
 use crate::revocations::{Revocation, announce};
 use crate::users::user_from_model;
@@ -94,6 +95,7 @@ impl Store {
         user: UserId,
         role: Role,
         actor: Access,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<Member, StoreError> {
         actor.check_role_change(None, Some(role))?;
@@ -139,11 +141,13 @@ impl Store {
                 .map_err(|e| {
                     StoreError::unique(e, "the user is already a member of the organization")
                 })?;
-            Ok(Member {
+            let member = Member {
                 user: user_from_model(user_model)?,
                 role,
                 joined_at: now,
-            })
+            };
+            events::append(&txn, &Event::member_added(org, &member, by, now), None).await?;
+            Ok(member)
         }
         .await;
         finish(txn, result).await
@@ -156,6 +160,7 @@ impl Store {
         user: UserId,
         role: Role,
         actor: Access,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<Member, StoreError> {
         let (txn, _turn) = self.begin_write().await?;
@@ -170,11 +175,16 @@ impl Store {
                 .exec(&txn)
                 .await?;
             let user_model = find_user(&txn, user).await?;
-            Ok(Member {
+            let member = Member {
                 user: user_from_model(user_model)?,
                 role,
                 joined_at: membership.joined_at,
-            })
+            };
+            if role != current {
+                let event = Event::member_role_changed(org, &member, current, by, now);
+                events::append(&txn, &event, None).await?;
+            }
+            Ok(member)
         }
         .await;
         finish(txn, result).await
@@ -186,6 +196,7 @@ impl Store {
         org: OrganizationId,
         user: UserId,
         actor: Access,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (txn, _turn) = self.begin_write().await?;
@@ -208,6 +219,8 @@ impl Store {
             if revoked.rows_affected > 0 {
                 announce(&txn, Revocation::All).await?;
             }
+            let event = Event::member_removed(org, user, current, revoked.rows_affected, by, now);
+            events::append(&txn, &event, None).await?;
             Ok(())
         }
         .await;

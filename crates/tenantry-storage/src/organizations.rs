@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value, json};
 use tenantry_domain::{
-    AccountType, BillingCycleDay, DomainName, Email, FieldChange, HttpUrl, ImageType,
+    AccountType, Actor, BillingCycleDay, DomainName, Email, Event, FieldChange, HttpUrl, ImageType,
     LlmCredentials, Logo, Metadata, Modules, Organization, OrganizationChanges, OrganizationId,
     OrganizationName, Plan, Quota, RateLimitCategory, RateLimitOverrides, Role, RuleViolation,
     SalesforceCode, TextLine, Usage, UserId, limits,
@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::entities::{idempotency_keys, memberships, organizations, users};
+use crate::events;
 use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::revocations::{Revocation, announce};
 use crate::{Page, PageRequest, Store, StoreError, all_limited, exactly_one};
@@ -31,13 +32,15 @@ pub enum Created {
 }
 
 impl Store {
-    /// Creates `org` with `owner` as its owner, atomically. With an idempotency record, a
-    /// second request with the same key creates nothing and gets the first answer back.
+    /// Creates `org` with `owner` as its owner, atomically, with its event. With an
+    /// idempotency record, a second request with the same key creates nothing and gets the
+    /// first answer back.
     pub async fn create_organization(
         &self,
         org: &Organization,
         owner: UserId,
         idempotency: Option<&IdempotencyRecord>,
+        by: Actor,
     ) -> Result<Created, StoreError> {
         if let Some(record) = idempotency
             && let Some(stored) = self.idempotent_response(&record.scope, &record.key).await?
@@ -62,6 +65,12 @@ impl Store {
             ..Default::default()
         })
         .exec(&txn)
+        .await?;
+        events::append(
+            &txn,
+            &Event::organization_created(org, by, org.created_at),
+            None,
+        )
         .await?;
         if let Some(record) = idempotency {
             let result = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
@@ -311,69 +320,92 @@ impl Store {
         }))
     }
 
-    /// Applies `changes`, writing only the columns they name and bumping the version. With
-    /// `expected_version`, the change applies only if the stored version is that one.
+    /// Applies `changes`, writing only the columns they name and bumping the version, with
+    /// its `organization.updated` event. With `expected_version`, the change applies only
+    /// if the stored version is that one.
     pub async fn update_organization(
         &self,
         id: OrganizationId,
         changes: &OrganizationChanges,
         expected_version: Option<u64>,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError> {
-        self.update_organization_if(id, changes, expected_version, false, now)
+        self.update_organization_if(id, changes, expected_version, false, by, now)
             .await
     }
 
     /// As [`Store::update_organization`]; with `require_active`, the change applies only
-    /// while the organization is active (else [`RuleViolation::OrganizationInactive`]), in
-    /// the same statement, so a concurrent deactivation cannot slip between.
+    /// while the organization is active (else [`RuleViolation::OrganizationInactive`]).
+    ///
+    /// In one transaction: the row is read and locked (the event's "from" values), updated
+    /// (the row comes back with the update) and the event appended, so a concurrent change
+    /// can neither slip between the checks and the write nor make the event lie.
     pub async fn update_organization_if(
         &self,
         id: OrganizationId,
         changes: &OrganizationChanges,
         expected_version: Option<u64>,
         require_active: bool,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError> {
         use organizations::Column as C;
-        let mut update = organizations::Entity::update_many()
-            .col_expr(C::Version, Expr::col(C::Version).add(1))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::PublicId.eq(id.as_uuid()));
-        for (column, value) in changed_columns(changes) {
-            update = update.col_expr(column, Expr::value(value));
-        }
-        if let Some(version) = expected_version {
-            update = update.filter(C::Version.eq(version as i64));
-        }
-        if require_active {
-            update = update.filter(C::IsActive.eq(true));
-        }
-        // One statement: the updated row comes back with the update.
-        let updated = update.exec_with_returning(self.db()).await.map_err(|e| {
-            StoreError::unique(e, "an organization with this domain already exists")
-        })?;
-        match <[_; 1]>::try_from(updated) {
-            Ok([model]) => from_model(model),
-            Err(models) if models.is_empty() => {
-                // Tell a missing organization from an inactive one and a stale version.
-                let current = self.organization(id).await?;
-                if require_active && !current.is_active {
-                    return Err(RuleViolation::OrganizationInactive.into());
-                }
-                Err(StoreError::VersionMismatch)
-            }
-            Err(models) => Err(StoreError::Corrupt(format!(
-                "{} organizations have the id {id}",
-                models.len()
-            ))),
-        }
-    }
-
-    /// Deletes an organization with its memberships and keys.
-    pub async fn delete_organization(&self, id: OrganizationId) -> Result<(), StoreError> {
         let (txn, _turn) = self.begin_write().await?;
         let result = async {
+            let before = organizations::Entity::find()
+                .filter(C::PublicId.eq(id.as_uuid()))
+                .lock_exclusive()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or(StoreError::NotFound)?;
+            let before = from_model(before)?;
+            if require_active && !before.is_active {
+                return Err(RuleViolation::OrganizationInactive.into());
+            }
+            if expected_version.is_some_and(|v| v != before.version) {
+                return Err(StoreError::VersionMismatch);
+            }
+            let mut update = organizations::Entity::update_many()
+                .col_expr(C::Version, Expr::col(C::Version).add(1))
+                .col_expr(C::UpdatedAt, Expr::value(now))
+                .filter(C::PublicId.eq(id.as_uuid()));
+            for (column, value) in changed_columns(changes) {
+                update = update.col_expr(column, Expr::value(value));
+            }
+            let updated = update.exec_with_returning(&txn).await.map_err(|e| {
+                StoreError::unique(e, "an organization with this domain already exists")
+            })?;
+            let after = match <[_; 1]>::try_from(updated) {
+                Ok([model]) => from_model(model)?,
+                Err(models) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "{} organizations have the id {id}",
+                        models.len()
+                    )));
+                }
+            };
+            let event = Event::organization_updated(&before, &after, &changes.fields(), by, now);
+            events::append(&txn, &event, None).await?;
+            Ok(after)
+        }
+        .await;
+        crate::members::finish(txn, result).await
+    }
+
+    /// Deletes an organization with its memberships and keys, with its event.
+    pub async fn delete_organization(
+        &self,
+        id: OrganizationId,
+        by: Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (txn, _turn) = self.begin_write().await?;
+        let result = async {
+            let org = read_in(&txn, id).await?;
+            events::append(&txn, &Event::organization_deleted(&org, by, now), None).await?;
             let result = organizations::Entity::delete_many()
                 .filter(organizations::Column::PublicId.eq(id.as_uuid()))
                 .exec(&txn)

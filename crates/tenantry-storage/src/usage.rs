@@ -7,13 +7,15 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 use tenantry_domain::{
-    AccountType, Actor, Organization, OrganizationId, RuleViolation, TierTable, UsageCategory,
-    UsageEntry, UsageEntryId, billing_cycle_start_date, limits,
+    AccountType, Actor, CycleCredits, Event, Organization, OrganizationId, RuleViolation,
+    TierTable, UsageCategory, UsageEntry, UsageEntryId, UsageThreshold, billing_cycle_start_date,
+    limits,
 };
 use time::{Date, OffsetDateTime};
 
 use crate::entities::organizations::{self, Column as C};
 use crate::entities::{idempotency_keys, usage_entries};
+use crate::events;
 use crate::members::finish;
 use crate::organizations::{from_model, organization_pk};
 use crate::{Page, PageRequest, Replay, Store, StoreError, StoredResponse};
@@ -319,6 +321,7 @@ async fn record_in(
                 created_at: now,
             };
             insert_entry(txn, org_pk, &entry, None).await?;
+            announce_thresholds(txn, &organization, &entry, tiers, now).await?;
             return Ok((organization, entry));
         }
         let current = crate::organizations::read_in(txn, id).await?;
@@ -334,6 +337,37 @@ async fn record_in(
     Err(StoreError::Conflict(
         "the organization's billing cycle kept changing; retry".into(),
     ))
+}
+
+/// Appends a `usage.threshold_reached` event for each threshold this entry's credits
+/// crossed, once per threshold and cycle: a threshold crossed again (after a refund, or a
+/// raised allocation) is not announced twice.
+async fn announce_thresholds(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    entry: &UsageEntry,
+    tiers: &TierTable,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let credits = CycleCredits {
+        cycle_start: entry.cycle_start,
+        allocation: org.monthly_allocation(tiers),
+        used: org.usage.credits_used,
+        max_overages: org.max_overages,
+        auto_billing_enabled: org.auto_billing_enabled,
+    };
+    let before = credits.used.saturating_sub(entry.credits.unsigned_abs());
+    for threshold in UsageThreshold::crossed(before, &credits) {
+        let event = Event::usage_threshold_reached(org.id, threshold, credits, entry.actor, now);
+        let once = format!(
+            "usage.threshold_reached:{}:{}:{}",
+            org.id,
+            entry.cycle_start,
+            threshold.as_str()
+        );
+        events::append(txn, &event, Some(once)).await?;
+    }
+    Ok(())
 }
 
 async fn refund_in(

@@ -2,10 +2,13 @@
 //! the workspace quota.
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tenantry_domain::{OrganizationId, RuleViolation, TextLine, Workspace, WorkspaceId, limits};
+use tenantry_domain::{
+    Actor, Event, OrganizationId, RuleViolation, TextLine, Workspace, WorkspaceId, limits,
+};
 use time::OffsetDateTime;
 
 use crate::entities::{organizations, workspaces};
+use crate::events;
 use crate::members::finish;
 use crate::organizations::{bump_count, organization_pk};
 use crate::{Page, PageRequest, Store, StoreError};
@@ -17,6 +20,7 @@ impl Store {
         &self,
         org: OrganizationId,
         workspace: &Workspace,
+        by: Actor,
     ) -> Result<(), StoreError> {
         let (txn, _turn) = self.begin_write().await?;
         let result = async {
@@ -58,6 +62,8 @@ impl Store {
             .map_err(|e| {
                 StoreError::unique(e, "the organization already has a workspace with this name")
             })?;
+            let event = Event::workspace_created(org, workspace, by, workspace.created_at);
+            events::append(&txn, &event, None).await?;
             Ok(())
         }
         .await;
@@ -100,6 +106,7 @@ impl Store {
         &self,
         org: OrganizationId,
         workspace: WorkspaceId,
+        by: Actor,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (txn, _turn) = self.begin_write().await?;
@@ -122,7 +129,10 @@ impl Store {
                 .filter(workspaces::Column::PublicId.eq(workspace.as_uuid()))
                 .exec(&txn)
                 .await?;
-            crate::exactly_one(deleted.rows_affected)
+            crate::exactly_one(deleted.rows_affected)?;
+            let event = Event::workspace_deleted(org, workspace, by, now);
+            events::append(&txn, &event, None).await?;
+            Ok(())
         }
         .await;
         finish(txn, result).await

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tenantry_domain::{ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, KeyHash, TextLine};
+use tenantry_domain::{Actor, ApiKey, ApiKeyId, ApiKeyScope, ApiKeySecret, KeyHash, TextLine};
 
 use tenantry_http::key_cache::KeyCache;
 use tenantry_http::rate_limit::{RateLimiter, SystemClock};
@@ -85,7 +85,10 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         state.store.clone(),
         state.keys.clone(),
     ));
-    tokio::spawn(tenantry_http::maintenance::run(state.store.clone()));
+    tokio::spawn(tenantry_http::maintenance::run(
+        state.store.clone(),
+        settings.event_retention(),
+    ));
     let listen_error = |cause| StartError::Listen {
         address: settings.listen,
         cause,
@@ -118,6 +121,9 @@ async fn bootstrap_admin_key(store: &Store) -> Result<String, StartError> {
         created_at: time::OffsetDateTime::now_utc(),
         revoked_at: None,
     };
-    store.create_api_key(&key, &secret.hash()).await?;
+    // Tenantry itself makes it: the platform admin acting through no key yet.
+    store
+        .create_api_key(&key, &secret.hash(), Actor::PlatformAdmin(None))
+        .await?;
     Ok(secret.expose().to_owned())
 }

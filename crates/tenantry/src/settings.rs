@@ -72,6 +72,8 @@ pub struct Settings {
     pub database_acquire_timeout_ms: u64,
     /// How long a request body may take to arrive, from its first byte to its last.
     pub body_timeout_ms: u64,
+    /// How many days the audit log keeps an event.
+    pub event_retention_days: u64,
     /// Overrides of the account tiers' defaults, by tier name.
     #[serde(default)]
     pub tiers: BTreeMap<String, TierSettings>,
@@ -79,7 +81,7 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 14] = [
+const ENVIRONMENT: [&str; 15] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
@@ -94,6 +96,7 @@ const ENVIRONMENT: [&str; 14] = [
     "DATABASE_CONNECT_TIMEOUT_MS",
     "DATABASE_ACQUIRE_TIMEOUT_MS",
     "BODY_TIMEOUT_MS",
+    "EVENT_RETENTION_DAYS",
 ];
 
 fn environment() -> std::collections::HashMap<String, String> {
@@ -172,6 +175,10 @@ impl Settings {
                 "body_timeout_ms",
                 tenantry_http::state::DEFAULT_BODY_TIMEOUT.as_millis() as u64,
             )?
+            .set_default(
+                "event_retention_days",
+                tenantry_http::maintenance::DEFAULT_EVENT_RETENTION_DAYS,
+            )?
             .add_source(
                 config::File::from(file)
                     .format(config::FileFormat::Toml)
@@ -240,7 +247,7 @@ impl Settings {
                 "must be an absolute http or https URL",
             ));
         }
-        let ranges: [(&str, u64, u64, u64); 7] = [
+        let ranges: [(&str, u64, u64, u64); 8] = [
             (
                 "key_rate_limit",
                 u64::from(self.key_rate_limit),
@@ -267,6 +274,7 @@ impl Settings {
                 3_600_000,
             ),
             ("body_timeout_ms", self.body_timeout_ms, 1, 3_600_000),
+            ("event_retention_days", self.event_retention_days, 1, 36_500),
             ("workers", self.workers.map_or(1, |w| w as u64), 1, 1_024),
         ];
         for (name, value, min, max) in ranges {
@@ -312,6 +320,11 @@ impl Settings {
             }
             _ => url.to_owned(),
         }
+    }
+
+    /// How long the audit log keeps an event.
+    pub fn event_retention(&self) -> Duration {
+        Duration::from_secs(self.event_retention_days * 24 * 60 * 60)
     }
 
     pub fn body_timeout(&self) -> Duration {
@@ -396,7 +409,7 @@ mod tests {
     fn each_out_of_range_setting_is_named() {
         let base = Settings::load(Path::new("/nonexistent.toml")).unwrap();
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 9] = [
+        let cases: [(Change, &str); 10] = [
             (
                 |s| s.database_max_connections = 0,
                 "TENANTRY_DATABASE_MAX_CONNECTIONS",
@@ -410,6 +423,10 @@ mod tests {
                 "TENANTRY_DATABASE_ACQUIRE_TIMEOUT_MS",
             ),
             (|s| s.body_timeout_ms = 0, "TENANTRY_BODY_TIMEOUT_MS"),
+            (
+                |s| s.event_retention_days = 0,
+                "TENANTRY_EVENT_RETENTION_DAYS",
+            ),
             (|s| s.workers = Some(0), "TENANTRY_WORKERS"),
             (|s| s.key_rate_limit = 0, "TENANTRY_KEY_RATE_LIMIT"),
             (

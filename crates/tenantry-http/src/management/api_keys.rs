@@ -119,7 +119,10 @@ pub(super) async fn create_api_key(
         },
     };
     let (key, secret) = new_key(name, scope)?;
-    state.store.create_api_key(&key, &secret.hash()).await?;
+    state
+        .store
+        .create_api_key(&key, &secret.hash(), caller.actor())
+        .await?;
     let view = CreatedApiKeyView {
         id: key.id.as_uuid(),
         name: key.name.to_string(),
@@ -257,7 +260,7 @@ pub(super) async fn delete_api_key(
     }
     state
         .store
-        .revoke_api_key(id, now())
+        .revoke_api_key(id, caller.actor(), now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => not_found(),

@@ -255,7 +255,7 @@ impl actix_web::FromRequest for CycleQuery {
     }
 }
 
-fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
+pub(super) fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_str(req.query_string())
         .map_err(|_| ApiError::BadRequest("the query string is malformed".into()))
 }

@@ -64,7 +64,14 @@ pub(super) async fn add_member(
     require_active(&state, org, access).await?;
     let member = state
         .store
-        .add_member(org, user, request.role.into(), access, now())
+        .add_member(
+            org,
+            user,
+            request.role.into(),
+            access,
+            caller.actor(),
+            now(),
+        )
         .await
         .map_err(organization_not_found)?;
     Ok(HttpResponse::Created()
@@ -153,7 +160,7 @@ pub(super) async fn update_member(
     require_active(&state, org, access).await?;
     let member = state
         .store
-        .change_member_role(org, user, body.0.role.into(), access, now())
+        .change_member_role(org, user, body.0.role.into(), access, caller.actor(), now())
         .await
         .map_err(member_not_found)?;
     Ok(HttpResponse::Ok().json(MemberView::from(&member)))
@@ -193,7 +200,7 @@ pub(super) async fn remove_member(
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     state
         .store
-        .remove_member(org, user, access, now())
+        .remove_member(org, user, access, caller.actor(), now())
         .await
         .map_err(member_not_found)?;
     // Their keys for this organization were revoked with them.

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod entitlements;
+mod events;
 mod ledger;
 mod members;
 mod organizations;
@@ -13,6 +14,7 @@ mod workspaces;
 pub use entitlements::{
     CountedQuota, CreditsView, EntitlementsView, QuotaLimit, QuotasView, RateLimitsView,
 };
+pub use events::{AllEventsQuery, ChangeView, EventTypeValue, EventView, EventsQuery};
 pub use ledger::{
     ActorView, CycleQuery, EntriesQuery, RefundRequest, RefundView, UsageByCategory,
     UsageEntryView, UsageSummaryView,
@@ -47,6 +49,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(ledger::get_usage)
         .service(ledger::list_usage_entries)
         .service(ledger::create_usage_refund)
+        .service(events::list_organization_events)
+        .service(events::list_events)
         .service(members::add_member)
         .service(members::update_member)
         .service(members::remove_member)

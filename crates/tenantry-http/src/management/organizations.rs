@@ -119,7 +119,7 @@ pub(super) async fn create_organization(
     });
     match state
         .store
-        .create_organization(&org, owner, record.as_ref())
+        .create_organization(&org, owner, record.as_ref(), caller.actor())
         .await
         // The owner is the one thing the store looks up that may be missing.
         .map_err(|e| match e {
@@ -323,7 +323,7 @@ pub(super) async fn update_organization(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(f.snake_name()))?;
-    let org = apply_changes(&state, id, access, &changes, &if_match).await?;
+    let org = apply_changes(&state, id, access, caller.actor(), &changes, &if_match).await?;
     let view = OrganizationView::new(&org, &state.tiers, now());
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, org.etag()))
@@ -366,7 +366,7 @@ pub(super) async fn delete_organization(
     }
     state
         .store
-        .delete_organization(id)
+        .delete_organization(id, caller.actor(), now())
         .await
         .map_err(organization_not_found)?;
     // Its organization-scoped keys went with it.
@@ -420,7 +420,7 @@ pub(super) async fn set_max_overages(
         ..Default::default()
     };
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(f.snake_name()))?;
-    let org = apply_changes(&state, id, access, &changes, &if_match).await?;
+    let org = apply_changes(&state, id, access, caller.actor(), &changes, &if_match).await?;
     let now = now();
     let view = MaxOveragesView {
         organization_id: org.id.as_uuid(),

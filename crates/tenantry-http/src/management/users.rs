@@ -51,7 +51,7 @@ pub(super) async fn create_user(
     let name = fields.check("name", TextLine::user_name(request.name));
     let (email, name) = fields.finish((email, name))?;
     let user = User::new(email.expect("checked"), name.expect("checked"), now());
-    state.store.create_user(&user).await?;
+    state.store.create_user(&user, caller.actor()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/user/me"))
         .json(UserView::from(&user)))

@@ -101,7 +101,7 @@ pub(super) async fn create_workspace(
     let workspace = Workspace::new(name, now());
     state
         .store
-        .create_workspace(org, &workspace)
+        .create_workspace(org, &workspace, caller.actor())
         .await
         .map_err(organization_not_found)?;
     Ok(HttpResponse::Created()
@@ -189,7 +189,7 @@ pub(super) async fn delete_workspace(
     }
     state
         .store
-        .delete_workspace(org, workspace, now())
+        .delete_workspace(org, workspace, caller.actor(), now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("the workspace"),

@@ -309,6 +309,6 @@ pub(super) async fn update_organization_by_id(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| f.snake_name().to_owned())?;
-    let org = apply_changes(&state, id, access, &changes, &if_match).await?;
+    let org = apply_changes(&state, id, access, caller.actor(), &changes, &if_match).await?;
     Ok(respond(&org, query))
 }

@@ -7,6 +7,7 @@
 )]
 
 pub(crate) mod api_keys;
+pub(crate) mod events;
 pub(crate) mod idempotency_keys;
 pub(crate) mod memberships;
 pub(crate) mod organizations;

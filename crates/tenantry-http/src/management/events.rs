@@ -1,0 +1,405 @@
+//! The audit log: every change, newest first, for one organization or for all of them.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Serialize;
+use serde_json::Value;
+use tenantry_domain::{Access, Event, EventType, OrganizationId, RateLimitCategory};
+use tenantry_storage::{ActorFilter, EventFilter, PageRequest};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::ledger::{ActorView, query_pairs};
+use crate::auth::Caller;
+use crate::common::{AdminListProblems, GuardedListProblems};
+use crate::error::{ApiError, FieldError};
+use crate::extract::{Paging, path_id};
+use crate::rate_limit::Limits;
+use crate::state::AppState;
+
+const TAG: &str = "events";
+
+/// The kinds of change an event records.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub enum EventTypeValue {
+    #[serde(rename = "organization.created")]
+    OrganizationCreated,
+    #[serde(rename = "organization.updated")]
+    OrganizationUpdated,
+    #[serde(rename = "organization.deleted")]
+    OrganizationDeleted,
+    #[serde(rename = "member.added")]
+    MemberAdded,
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+    #[serde(rename = "api_key.created")]
+    ApiKeyCreated,
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked,
+    #[serde(rename = "workspace.created")]
+    WorkspaceCreated,
+    #[serde(rename = "workspace.deleted")]
+    WorkspaceDeleted,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "usage.threshold_reached")]
+    UsageThresholdReached,
+}
+
+impl From<EventType> for EventTypeValue {
+    fn from(value: EventType) -> Self {
+        match value {
+            EventType::OrganizationCreated => Self::OrganizationCreated,
+            EventType::OrganizationUpdated => Self::OrganizationUpdated,
+            EventType::OrganizationDeleted => Self::OrganizationDeleted,
+            EventType::MemberAdded => Self::MemberAdded,
+            EventType::MemberRoleChanged => Self::MemberRoleChanged,
+            EventType::MemberRemoved => Self::MemberRemoved,
+            EventType::ApiKeyCreated => Self::ApiKeyCreated,
+            EventType::ApiKeyRevoked => Self::ApiKeyRevoked,
+            EventType::WorkspaceCreated => Self::WorkspaceCreated,
+            EventType::WorkspaceDeleted => Self::WorkspaceDeleted,
+            EventType::UserCreated => Self::UserCreated,
+            EventType::UsageThresholdReached => Self::UsageThresholdReached,
+        }
+    }
+}
+
+/// One changed field of an update.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeView {
+    /// The field's name in the management API's spelling.
+    #[schema(example = "plan")]
+    pub field: String,
+    /// Its value before.
+    #[schema(value_type = Object, example = "pilot")]
+    pub from: Value,
+    /// Its value after.
+    #[schema(value_type = Object, example = "suite")]
+    pub to: Value,
+}
+
+/// A change to Tenantry's state: an entry of the audit log, and the body of a webhook.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// The event's id (UUID v7).
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: EventTypeValue,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// The organization it happened in; `null` for a user's own (`user.created`, a user
+    /// key).
+    pub organization_id: Option<Uuid>,
+    /// Who made the change.
+    pub actor: ActorView,
+    /// What the change made or removed, in the management API's spelling; each type's
+    /// payload is described under the document's `webhooks`. Never a secret: no key
+    /// secret or hash, no logo bytes (their type and size), LLM credentials by provider
+    /// name only.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    /// For `organization.updated` and `member.role_changed`: each changed field, from and
+    /// to. Empty for the other types.
+    pub changes: Vec<ChangeView>,
+}
+
+impl From<&Event> for EventView {
+    fn from(event: &Event) -> Self {
+        Self {
+            id: event.id.as_uuid(),
+            event_type: event.event_type.into(),
+            occurred_at: event.occurred_at,
+            organization_id: event.organization_id.map(|o| o.as_uuid()),
+            actor: ActorView {
+                kind: event.actor.kind().to_owned(),
+                id: event.actor.id(),
+            },
+            data: event.data.clone(),
+            changes: event
+                .changes
+                .iter()
+                .map(|c| ChangeView {
+                    field: c.field.clone(),
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Filters and paging of the audit log.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// How many events a page holds at most: 1 to 1000, 100 if not given.
+    #[param(minimum = 1, maximum = 1000, default = 100, value_type = Option<u32>)]
+    pub limit: Option<u64>,
+    /// Where the page starts: the `cursor` of the previous page's `Link: rel="next"`.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub cursor: Option<Uuid>,
+    /// Only events of this type; repeat it for several (`type=member.added&type=member.removed`).
+    #[param(rename = "type", value_type = Option<Vec<EventTypeValue>>, explode = true)]
+    pub types: Vec<EventType>,
+    /// Only the changes of this user or key (its id), or of the platform admin (`admin`).
+    #[param(value_type = Option<String>, example = "admin", pattern = "^(admin|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
+    pub actor: Option<String>,
+    /// Only events at or after this time (RFC 3339); not after `to` (422).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<OffsetDateTime>,
+    /// Only events at or before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<OffsetDateTime>,
+    #[param(ignore)]
+    actor_filter: Option<ActorFilter>,
+}
+
+/// `/events` also takes the organization, which may be gone.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AllEventsQuery {
+    /// Only the events of this organization, even one that was deleted.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub organization_id: Option<Uuid>,
+}
+
+impl EventsQuery {
+    fn from_request(
+        req: &HttpRequest,
+        allow_organization: bool,
+    ) -> Result<(Self, Option<Uuid>), ApiError> {
+        let pairs = query_pairs(req)?;
+        let mut query = Self::default();
+        let mut organization = None;
+        let mut errors = Vec::new();
+        let time = |value: &str| OffsetDateTime::parse(value, &Rfc3339).ok();
+        for (name, value) in &pairs {
+            let error = |message: &str| FieldError::new(name.as_str(), message);
+            match name.as_str() {
+                "limit" => match value.parse::<u64>() {
+                    Ok(limit) if (1..=Paging::MAX_LIMIT).contains(&limit) => {
+                        query.limit = Some(limit)
+                    }
+                    _ => errors.push(error("must be a whole number from 1 to 1000")),
+                },
+                "cursor" => match value.parse::<Uuid>() {
+                    Ok(cursor) => query.cursor = Some(cursor),
+                    Err(_) => {
+                        errors.push(error("must be the cursor of a Link rel=\"next\" header"))
+                    }
+                },
+                "type" => match EventType::parse(value) {
+                    Ok(t) if query.types.contains(&t) => {}
+                    Ok(t) => query.types.push(t),
+                    Err(e) => errors.push(error(&e.to_string())),
+                },
+                "actor" if value == "admin" => {
+                    query.actor = Some(value.clone());
+                    query.actor_filter = Some(ActorFilter::PlatformAdmin);
+                }
+                "actor" => match value.parse::<Uuid>() {
+                    Ok(id) => {
+                        query.actor = Some(value.clone());
+                        query.actor_filter = Some(ActorFilter::Id(id));
+                    }
+                    Err(_) => errors.push(error("must be a user's or key's id, or admin")),
+                },
+                "from" => match time(value) {
+                    Some(at) => query.from = Some(at),
+                    None => errors.push(error(
+                        "must be a date and time such as 2026-11-01T00:00:00Z",
+                    )),
+                },
+                "to" => match time(value) {
+                    Some(at) => query.to = Some(at),
+                    None => errors.push(error(
+                        "must be a date and time such as 2026-11-30T23:59:59Z",
+                    )),
+                },
+                "organizationId" if allow_organization => match value.parse::<Uuid>() {
+                    Ok(id) => organization = Some(id),
+                    Err(_) => errors.push(error("must be an organization's id")),
+                },
+                other => errors.push(FieldError::new(other, "unknown query parameter")),
+            }
+        }
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            errors.push(FieldError::new("from", "must not be after `to`"));
+        }
+        if errors.is_empty() {
+            Ok((query, organization))
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+
+    /// The link to the page after `cursor`, with the same filters.
+    fn next_link(
+        &self,
+        path: &str,
+        organization: Option<Uuid>,
+        limit: u64,
+        cursor: Uuid,
+    ) -> String {
+        let mut pairs = vec![("limit", limit.to_string()), ("cursor", cursor.to_string())];
+        for t in &self.types {
+            pairs.push(("type", t.as_str().to_owned()));
+        }
+        if let Some(actor) = &self.actor {
+            pairs.push(("actor", actor.clone()));
+        }
+        for (name, at) in [("from", self.from), ("to", self.to)] {
+            if let Some(at) = at.and_then(|t| t.format(&Rfc3339).ok()) {
+                pairs.push((name, at));
+            }
+        }
+        if let Some(org) = organization {
+            pairs.push(("organizationId", org.to_string()));
+        }
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("<{path}?{query}>; rel=\"next\"")
+    }
+}
+
+/// A page of the events of `organization` (all when `None`); `path` and `in_query` (the
+/// `organizationId` the query named) make the link to the next.
+async fn page(
+    state: &AppState,
+    query: &EventsQuery,
+    organization: Option<Uuid>,
+    path: &str,
+    in_query: Option<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(Paging::DEFAULT_LIMIT);
+    let filter = EventFilter {
+        organization: organization.map(OrganizationId::from_uuid),
+        types: query.types.clone(),
+        actor: query.actor_filter,
+        from: query.from,
+        to: query.to,
+    };
+    let page = state
+        .store
+        .events(
+            &filter,
+            PageRequest {
+                after: query.cursor,
+                limit,
+            },
+        )
+        .await?;
+    let views: Vec<EventView> = page.items.iter().map(EventView::from).collect();
+    let mut response = HttpResponse::Ok();
+    if let Some(cursor) = page.next {
+        response.insert_header((header::LINK, query.next_link(path, in_query, limit, cursor)));
+    }
+    Ok(response.json(views))
+}
+
+/// List an organization's events
+///
+/// The organization's audit log, newest first, a page at a time (next page in
+/// `Link: <…>; rel="next"`): every change to it, its members, keys, workspaces and usage
+/// thresholds, with who made it and, for updates, each field from and to. Filters: `type`
+/// (repeatable), `actor`, `from`, `to`. Owners, admins and the platform admin may read it;
+/// events are kept for `TENANTRY_EVENT_RETENTION_DAYS` (365 by default).
+#[utoipa::path(
+    get,
+    path = "/organization/{organization_id}/events",
+    tag = TAG,
+    operation_id = "list_organization_events",
+    params(
+        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        EventsQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of events, newest first.", body = Vec<EventView>,
+         headers(("Link" = String, description = "The next page: `<url>; rel=\"next\"`."))),
+        GuardedListProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/organization/{organization_id}/events")]
+pub(super) async fn list_organization_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    limits: Limits,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: OrganizationId = path_id("organization_id", &path)?;
+    let (query, _) = EventsQuery::from_request(&req, false)?;
+    let access = limits.access(&caller, id, RateLimitCategory::Data).await?;
+    if !matches!(access, Access::PlatformAdmin) && !access.can_manage() {
+        return Err(ApiError::Forbidden {
+            detail: "only the organization's owners and admins may read its events".into(),
+            fields: Vec::new(),
+        });
+    }
+    page(
+        &state,
+        &query,
+        Some(id.as_uuid()),
+        &format!("/organization/{id}/events"),
+        None,
+    )
+    .await
+}
+
+/// List all events
+///
+/// Every organization's events and every user's, newest first, a page at a time (next
+/// page in `Link: <…>; rel="next"`). Filters: `type` (repeatable), `actor`, `from`, `to`,
+/// and `organizationId` (which finds a deleted organization's events too). The platform
+/// admin alone may read it.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = TAG,
+    operation_id = "list_events",
+    params(EventsQuery, AllEventsQuery),
+    responses(
+        (status = 200, description = "A page of events, newest first.", body = Vec<EventView>,
+         headers(("Link" = String, description = "The next page: `<url>; rel=\"next\"`."))),
+        AdminListProblems,
+    ),
+    security(("bearer" = [])),
+)]
+#[get("/events")]
+pub(super) async fn list_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    limits: Limits,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    limits.key(&caller).await?;
+    let (query, organization) = EventsQuery::from_request(&req, true)?;
+    if !caller.is_platform_admin() {
+        return Err(ApiError::Forbidden {
+            detail: "only the platform admin may read every organization's events".into(),
+            fields: Vec::new(),
+        });
+    }
+    page(&state, &query, organization, "/events", organization).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_is_spelled_as_the_domain_spells_it() {
+        for t in EventType::ALL {
+            let json = serde_json::to_value(EventTypeValue::from(t)).unwrap();
+            assert_eq!(json, t.as_str());
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Events, written by each write in the transaction that makes its change (so there is
+//! never a change without its event, nor an event without its change), and read back as
+//! the audit log.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::{Value, json};
+use tenantry_domain::{Actor, Change, Event, EventId, EventType, OrganizationId};
+use time::OffsetDateTime;
+
+use crate::entities::events;
+use crate::{Page, PageRequest, Store, StoreError};
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only events of one organization; `None`: every event.
+    pub organization: Option<OrganizationId>,
+    /// Only events of these types; empty: every type.
+    pub types: Vec<EventType>,
+    /// Only events by this actor.
+    pub actor: Option<ActorFilter>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+}
+
+/// Whose events to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorFilter {
+    /// Those of the user or key with this id (for a user, through any of their keys).
+    Id(uuid::Uuid),
+    /// Those of the platform admin, by its token or any admin key.
+    PlatformAdmin,
+}
+
+/// Appends `event` inside `txn`. With `dedupe`, an event of that name written before is
+/// kept and this one skipped (answers whether it was written).
+///
+/// On PostgreSQL, an organization's events are appended one transaction at a time (an
+/// advisory lock held to the commit), so that their ids follow the order in which their
+/// changes commit: whoever reads them in id order reads them in the order they happened.
+pub(crate) async fn append(
+    db: &impl ConnectionTrait,
+    event: &Event,
+    dedupe: Option<String>,
+) -> Result<bool, StoreError> {
+    if db.get_database_backend() == DbBackend::Postgres
+        && let Some(org) = event.organization_id
+    {
+        /// The first key of the two-key advisory locks that order an organization's events.
+        const EVENT_ORDER_LOCK: i32 = 0x7465_6e74;
+        let (high, low) = org.as_uuid().as_u64_pair();
+        let folded = (high ^ low) as u32 as i32;
+        db.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK}, {folded})"
+        ))
+        .await?;
+    }
+    let changes: Vec<Value> = event
+        .changes
+        .iter()
+        .map(|c| json!({ "field": c.field, "from": c.from, "to": c.to }))
+        .collect();
+    let model = events::ActiveModel {
+        public_id: Set(event.id.as_uuid()),
+        event_type: Set(event.event_type.as_str().to_owned()),
+        organization_id: Set(event.organization_id.map(|o| o.as_uuid())),
+        actor_kind: Set(event.actor.kind().to_owned()),
+        actor_id: Set(event.actor.id()),
+        occurred_at: Set(event.occurred_at),
+        data: Set(event.data.clone()),
+        changes: Set(Value::Array(changes)),
+        dedupe: Set(dedupe),
+        ..Default::default()
+    };
+    let inserted = events::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(events::Column::Dedupe)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
+}
+
+impl Store {
+    /// Events, newest first, a page at a time.
+    pub async fn events(
+        &self,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<Event>, StoreError> {
+        use events::Column as E;
+        let mut query = events::Entity::find();
+        if let Some(org) = filter.organization {
+            query = query.filter(E::OrganizationId.eq(org.as_uuid()));
+        }
+        if !filter.types.is_empty() {
+            query = query.filter(E::EventType.is_in(filter.types.iter().map(|t| t.as_str())));
+        }
+        match filter.actor {
+            None => {}
+            Some(ActorFilter::Id(id)) => query = query.filter(E::ActorId.eq(id)),
+            Some(ActorFilter::PlatformAdmin) => query = query.filter(E::ActorKind.eq("admin")),
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(E::OccurredAt.gte(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(E::OccurredAt.lte(to));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(E::PublicId.lt(after));
+        }
+        let models = query
+            .order_by_desc(E::PublicId)
+            .limit(page.limit + 1)
+            .all(self.db())
+            .await?;
+        let items = models
+            .into_iter()
+            .map(event_from_model)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |e| e.id.as_uuid()))
+    }
+
+    /// Forgets the events that occurred before `before`, at most `batch` rows per
+    /// statement so that no statement holds locks for long; answers how many went.
+    pub async fn prune_events(
+        &self,
+        before: OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let ids: Vec<i64> = events::Entity::find()
+                .select_only()
+                .column(events::Column::Id)
+                .filter(events::Column::OccurredAt.lt(before))
+                .limit(batch)
+                .into_tuple()
+                .all(self.db())
+                .await?;
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            let count = ids.len() as u64;
+            let _turn = self.write_turn().await?;
+            let deleted = events::Entity::delete_many()
+                .filter(events::Column::Id.is_in(ids))
+                .exec(self.db())
+                .await?;
+            removed += deleted.rows_affected;
+            if count < batch {
+                return Ok(removed);
+            }
+        }
+    }
+}
+
+fn event_from_model(m: events::Model) -> Result<Event, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("an event's {what}"));
+    let changes = match m.changes {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(mut map) => Ok(Change {
+                    field: map
+                        .remove("field")
+                        .and_then(|f| f.as_str().map(str::to_owned))
+                        .ok_or_else(|| corrupt("changes"))?,
+                    from: map.remove("from").unwrap_or(Value::Null),
+                    to: map.remove("to").unwrap_or(Value::Null),
+                }),
+                _ => Err(corrupt("changes")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err(corrupt("changes")),
+    };
+    Ok(Event {
+        id: EventId::from_uuid(m.public_id),
+        event_type: EventType::parse(&m.event_type).map_err(|_| corrupt("type"))?,
+        occurred_at: m.occurred_at,
+        organization_id: m.organization_id.map(OrganizationId::from_uuid),
+        actor: Actor::parse(&m.actor_kind, m.actor_id).map_err(|_| corrupt("actor"))?,
+        data: m.data,
+        changes,
+    })
+}
