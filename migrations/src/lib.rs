@@ -10,6 +10,7 @@ mod m20261125_000001_idempotency_headers;
 mod m20261125_000002_revoke_keys_of_former_members;
 mod m20261125_000003_create_usage_entries;
 mod m20261125_000004_create_events;
+mod m20261125_000005_create_webhooks;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_revoke_keys_of_former_members::Migration),
             Box::new(m20261125_000003_create_usage_entries::Migration),
             Box::new(m20261125_000004_create_events::Migration),
+            Box::new(m20261125_000005_create_webhooks::Migration),
         ]
     }
 }

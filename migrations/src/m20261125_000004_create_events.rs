@@ -38,7 +38,6 @@ impl MigrationTrait for Migration {
                     .col(text(Events::ActorKind))
                     .col(uuid_null(Events::ActorId))
                     .col(timestamp_with_time_zone(Events::OccurredAt))
-                    // `json`, not `jsonb`: the payload keeps the order it was written in.
                     .col(json(Events::Data))
                     .col(json(Events::Changes))
                     // Names an event that may happen once only (a usage threshold in a

@@ -282,3 +282,51 @@ async fn a_usage_call_retried_across_instances_records_once() {
         .await;
     assert_eq!(summary["used"], 2);
 }
+
+#[tokio::test]
+async fn webhooks_are_sent_once_per_attempt_across_instances() {
+    let apps = two().await;
+    let receiver = tenantry_tests::Receiver::start();
+    let (status, endpoint) = apps
+        .0
+        .post(
+            "/webhook-endpoint",
+            ADMIN_TOKEN,
+            json!({"url": receiver.url, "eventTypes": ["organization.created"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{endpoint}");
+    let ada = apps.0.new_user("Ada").await;
+    let creations = (0..40).map(|i| pick(&apps, i).create_organization(&ada.key, "Acme"));
+    let ids: std::collections::BTreeSet<String> = join_all(creations)
+        .await
+        .into_iter()
+        .map(|org| org["id"].as_str().unwrap().to_owned())
+        .collect();
+    let ours = |received: &[tenantry_tests::Received]| -> Vec<String> {
+        received
+            .iter()
+            .map(|r| r.json())
+            .filter(|e| ids.contains(e["organizationId"].as_str().unwrap_or_default()))
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    receiver
+        .wait_for(std::time::Duration::from_secs(20), |r| ours(r).len() >= 40)
+        .await;
+    // Both instances send; give a duplicate time to show.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let mut delivered = ours(&receiver.received());
+    assert_eq!(delivered.len(), 40, "each event sent once");
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!(delivered.len(), 40);
+    let (status, _) = apps
+        .1
+        .delete(
+            &format!("/webhook-endpoint/{}", endpoint["id"].as_str().unwrap()),
+            ADMIN_TOKEN,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}

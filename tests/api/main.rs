@@ -20,4 +20,5 @@ mod usage;
 mod users;
 mod v1_by_id;
 mod v1_current;
+mod webhooks;
 mod workspaces;

@@ -93,6 +93,38 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "list_organization_events",
     ),
     ("get", "/events", "list_events"),
+    ("post", "/webhook-endpoint", "create_webhook_endpoint"),
+    ("get", "/webhook-endpoint/list", "list_webhook_endpoints"),
+    (
+        "get",
+        "/webhook-endpoint/{endpoint_id}",
+        "get_webhook_endpoint",
+    ),
+    (
+        "patch",
+        "/webhook-endpoint/{endpoint_id}",
+        "update_webhook_endpoint",
+    ),
+    (
+        "delete",
+        "/webhook-endpoint/{endpoint_id}",
+        "delete_webhook_endpoint",
+    ),
+    (
+        "post",
+        "/webhook-endpoint/{endpoint_id}/rotate-secret",
+        "create_webhook_endpoint_secret",
+    ),
+    (
+        "get",
+        "/webhook-endpoint/{endpoint_id}/deliveries",
+        "list_webhook_deliveries",
+    ),
+    (
+        "post",
+        "/webhook-endpoint/{endpoint_id}/deliveries/{delivery_id}/retry",
+        "create_webhook_delivery_retry",
+    ),
     ("get", "/v1/organizations", "get_current_organization"),
     ("patch", "/v1/organizations", "update_current_organization"),
     ("get", "/v1/organizations/{id}", "get_organization_by_id"),
@@ -528,4 +560,63 @@ fn documented_patterns_agree_with_the_parsers() {
             "data:image/webp;base64,UklGRtZ/YBtXRUJQSn2JOPc=",
         ],
     );
+}
+
+#[test]
+fn the_documented_webhook_url_pattern_agrees_with_the_parser() {
+    assert_agree(
+        "/components/schemas/CreateWebhookEndpointRequest/properties/url/pattern",
+        |s| tenantry_domain::WebhookUrl::parse(s).is_ok(),
+        &[
+            "https://hooks.example.com/tenantry",
+            "http://127.0.0.1:9000/in?x=1",
+            "http://[::1]:8080/",
+            "http://localhost",
+            "https://a:65535",
+            "https://a:65536",
+            "https://a:080",
+            "https://a:0",
+            "https://user:pw@a.example/",
+            "https://a.example/#frag",
+            "https://a.example#frag",
+            "ftp://a.example",
+            "https://a b",
+            "https://-a.example",
+            "https://",
+            "HTTPS://a.example",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn every_event_type_is_documented_and_real_payloads_match_their_schema() {
+    let document = tenantry_http::openapi_document();
+    let webhooks = document["webhooks"]
+        .as_object()
+        .expect("a webhooks section");
+    for event_type in tenantry_domain::EventType::ALL {
+        assert!(
+            webhooks.contains_key(event_type.as_str()),
+            "{} is documented",
+            event_type.as_str()
+        );
+    }
+    // Events of several types, as a run makes them.
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let bob = app.new_user("Bob").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    app.add_member(id, &bob.id, "member").await;
+    let (_, events) = app.get("/events?limit=1000", ADMIN_TOKEN).await;
+    for event in events.as_array().unwrap() {
+        let t = event["type"].as_str().unwrap();
+        let data = &webhooks[t]["post"]["requestBody"]["content"]["application/json"]["schema"]["allOf"]
+            [1]["properties"]["data"];
+        let documented: std::collections::BTreeSet<&String> =
+            data["properties"].as_object().unwrap().keys().collect();
+        let sent: std::collections::BTreeSet<&String> =
+            event["data"].as_object().unwrap().keys().collect();
+        assert_eq!(sent, documented, "{t}: the payload's fields are documented");
+    }
 }

@@ -23,6 +23,7 @@ fn settings(dir: &Path) -> Settings {
         database_acquire_timeout_ms: 5_000,
         body_timeout_ms: 10_000,
         event_retention_days: 365,
+        webhook_allow_private: false,
         tiers: BTreeMap::new(),
     }
 }

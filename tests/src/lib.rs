@@ -141,7 +141,13 @@ impl TestApp {
         for tier in tenantry_domain::AccountType::ALL {
             state.tiers.get_mut(tier).rate_limits = tenantry_domain::RateLimits::uniform(u32::MAX);
         }
+        // Test receivers listen on loopback.
+        state.webhooks.allow_private = true;
         configure(&mut state);
+        tokio::spawn(tenantry_http::webhooks::run(
+            state.store.clone(),
+            state.webhooks.clone(),
+        ));
         tokio::spawn(tenantry_http::revocations::follow(
             state.store.clone(),
             state.keys.clone(),
@@ -380,4 +386,131 @@ pub fn data_url(content_type: &str, bytes: &[u8]) -> String {
         "data:{content_type};base64,{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: String,
+}
+
+impl Received {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// How a [`Receiver`] answers a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    Status(u16),
+    /// Waits this long before answering 200.
+    Hang(std::time::Duration),
+}
+
+/// A webhook receiver on a free loopback port: it keeps every request, and answers each
+/// with the next of its scripted answers (200 once they run out).
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Answer>>>,
+}
+
+impl Receiver {
+    pub fn start() -> Self {
+        Self::listening(TcpListener::bind("127.0.0.1:0").expect("a free port"))
+    }
+
+    /// A receiver on `port` of loopback.
+    pub fn start_on(port: u16) -> Self {
+        Self::listening(TcpListener::bind(("127.0.0.1", port)).expect("the port is free"))
+    }
+
+    fn listening(listener: TcpListener) -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let received: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+        let script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Answer>>> =
+            Default::default();
+        let (kept, answers) = (received.clone(), script.clone());
+        let port = listener.local_addr().expect("an address").port();
+        let server = HttpServer::new(move || {
+            let (kept, answers) = (kept.clone(), answers.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: String| {
+                let (kept, answers) = (kept.clone(), answers.clone());
+                async move {
+                    let answer = answers.lock().unwrap().pop_front();
+                    kept.lock().unwrap().push(Received {
+                        headers: req.headers().clone(),
+                        body,
+                    });
+                    match answer {
+                        None => HttpResponse::Ok().body("thanks"),
+                        Some(Answer::Status(status)) => HttpResponse::build(
+                            actix_web::http::StatusCode::from_u16(status).expect("a status"),
+                        )
+                        .body("scripted answer"),
+                        Some(Answer::Hang(wait)) => {
+                            tokio::time::sleep(wait).await;
+                            HttpResponse::Ok().finish()
+                        }
+                    }
+                }
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("the receiver listens")
+        .run();
+        tokio::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}/hooks"),
+            received,
+            script,
+        }
+    }
+
+    /// Answers the next requests so, in turn.
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script.lock().unwrap().extend(answers);
+    }
+
+    /// What it has received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `within`) until `done` holds of what it received; answers it.
+    pub async fn wait_for(
+        &self,
+        within: std::time::Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let received = self.received();
+            if done(&received) {
+                return received;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receiver did not get what was awaited within {within:?}; it got {} requests: {:#?}",
+                received.len(),
+                received.iter().map(|r| r.body.clone()).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
 }

@@ -111,6 +111,7 @@ fn spec_mismatches() -> Result<Vec<spec_check::Mismatch>, String> {
         }
     }
     rows.extend(spec_check::lint(&generated));
+    rows.extend(spec_check::lint_webhooks(&generated));
     Ok(rows)
 }
 

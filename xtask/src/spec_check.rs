@@ -391,6 +391,48 @@ pub(crate) fn lint(generated: &Value) -> Vec<Mismatch> {
     out
 }
 
+/// Every event type is documented under `webhooks`: a `POST` with a summary, a description
+/// and a body whose `type` is that type and whose `data` names its fields.
+pub(crate) fn lint_webhooks(generated: &Value) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    for event_type in tenantry_domain::EventType::ALL {
+        let name = event_type.as_str();
+        let operation = format!("webhook {name}");
+        let op = &generated["webhooks"][name]["post"];
+        if !op.is_object() {
+            out.push(Mismatch::new(
+                &operation,
+                "webhooks",
+                "documented",
+                "missing",
+            ));
+            continue;
+        }
+        for key in ["summary", "description"] {
+            if op[key].as_str().is_none_or(str::is_empty) {
+                out.push(Mismatch::new(&operation, key, "present", "missing"));
+            }
+        }
+        let body =
+            &op["requestBody"]["content"]["application/json"]["schema"]["allOf"][1]["properties"];
+        if body["type"]["const"] != name {
+            out.push(Mismatch::new(
+                &operation,
+                "type",
+                name,
+                body["type"]["const"].to_string(),
+            ));
+        }
+        if body["data"]["properties"]
+            .as_object()
+            .is_none_or(|p| p.is_empty())
+        {
+            out.push(Mismatch::new(&operation, "data", "its fields", "none"));
+        }
+    }
+    out
+}
+
 /// The mismatches as a table.
 pub(crate) fn table(rows: &[Mismatch]) -> String {
     let headers = ["operation", "field", "documented", "generated"];
@@ -567,5 +609,21 @@ mod tests {
             ["operationId", "summary", "response 404"]
         );
         assert!(table(&lint(&generated)).contains("patchThing"));
+    }
+
+    #[test]
+    fn every_event_type_must_be_documented_as_a_webhook() {
+        let mut document = tenantry_http::openapi_document();
+        assert_eq!(lint_webhooks(&document), []);
+        document["webhooks"]
+            .as_object_mut()
+            .unwrap()
+            .remove("member.added");
+        document["webhooks"]["user.created"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["allOf"][1]["properties"]["type"]["const"] = json!("user.made");
+        let found = lint_webhooks(&document);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(table(&found).contains("webhook member.added"));
+        assert!(table(&found).contains("user.made"));
     }
 }

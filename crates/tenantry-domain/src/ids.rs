@@ -70,3 +70,11 @@ public_id!(
     /// The public identifier of an event.
     EventId
 );
+public_id!(
+    /// The public identifier of a webhook endpoint.
+    WebhookEndpointId
+);
+public_id!(
+    /// The public identifier of one event's delivery to one webhook endpoint.
+    WebhookDeliveryId
+);

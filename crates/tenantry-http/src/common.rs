@@ -349,4 +349,11 @@ pub(crate) mod checks {
             .map(drop)
             .map_err(invalid)
     }
+
+    /// A webhook endpoint's URL (where it leads is checked apart).
+    pub(crate) fn webhook_url<T: AsRef<str>>(value: &T) -> Result<(), ValidationError> {
+        tenantry_domain::WebhookUrl::parse(value.as_ref())
+            .map(drop)
+            .map_err(invalid)
+    }
 }

@@ -16,6 +16,8 @@ pub mod rate_limit;
 pub mod revocations;
 pub mod state;
 pub mod v1;
+mod webhook_docs;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -27,6 +27,7 @@ use crate::error::{FieldError, Problem};
         (name = "usage", description = "Credits consumed against the billing cycle, the usage ledger and refunds."),
         (name = "entitlements", description = "What an organization may use now, in one read."),
         (name = "workspaces", description = "Workspaces of an organization, within its quota."),
+        (name = "webhooks", description = "Webhook endpoints: events delivered, signed, at least once and in order per organization."),
         (name = "events", description = "The audit log: every change, who made it and, for updates, each field from and to."),
         (name = "health", description = "Liveness and readiness."),
     ),
@@ -105,6 +106,7 @@ fn refine(document: &mut Value) {
     for (name, schema) in extra_schemas() {
         document["components"]["schemas"][name] = schema;
     }
+    document["webhooks"] = crate::webhook_docs::webhooks();
     for (pointer, keywords) in rules() {
         let target = document
             .pointer_mut(pointer)
@@ -184,6 +186,10 @@ fn line_pattern() -> String {
 /// A host name whose last label starts with a letter (`tenantry_domain::DomainName`).
 const HOST: &str =
     r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/// A host name of a webhook endpoint: labels of letters, digits and hyphens (an IPv4
+/// address is one of them).
+const WEBHOOK_HOST: &str =
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*";
 /// A port from 0 to 65535.
 const PORT: &str =
     r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})";
@@ -204,6 +210,12 @@ fn rules() -> Vec<(&'static str, Value)> {
     // signature (PNG, JPEG, GIF87a/89a, RIFF....WEBP).
     let logo = format!(
         r"^data:image/(png;base64,iVBORw0K(Ggo=|Gg[o-r][A-Za-z0-9+/]{BASE64})|(jpeg;base64,/9j/|gif;base64,R0lGOD[dl]h|webp;base64,UklGR[g-v][A-Za-z0-9+/]{{4}}[BFJNRVZdhlptx159]XRUJQ){BASE64})$"
+    );
+    // A webhook endpoint's URL (`tenantry_domain::WebhookUrl`): a host name, an IPv4 or a
+    // bracketed IPv6 address, a port from 1 without a leading zero, no credentials and no
+    // fragment.
+    let webhook_url = format!(
+        r#"^https?://({WEBHOOK_HOST}|\[[0-9A-Fa-f:.]+\])(:([1-9][0-9]{{0,3}}|[1-5][0-9]{{4}}|6[0-4][0-9]{{3}}|65[0-4][0-9]{{2}}|655[0-2][0-9]|6553[0-5]))?([/?][!-"$-~]*)?$"#
     );
     let s = |pattern: &str| json!({"pattern": pattern});
     let name = name_pattern();
@@ -297,6 +309,30 @@ fn rules() -> Vec<(&'static str, Value)> {
         (
             "/components/schemas/PatchedOrganizationRequest/properties/logo",
             s(&logo),
+        ),
+        (
+            "/components/schemas/CreateWebhookEndpointRequest/properties/url",
+            s(&webhook_url),
+        ),
+        (
+            "/components/schemas/UpdateWebhookEndpointRequest/properties/url",
+            s(&webhook_url),
+        ),
+        (
+            "/components/schemas/CreateWebhookEndpointRequest/properties/description",
+            s(&line),
+        ),
+        (
+            "/components/schemas/UpdateWebhookEndpointRequest/properties/description",
+            s(&line),
+        ),
+        (
+            "/components/schemas/CreateWebhookEndpointRequest/properties/eventTypes",
+            json!({"uniqueItems": true}),
+        ),
+        (
+            "/components/schemas/UpdateWebhookEndpointRequest/properties/eventTypes",
+            json!({"uniqueItems": true}),
         ),
     ]
 }

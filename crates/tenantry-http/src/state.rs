@@ -8,6 +8,7 @@ use tenantry_storage::Store;
 
 use crate::key_cache::KeyCache;
 use crate::rate_limit::RateLimiter;
+use crate::webhooks::WebhookOptions;
 
 /// Requests per minute of a key for requests that name no organization, by default.
 pub const DEFAULT_KEY_RATE_LIMIT: u32 = 600;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// How long a request body may take to arrive, from its first byte to its last.
     pub body_timeout: Duration,
+    /// How webhooks are sent, and where they may go.
+    pub webhooks: WebhookOptions,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             key_rate_limit: DEFAULT_KEY_RATE_LIMIT,
             keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            webhooks: WebhookOptions::default(),
         }
     }
 }

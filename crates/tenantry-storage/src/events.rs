@@ -39,21 +39,24 @@ pub enum ActorFilter {
 /// Appends `event` inside `txn`. With `dedupe`, an event of that name written before is
 /// kept and this one skipped (answers whether it was written).
 ///
-/// On PostgreSQL, an organization's events are appended one transaction at a time (an
-/// advisory lock held to the commit), so that their ids follow the order in which their
-/// changes commit: whoever reads them in id order reads them in the order they happened.
+/// On PostgreSQL, an organization's events (and the events of no organization) are
+/// appended one transaction at a time (an advisory lock held to the commit), so that their
+/// ids follow the order in which their changes commit: whoever reads them in id order, as
+/// the webhook dispatcher does, reads them in the order they happened.
 pub(crate) async fn append(
     db: &impl ConnectionTrait,
     event: &Event,
     dedupe: Option<String>,
 ) -> Result<bool, StoreError> {
-    if db.get_database_backend() == DbBackend::Postgres
-        && let Some(org) = event.organization_id
-    {
-        /// The first key of the two-key advisory locks that order an organization's events.
+    if db.get_database_backend() == DbBackend::Postgres {
+        /// The first key of the two-key advisory locks that order an organization's events
+        /// (the second is the organization folded to 32 bits; 0 for events of none).
         const EVENT_ORDER_LOCK: i32 = 0x7465_6e74;
-        let (high, low) = org.as_uuid().as_u64_pair();
-        let folded = (high ^ low) as u32 as i32;
+        let folded = event.organization_id.map_or(0, |org| {
+            let (high, low) = org.as_uuid().as_u64_pair();
+            let folded = high ^ low;
+            (folded ^ (folded >> 32)) as u32 as i32
+        });
         db.execute_unprepared(&format!(
             "SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK}, {folded})"
         ))
@@ -74,6 +77,7 @@ pub(crate) async fn append(
         data: Set(event.data.clone()),
         changes: Set(Value::Array(changes)),
         dedupe: Set(dedupe),
+        dispatched: Set(false),
         ..Default::default()
     };
     let inserted = events::Entity::insert(model)
@@ -162,7 +166,7 @@ impl Store {
     }
 }
 
-fn event_from_model(m: events::Model) -> Result<Event, StoreError> {
+pub(crate) fn event_from_model(m: events::Model) -> Result<Event, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("an event's {what}"));
     let changes = match m.changes {
         Value::Array(items) => items

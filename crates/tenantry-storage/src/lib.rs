@@ -21,6 +21,7 @@ pub use api_keys::KeyFilter;
 pub use organizations::Created;
 mod usage;
 mod users;
+mod webhooks;
 mod workspaces;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub use events::{ActorFilter, EventFilter};
 pub use idempotency::{IdempotencyRecord, Replay, StoredResponse};
 pub use revocations::{Heard, Revocation, RevocationListener};
 pub use usage::{EntryFilter, NewUsage, Recorded};
+pub use webhooks::{ClaimedDelivery, DeliveryOutcome, WebhookEndpointChanges};
 
 /// How the store connects to its database.
 #[derive(Debug, Clone)]

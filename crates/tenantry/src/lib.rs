@@ -80,10 +80,18 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         key_rate_limit: settings.key_rate_limit,
         keys: Arc::new(KeyCache::new(Duration::from_millis(settings.key_cache_ms))),
         body_timeout: settings.body_timeout(),
+        webhooks: tenantry_http::webhooks::WebhookOptions {
+            allow_private: settings.webhook_allow_private,
+            ..Default::default()
+        },
     };
     tokio::spawn(tenantry_http::revocations::follow(
         state.store.clone(),
         state.keys.clone(),
+    ));
+    tokio::spawn(tenantry_http::webhooks::run(
+        state.store.clone(),
+        state.webhooks.clone(),
     ));
     tokio::spawn(tenantry_http::maintenance::run(
         state.store.clone(),

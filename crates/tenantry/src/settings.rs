@@ -74,6 +74,9 @@ pub struct Settings {
     pub body_timeout_ms: u64,
     /// How many days the audit log keeps an event.
     pub event_retention_days: u64,
+    /// Whether webhook endpoints may be on loopback, private, link-local or unique-local
+    /// addresses.
+    pub webhook_allow_private: bool,
     /// Overrides of the account tiers' defaults, by tier name.
     #[serde(default)]
     pub tiers: BTreeMap<String, TierSettings>,
@@ -81,7 +84,7 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 15] = [
+const ENVIRONMENT: [&str; 16] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
@@ -97,6 +100,7 @@ const ENVIRONMENT: [&str; 15] = [
     "DATABASE_ACQUIRE_TIMEOUT_MS",
     "BODY_TIMEOUT_MS",
     "EVENT_RETENTION_DAYS",
+    "WEBHOOK_ALLOW_PRIVATE",
 ];
 
 fn environment() -> std::collections::HashMap<String, String> {
@@ -175,6 +179,7 @@ impl Settings {
                 "body_timeout_ms",
                 tenantry_http::state::DEFAULT_BODY_TIMEOUT.as_millis() as u64,
             )?
+            .set_default("webhook_allow_private", false)?
             .set_default(
                 "event_retention_days",
                 tenantry_http::maintenance::DEFAULT_EVENT_RETENTION_DAYS,

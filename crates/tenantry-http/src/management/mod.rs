@@ -9,6 +9,7 @@ mod organizations;
 mod usage;
 mod users;
 mod views;
+mod webhooks;
 mod workspaces;
 
 pub use entitlements::{
@@ -21,6 +22,10 @@ pub use ledger::{
 };
 pub use usage::{RecordUsageRequest, UsageCategory, UsageView};
 pub use views::*;
+pub use webhooks::{
+    CreateWebhookEndpointRequest, CreatedWebhookEndpointView, DeliveryStatusValue,
+    UpdateWebhookEndpointRequest, WebhookDeliveryView, WebhookEndpointView, WebhookSecretView,
+};
 pub use workspaces::{CreateWorkspaceRequest, WorkspaceView};
 
 /// Registers the management API's operations.
@@ -57,5 +62,14 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(users::create_user)
         .service(users::get_current_user)
         .service(api_keys::create_api_key)
-        .service(api_keys::delete_api_key);
+        .service(api_keys::delete_api_key)
+        .service(webhooks::create_webhook_endpoint)
+        .service(webhooks::list_webhook_endpoints)
+        .route("/webhook-endpoint/list", unrouted())
+        .service(webhooks::get_webhook_endpoint)
+        .service(webhooks::update_webhook_endpoint)
+        .service(webhooks::delete_webhook_endpoint)
+        .service(webhooks::create_webhook_endpoint_secret)
+        .service(webhooks::list_webhook_deliveries)
+        .service(webhooks::create_webhook_delivery_retry);
 }

@@ -17,6 +17,8 @@ pub struct Model {
     #[sea_orm(column_type = "Json")]
     pub changes: Json,
     pub dedupe: Option<String>,
+    /// Whether its webhook deliveries were made.
+    pub dispatched: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

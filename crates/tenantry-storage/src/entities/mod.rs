@@ -13,4 +13,6 @@ pub(crate) mod memberships;
 pub(crate) mod organizations;
 pub(crate) mod usage_entries;
 pub(crate) mod users;
+pub(crate) mod webhook_deliveries;
+pub(crate) mod webhook_endpoints;
 pub(crate) mod workspaces;

@@ -1,0 +1,326 @@
+//! Sending webhooks: the worker every `tenantry serve` runs. It makes the deliveries of new
+//! events, claims the due ones, signs each as the Standard Webhooks specification says and
+//! sends it, and records what the endpoint answered.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use sha2::Sha256;
+use tenantry_domain::{WebhookHost, WebhookSecret, WebhookUrl, is_public_address, retry_after};
+use tenantry_storage::{ClaimedDelivery, DeliveryOutcome, Store};
+use time::OffsetDateTime;
+
+use crate::management::EventView;
+
+/// How the worker sends.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    /// Whether endpoints may be on loopback, private, link-local or unique-local
+    /// addresses (refused by default).
+    pub allow_private: bool,
+    /// How long an endpoint has to answer.
+    pub timeout: Duration,
+    /// How often the worker looks for work when it found none.
+    pub idle_poll: Duration,
+    /// How many deliveries are in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            idle_poll: Duration::from_millis(200),
+            concurrency: 64,
+        }
+    }
+}
+
+/// Events a dispatch takes at most.
+const DISPATCH_BATCH: u64 = 1_000;
+/// Deliveries claimed at once.
+const CLAIM_BATCH: u64 = 256;
+/// How much of an endpoint's answer is read, at most.
+const RESPONSE_READ_MAX: usize = 64 * 1024;
+/// How much of it is kept, to show in the delivery.
+const EXCERPT_CHARS: usize = 200;
+
+/// Runs the worker for as long as the process does.
+pub async fn run(store: Store, options: WebhookOptions) {
+    let client = match client(&options) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot make the webhook client; webhooks are not sent");
+            return;
+        }
+    };
+    let options = Arc::new(options);
+    let mut reported = false;
+    loop {
+        match round(&store, &client, &options).await {
+            Ok(busy) => {
+                reported = false;
+                if !busy {
+                    tokio::time::sleep(options.idle_poll).await;
+                }
+            }
+            Err(error) => {
+                if !reported {
+                    tracing::warn!(%error, "webhook worker: the database failed; retrying");
+                    reported = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// One round: dispatch new events, then send what is due. Answers whether there was work.
+async fn round(
+    store: &Store,
+    client: &reqwest::Client,
+    options: &Arc<WebhookOptions>,
+) -> Result<bool, tenantry_storage::StoreError> {
+    let dispatched = store.dispatch_events(DISPATCH_BATCH).await?;
+    // A lease outlasts an attempt, so no other instance takes a delivery being sent.
+    let lease = options.timeout * 3;
+    let claimed = store
+        .claim_deliveries(OffsetDateTime::now_utc(), lease, CLAIM_BATCH)
+        .await?;
+    let busy = dispatched > 0 || !claimed.is_empty();
+    let mut tasks = tokio::task::JoinSet::new();
+    for delivery in claimed {
+        while tasks.len() >= options.concurrency {
+            tasks.join_next().await;
+        }
+        let store = store.clone();
+        let client = client.clone();
+        let options = options.clone();
+        tasks.spawn(async move {
+            let outcome = attempt(&client, &options, &delivery).await;
+            if let Err(error) = store
+                .finish_delivery(&delivery, &outcome, OffsetDateTime::now_utc())
+                .await
+            {
+                // The lease runs out and the delivery is sent again: at least once.
+                tracing::warn!(%error, delivery = %delivery.id, "could not record a webhook attempt");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(busy)
+}
+
+/// Sends one delivery and says how it went.
+async fn attempt(
+    client: &reqwest::Client,
+    options: &WebhookOptions,
+    delivery: &ClaimedDelivery,
+) -> DeliveryOutcome {
+    let attempts = delivery.attempts + 1;
+    let failed = |status: Option<u16>, error: String| {
+        let jitter = f64::from(random_u32()) / f64::from(u32::MAX);
+        DeliveryOutcome::Failed {
+            status,
+            error,
+            retry_at: retry_after(attempts, jitter).map(|wait| OffsetDateTime::now_utc() + wait),
+        }
+    };
+    if let WebhookHost::Address(address) = delivery.url.host()
+        && !options.allow_private
+        && !is_public_address(*address)
+    {
+        return failed(None, refused_address(*address));
+    }
+    let body = match serde_json::to_string(&EventView::from(&delivery.event)) {
+        Ok(body) => body,
+        Err(error) => return failed(None, format!("the event could not be written: {error}")),
+    };
+    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+    let id = delivery.event.id.to_string();
+    let signature = signature_header(&delivery.secrets, &id, timestamp, &body);
+    let sent = client
+        .post(delivery.url.as_str())
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await;
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(error) => return failed(None, describe_error(&error)),
+    };
+    let status = response.status().as_u16();
+    // Read a bounded part of the answer, so the connection can be kept and a huge answer
+    // costs nothing.
+    let mut read = Vec::new();
+    while read.len() < RESPONSE_READ_MAX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    if (200..300).contains(&status) {
+        return DeliveryOutcome::Delivered { status };
+    }
+    if status == 410 {
+        return DeliveryOutcome::Gone;
+    }
+    let excerpt: String = String::from_utf8_lossy(&read)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(EXCERPT_CHARS)
+        .collect();
+    failed(Some(status), format!("answered {status}: {excerpt}"))
+}
+
+/// The `webhook-signature` header: `v1,` and the base64 HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}` under each secret, space-separated.
+pub fn signature_header(secrets: &[WebhookSecret], id: &str, timestamp: i64, body: &str) -> String {
+    secrets
+        .iter()
+        .map(|secret| {
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(&secret.key()).expect("HMAC takes any key length");
+            mac.update(format!("{id}.{timestamp}.").as_bytes());
+            mac.update(body.as_bytes());
+            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn describe_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "no answer within the time-out".into();
+    }
+    // The innermost cause says what went wrong (refused, no such host, refused address).
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let text = cause.to_string();
+    if error.is_connect() {
+        format!("could not connect: {text}")
+    } else {
+        format!("the request failed: {text}")
+    }
+}
+
+fn refused_address(address: IpAddr) -> String {
+    format!(
+        "{address} is a loopback, private, link-local or otherwise non-public address; set TENANTRY_WEBHOOK_ALLOW_PRIVATE=true to allow it"
+    )
+}
+
+fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).ok();
+    u32::from_le_bytes(bytes)
+}
+
+/// The client every delivery goes through: no redirects (a redirect could lead anywhere),
+/// no proxy from the environment, and a resolver that refuses non-public addresses unless
+/// they are allowed, checked when each connection is made (a name may resolve differently
+/// than when the endpoint was registered).
+fn client(options: &WebhookOptions) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("Tenantry-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(CheckedResolver {
+            allow_private: options.allow_private,
+        }))
+        .build()
+}
+
+/// Resolves host names, keeping only the addresses webhooks may go to.
+#[derive(Debug)]
+struct CheckedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addresses = resolve_checked(&host, 0, allow_private)
+                .await
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The addresses `host` resolves to that webhooks may go to; an error names the refusal.
+pub async fn resolve_checked(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, String> {
+    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("{host} does not resolve: {e}"))?
+        .collect();
+    if all.is_empty() {
+        return Err(format!("{host} resolves to no address"));
+    }
+    let allowed: Vec<SocketAddr> = all
+        .iter()
+        .copied()
+        .filter(|a| allow_private || is_public_address(a.ip()))
+        .collect();
+    if allowed.is_empty() {
+        return Err(format!(
+            "{host} resolves only to loopback, private, link-local or otherwise non-public addresses ({}); set TENANTRY_WEBHOOK_ALLOW_PRIVATE=true to allow them",
+            all[0].ip()
+        ));
+    }
+    Ok(allowed)
+}
+
+/// Checks, as an endpoint is registered or changed, that its URL leads to an address
+/// webhooks may go to.
+pub async fn check_destination(url: &WebhookUrl, allow_private: bool) -> Result<(), String> {
+    match url.host() {
+        WebhookHost::Address(address) => {
+            if allow_private || is_public_address(*address) {
+                Ok(())
+            } else {
+                Err(refused_address(*address))
+            }
+        }
+        WebhookHost::Name(name) => resolve_checked(name, url.port(), allow_private)
+            .await
+            .map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_is_the_hmac_of_id_timestamp_and_body() {
+        // The example of the Standard Webhooks specification.
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let header = signature_header(
+            &[secret],
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(header, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+}

@@ -1,0 +1,384 @@
+//! Webhooks: every event delivered to a real receiver, signed (checked with another
+//! implementation of Standard Webhooks), in order, retried, and never to a refused address.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Value, json};
+use tenantry_tests::{ADMIN_TOKEN, Answer, Received, Receiver, TestApp, assert_problem_names};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Registers an endpoint for `receiver`; answers its id and secret.
+async fn register(app: &TestApp, receiver: &Receiver, types: Value) -> (String, String) {
+    let (status, body) = app
+        .post(
+            "/webhook-endpoint",
+            ADMIN_TOKEN,
+            json!({"url": receiver.url, "eventTypes": types, "description": "test receiver"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Verifies a request's signature with `secret`, as a receiver using the Standard Webhooks
+/// library would.
+fn verify(received: &Received, secret: &str) -> Result<(), String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &received.headers {
+        headers.insert(
+            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+            HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        );
+    }
+    standardwebhooks::Webhook::new(secret)
+        .map_err(|e| e.to_string())?
+        .verify(received.body.as_bytes(), &headers)
+        .map_err(|e| e.to_string())
+}
+
+fn types_of(received: &[Received]) -> Vec<String> {
+    received
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn events_arrive_signed_as_the_audit_log_shows_them() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    let (_, secret) = register(&app, &receiver, json!([])).await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let received = receiver.wait_for(WAIT, |r| r.len() >= 3).await;
+    // Order holds within an organization (and among events of none), not across them.
+    let mut types = types_of(&received);
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| t.as_str() != "organization.created")
+            .collect::<Vec<_>>(),
+        ["user.created", "api_key.created"]
+    );
+    types.sort();
+    assert_eq!(
+        types,
+        ["api_key.created", "organization.created", "user.created"]
+    );
+    let (_, log) = app.get("/events", ADMIN_TOKEN).await;
+    for request in &received {
+        verify(request, &secret).expect("the signature verifies");
+        assert!(verify(request, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+        let body = request.json();
+        assert_eq!(request.header("webhook-id"), body["id"].as_str().unwrap());
+        assert_eq!(request.header("content-type"), "application/json");
+        let logged = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == body["id"])
+            .expect("the event is in the audit log");
+        assert_eq!(&body, logged, "a webhook's body is the audit log's event");
+    }
+    assert!(
+        received
+            .iter()
+            .any(|r| r.json()["organizationId"] == org["id"])
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_receives_only_the_types_it_asked_for_and_only_later_events() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let receiver = Receiver::start();
+    register(&app, &receiver, json!(["organization.created"])).await;
+    app.new_user("Bob").await;
+    app.create_organization(&ada.key, "Acme").await;
+    let received = receiver.wait_for(WAIT, |r| !r.is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(types_of(&receiver.received()), ["organization.created"]);
+    assert_eq!(received.len(), 1);
+}
+
+#[tokio::test]
+async fn each_organizations_events_arrive_in_order_even_across_a_failure() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    let (endpoint, _) = register(&app, &receiver, json!(["organization.updated"])).await;
+    // The first attempt fails: nothing after it may overtake it.
+    receiver.script([Answer::Status(503)]);
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    for n in 0..10 {
+        let (status, _) = app
+            .put(
+                &format!("/organization/{id}"),
+                &ada.key,
+                json!({"name": format!("Acme {n}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    receiver.wait_for(WAIT, |r| !r.is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the rest wait behind the failure"
+    );
+    let (status, deliveries) = app
+        .get(
+            &format!("/webhook-endpoint/{endpoint}/deliveries?limit=100"),
+            ADMIN_TOKEN,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let failed = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["attempts"] == 1)
+        .expect("the failed delivery")
+        .clone();
+    assert_eq!(failed["status"], "pending");
+    assert_eq!(failed["lastStatus"], 503);
+    assert!(
+        failed["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("scripted answer")
+    );
+    assert!(failed["nextAttemptAt"].is_string());
+    // The retry comes 5 s later by itself; then everything, in order.
+    let received = receiver.wait_for(WAIT, |r| r.len() >= 11).await;
+    let names: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["changes"][0]["to"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = std::iter::once("Acme 0".to_owned())
+        .chain((0..10).map(|n| format!("Acme {n}")))
+        .collect();
+    assert_eq!(names, expected);
+    assert_eq!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id")
+    );
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_times_out_and_a_retry_sends_it_again_now() {
+    let app = TestApp::spawn_with(|state| {
+        state.webhooks.timeout = Duration::from_millis(300);
+    })
+    .await;
+    let receiver = Receiver::start();
+    let (endpoint, _) = register(&app, &receiver, json!(["user.created"])).await;
+    receiver.script([Answer::Hang(Duration::from_secs(2))]);
+    app.create_user("ada@example.com", "Ada").await;
+    receiver.wait_for(WAIT, |r| r.len() == 1).await;
+    let path = format!("/webhook-endpoint/{endpoint}/deliveries");
+    let delivery = loop {
+        let (_, deliveries) = app.get(&path, ADMIN_TOKEN).await;
+        if deliveries[0]["attempts"] == 1 {
+            break deliveries[0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["status"], "pending");
+    assert_eq!(delivery["lastStatus"], Value::Null);
+    assert!(
+        delivery["lastError"].as_str().unwrap().contains("time-out"),
+        "{delivery}"
+    );
+    let (status, retried) = app
+        .post(
+            &format!("{path}/{}/retry", delivery["id"].as_str().unwrap()),
+            ADMIN_TOKEN,
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{retried}");
+    receiver
+        .wait_for(Duration::from_secs(3), |r| r.len() == 2)
+        .await;
+    let delivered = loop {
+        let (_, deliveries) = app.get(&path, ADMIN_TOKEN).await;
+        if deliveries[0]["status"] == "delivered" {
+            break deliveries[0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivered["attempts"], 2);
+    assert_eq!(delivered["lastStatus"], 200);
+    assert!(delivered["deliveredAt"].is_string());
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_until_it_is_enabled_again() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    let (endpoint, _) = register(&app, &receiver, json!(["user.created"])).await;
+    receiver.script([Answer::Status(410)]);
+    app.create_user("ada@example.com", "Ada").await;
+    receiver.wait_for(WAIT, |r| r.len() == 1).await;
+    let path = format!("/webhook-endpoint/{endpoint}");
+    let view = loop {
+        let (_, view) = app.get(&path, ADMIN_TOKEN).await;
+        if view["enabled"] == false {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(view["disabledReason"].as_str().unwrap().contains("410"));
+    // Disabled: what happens meanwhile is not sent, then or later.
+    app.create_user("bob@example.com", "Bob").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(receiver.received().len(), 1);
+    let (status, view) = app
+        .patch(&path, ADMIN_TOKEN, json!({"enabled": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["disabledReason"], Value::Null);
+    app.create_user("cy@example.com", "Cy").await;
+    let received = receiver.wait_for(WAIT, |r| r.len() == 2).await;
+    assert_eq!(received[1].json()["data"]["name"], "Cy");
+    let (_, deliveries) = app.get(&format!("{path}/deliveries"), ADMIN_TOKEN).await;
+    let statuses: Vec<&str> = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"failed"), "{deliveries}");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_its_successor() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    let (endpoint, old) = register(&app, &receiver, json!(["user.created"])).await;
+    let (status, rotated) = app
+        .post(
+            &format!("/webhook-endpoint/{endpoint}/rotate-secret"),
+            ADMIN_TOKEN,
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert!(rotated["previousSecretExpiresAt"].is_string());
+    app.create_user("ada@example.com", "Ada").await;
+    let received = receiver.wait_for(WAIT, |r| r.len() == 1).await;
+    assert_eq!(
+        received[0].header("webhook-signature").split(' ').count(),
+        2
+    );
+    verify(&received[0], new).expect("the new secret verifies");
+    verify(&received[0], &old).expect("the old secret still verifies");
+}
+
+#[tokio::test]
+async fn endpoints_are_the_platform_admins_and_bad_input_changes_nothing() {
+    let app = TestApp::spawn_with(|state| state.webhooks.allow_private = false).await;
+    let ada = app.new_user("Ada").await;
+    let (status, _) = app
+        .post(
+            "/webhook-endpoint",
+            &ada.key,
+            json!({"url": "https://hooks.example.com/x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get("/webhook-endpoint/list", &ada.key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    for (body, field) in [
+        (json!({"url": "ftp://hooks.example.com/"}), "url"),
+        (
+            json!({"url": "https://user:secret@hooks.example.com/"}),
+            "url",
+        ),
+        (json!({"url": "http://127.0.0.1:9/hooks"}), "url"),
+        (json!({"url": "http://[::1]:9/hooks"}), "url"),
+        (json!({"url": "http://169.254.169.254/latest"}), "url"),
+        (json!({"url": "http://localhost:9/hooks"}), "url"),
+        (
+            json!({"url": "http://10.0.0.1/", "eventTypes": ["organization.exploded"]}),
+            "eventTypes",
+        ),
+        (
+            json!({"url": "http://10.0.0.1/", "eventTypes": ["user.created", "user.created"]}),
+            "eventTypes",
+        ),
+        (
+            json!({"url": "http://10.0.0.1/", "description": "a\u{7}b"}),
+            "description",
+        ),
+        (
+            json!({"url": "http://10.0.0.1/", "secret": "mine"}),
+            "secret",
+        ),
+    ] {
+        let (status, problem) = app.post("/webhook-endpoint", ADMIN_TOKEN, body).await;
+        assert_problem_names(&problem, status, field);
+    }
+    let (status, list) = app.get("/webhook-endpoint/list", ADMIN_TOKEN).await;
+    assert_eq!((status, list), (StatusCode::OK, json!([])));
+
+    let missing = uuid::Uuid::now_v7();
+    for path in [
+        format!("/webhook-endpoint/{missing}"),
+        format!("/webhook-endpoint/{missing}/deliveries"),
+    ] {
+        let (status, _) = app.get(&path, ADMIN_TOKEN).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, body) = app.get("/webhook-endpoint/not-an-id", ADMIN_TOKEN).await;
+    assert_problem_names(&body, status, "endpoint_id");
+}
+
+#[tokio::test]
+async fn endpoints_are_listed_changed_and_deleted() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    let (first, _) = register(&app, &receiver, json!([])).await;
+    let (second, _) = register(&app, &receiver, json!(["member.added"])).await;
+    let (status, list) = app.get("/webhook-endpoint/list?limit=1", ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["id"], first.as_str());
+    assert!(
+        list[0].get("secret").is_none(),
+        "a list never shows a secret"
+    );
+    let path = format!("/webhook-endpoint/{second}");
+    let (status, view) = app
+        .patch(
+            &path,
+            ADMIN_TOKEN,
+            json!({"eventTypes": [], "description": null, "enabled": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["eventTypes"], json!([]));
+    assert_eq!(view["description"], Value::Null);
+    assert_eq!(view["enabled"], false);
+    let (status, problem) = app
+        .patch(&path, ADMIN_TOKEN, json!({"url": "gopher://x"}))
+        .await;
+    assert_problem_names(&problem, status, "url");
+    let (_, unchanged) = app.get(&path, ADMIN_TOKEN).await;
+    assert_eq!(unchanged["url"], receiver.url.as_str());
+    let (status, _) = app.delete(&path, ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&path, ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
