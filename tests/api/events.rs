@@ -553,3 +553,37 @@ async fn events_past_their_retention_are_pruned_in_batches() {
     assert_eq!(removed, count as u64);
     assert!(all_events(&app).await.is_empty());
 }
+
+#[tokio::test]
+async fn concurrent_updates_each_tell_the_truth_about_from_and_to() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Name 0").await;
+    let id = org["id"].as_str().unwrap().to_owned();
+    let path = format!("/organization/{id}");
+    let writes = (1..=20).map(|n| app.put(&path, &ada.key, json!({"name": format!("Name {n}")})));
+    for (status, body) in futures_util::future::join_all(writes).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, log) = app
+        .get(
+            &format!("/organization/{id}/events?type=organization.updated"),
+            &ada.key,
+        )
+        .await;
+    let mut log = log.as_array().unwrap().clone();
+    log.reverse();
+    assert_eq!(log.len(), 20);
+    // Oldest first, each change starts where the one before it ended.
+    let mut name = json!("Name 0");
+    let mut version = 1;
+    for event in &log {
+        let change = &event["changes"][0];
+        assert_eq!(change["from"], name, "{log:#?}");
+        name = change["to"].clone();
+        assert_eq!(event["data"]["version"], version + 1);
+        version += 1;
+    }
+    let (_, now) = app.get(&path, &ada.key).await;
+    assert_eq!(now["name"], name);
+}

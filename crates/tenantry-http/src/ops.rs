@@ -31,7 +31,8 @@ pub(crate) fn organization_not_found(error: StoreError) -> ApiError {
 }
 
 /// Writes `changes` (only a read when there are none), applying them only to a version
-/// `If-Match` names when it names any (else 412).
+/// `If-Match` names when it names any (else 412). `known` is the organization as this
+/// request read it, if it did: the write then need not read it again.
 pub(crate) async fn apply_changes(
     state: &AppState,
     id: OrganizationId,
@@ -39,9 +40,13 @@ pub(crate) async fn apply_changes(
     by: Actor,
     changes: &OrganizationChanges,
     if_match: &IfMatch,
+    known: Option<&Organization>,
 ) -> Result<Organization, ApiError> {
     if changes.is_empty() {
-        let org = read_organization(state, id).await?;
+        let org = match known {
+            Some(org) => org.clone(),
+            None => read_organization(state, id).await?,
+        };
         if_match.version_for(org.version)?;
         return Ok(org);
     }
@@ -49,10 +54,13 @@ pub(crate) async fn apply_changes(
     // current version to pick from.
     let expected_version = match if_match.single() {
         Some(version) => Some(version),
-        None if if_match.is_conditional() => {
-            let org = read_organization(state, id).await?;
-            if_match.version_for(org.version)?
-        }
+        None if if_match.is_conditional() => match known {
+            Some(org) => if_match.version_for(org.version)?,
+            None => {
+                let org = read_organization(state, id).await?;
+                if_match.version_for(org.version)?
+            }
+        },
         None => None,
     };
     // Only the platform admin changes an inactive organization (and may activate it).
@@ -65,6 +73,7 @@ pub(crate) async fn apply_changes(
             !access.is_platform_admin(),
             by,
             now(),
+            known,
         )
         .await
         .map_err(organization_not_found)

@@ -25,7 +25,7 @@ pub struct WebhookOptions {
     pub allow_private: bool,
     /// How long an endpoint has to answer.
     pub timeout: Duration,
-    /// How often the worker looks for work when it found none.
+    /// How often the worker looks for work when it did not find a full batch.
     pub idle_poll: Duration,
     /// How many deliveries are in flight at once.
     pub concurrency: usize,
@@ -93,7 +93,9 @@ async fn round(
     let claimed = store
         .claim_deliveries(OffsetDateTime::now_utc(), lease, CLAIM_BATCH)
         .await?;
-    let busy = dispatched > 0 || !claimed.is_empty();
+    // Loop at once only after a full batch: under a steady trickle, one round per poll
+    // takes all that came, rather than a transaction per event beside the API's writes.
+    let busy = dispatched >= DISPATCH_BATCH || claimed.len() as u64 >= CLAIM_BATCH;
     let mut tasks = tokio::task::JoinSet::new();
     for delivery in claimed {
         while tasks.len() >= options.concurrency {

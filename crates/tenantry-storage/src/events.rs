@@ -42,7 +42,9 @@ pub enum ActorFilter {
 /// On PostgreSQL, an organization's events (and the events of no organization) are
 /// appended one transaction at a time (an advisory lock held to the commit), so that their
 /// ids follow the order in which their changes commit: whoever reads them in id order, as
-/// the webhook dispatcher does, reads them in the order they happened.
+/// the webhook dispatcher does, reads them in the order they happened. A transaction that
+/// holds the organization's row already is ordered by that lock: it appends with
+/// [`append_holding_row`].
 pub(crate) async fn append(
     db: &impl ConnectionTrait,
     event: &Event,
@@ -62,6 +64,16 @@ pub(crate) async fn append(
         ))
         .await?;
     }
+    append_holding_row(db, event, dedupe).await
+}
+
+/// As [`append`], in a transaction that created, updated or locked the event's
+/// organization row (so no other transaction appends to its events until this one ends).
+pub(crate) async fn append_holding_row(
+    db: &impl ConnectionTrait,
+    event: &Event,
+    dedupe: Option<String>,
+) -> Result<bool, StoreError> {
     let changes: Vec<Value> = event
         .changes
         .iter()

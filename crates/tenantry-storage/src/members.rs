@@ -146,7 +146,8 @@ impl Store {
                 role,
                 joined_at: now,
             };
-            events::append(&txn, &Event::member_added(org, &member, by, now), None).await?;
+            events::append_holding_row(&txn, &Event::member_added(org, &member, by, now), None)
+                .await?;
             Ok(member)
         }
         .await;
@@ -182,7 +183,7 @@ impl Store {
             };
             if role != current {
                 let event = Event::member_role_changed(org, &member, current, by, now);
-                events::append(&txn, &event, None).await?;
+                events::append_holding_row(&txn, &event, None).await?;
             }
             Ok(member)
         }
@@ -220,7 +221,7 @@ impl Store {
                 announce(&txn, Revocation::All).await?;
             }
             let event = Event::member_removed(org, user, current, revoked.rows_affected, by, now);
-            events::append(&txn, &event, None).await?;
+            events::append_holding_row(&txn, &event, None).await?;
             Ok(())
         }
         .await;

@@ -66,7 +66,7 @@ impl Store {
         })
         .exec(&txn)
         .await?;
-        events::append(
+        events::append_holding_row(
             &txn,
             &Event::organization_created(org, by, org.created_at),
             None,
@@ -331,7 +331,7 @@ impl Store {
         by: Actor,
         now: OffsetDateTime,
     ) -> Result<Organization, StoreError> {
-        self.update_organization_if(id, changes, expected_version, false, by, now)
+        self.update_organization_if(id, changes, expected_version, false, by, now, None)
             .await
     }
 
@@ -341,6 +341,14 @@ impl Store {
     /// In one transaction: the row is read and locked (the event's "from" values), updated
     /// (the row comes back with the update) and the event appended, so a concurrent change
     /// can neither slip between the checks and the write nor make the event lie.
+    ///
+    /// `known` is the organization as the caller just read it: when it passes the checks,
+    /// the update applies only to that version (`WHERE version = …`), which saves reading
+    /// the row again; if another change came first, the row is read and locked as above.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is one condition of the write"
+    )]
     pub async fn update_organization_if(
         &self,
         id: OrganizationId,
@@ -349,8 +357,36 @@ impl Store {
         require_active: bool,
         by: Actor,
         now: OffsetDateTime,
+        known: Option<&Organization>,
     ) -> Result<Organization, StoreError> {
         use organizations::Column as C;
+        if let Some(before) = known
+            && before.id == id
+            && expected_version.is_none_or(|v| v == before.version)
+            && (!require_active || before.is_active)
+        {
+            let (txn, _turn) = self.begin_write().await?;
+            let result = async {
+                let updated = update_statement(id, changes, now)
+                    .filter(C::Version.eq(before.version as i64))
+                    .exec_with_returning(&txn)
+                    .await
+                    .map_err(|e| {
+                        StoreError::unique(e, "an organization with this domain already exists")
+                    })?;
+                let Some(model) = updated.into_iter().next() else {
+                    return Ok(None);
+                };
+                let after = from_model(model)?;
+                let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
+                events::append_holding_row(&txn, &event, None).await?;
+                Ok(Some(after))
+            }
+            .await;
+            if let Some(after) = crate::members::finish(txn, result).await? {
+                return Ok(after);
+            }
+        }
         let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let before = organizations::Entity::find()
@@ -368,16 +404,12 @@ impl Store {
             if expected_version.is_some_and(|v| v != before.version) {
                 return Err(StoreError::VersionMismatch);
             }
-            let mut update = organizations::Entity::update_many()
-                .col_expr(C::Version, Expr::col(C::Version).add(1))
-                .col_expr(C::UpdatedAt, Expr::value(now))
-                .filter(C::PublicId.eq(id.as_uuid()));
-            for (column, value) in changed_columns(changes) {
-                update = update.col_expr(column, Expr::value(value));
-            }
-            let updated = update.exec_with_returning(&txn).await.map_err(|e| {
-                StoreError::unique(e, "an organization with this domain already exists")
-            })?;
+            let updated = update_statement(id, changes, now)
+                .exec_with_returning(&txn)
+                .await
+                .map_err(|e| {
+                    StoreError::unique(e, "an organization with this domain already exists")
+                })?;
             let after = match <[_; 1]>::try_from(updated) {
                 Ok([model]) => from_model(model)?,
                 Err(models) => {
@@ -388,7 +420,7 @@ impl Store {
                 }
             };
             let event = Event::organization_updated(&before, &after, &changes.fields(), by, now);
-            events::append(&txn, &event, None).await?;
+            events::append_holding_row(&txn, &event, None).await?;
             Ok(after)
         }
         .await;
@@ -404,8 +436,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (txn, _turn) = self.begin_write().await?;
         let result = async {
-            let org = read_in(&txn, id).await?;
-            events::append(&txn, &Event::organization_deleted(&org, by, now), None).await?;
+            let org = organizations::Entity::find()
+                .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+                .lock_exclusive()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or(StoreError::NotFound)?;
+            let org = from_model(org)?;
+            let event = Event::organization_deleted(&org, by, now);
+            events::append_holding_row(&txn, &event, None).await?;
             let result = organizations::Entity::delete_many()
                 .filter(organizations::Column::PublicId.eq(id.as_uuid()))
                 .exec(&txn)
@@ -417,6 +458,23 @@ impl Store {
         .await;
         crate::members::finish(txn, result).await
     }
+}
+
+/// The `UPDATE` that writes `changes` and bumps the version.
+fn update_statement(
+    id: OrganizationId,
+    changes: &OrganizationChanges,
+    now: OffsetDateTime,
+) -> sea_orm::UpdateMany<organizations::Entity> {
+    use organizations::Column as C;
+    let mut update = organizations::Entity::update_many()
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::PublicId.eq(id.as_uuid()));
+    for (column, value) in changed_columns(changes) {
+        update = update.col_expr(column, Expr::value(value));
+    }
+    update
 }
 
 /// Adds `delta` to one of the organization's counters (`member_count`, `workspace_count`)

@@ -365,7 +365,7 @@ async fn announce_thresholds(
             entry.cycle_start,
             threshold.as_str()
         );
-        events::append(txn, &event, Some(once)).await?;
+        events::append_holding_row(txn, &event, Some(once)).await?;
     }
     Ok(())
 }

@@ -63,7 +63,7 @@ impl Store {
                 StoreError::unique(e, "the organization already has a workspace with this name")
             })?;
             let event = Event::workspace_created(org, workspace, by, workspace.created_at);
-            events::append(&txn, &event, None).await?;
+            events::append_holding_row(&txn, &event, None).await?;
             Ok(())
         }
         .await;
@@ -131,7 +131,7 @@ impl Store {
                 .await?;
             crate::exactly_one(deleted.rows_affected)?;
             let event = Event::workspace_deleted(org, workspace, by, now);
-            events::append(&txn, &event, None).await?;
+            events::append_holding_row(&txn, &event, None).await?;
             Ok(())
         }
         .await;

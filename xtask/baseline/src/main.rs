@@ -344,6 +344,20 @@ async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     Ok(Pool::Sqlite(pool))
 }
 
+/// Webhook requests received, for the bench's delivery figure.
+static HOOKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A webhook receiver that takes any request and answers 204.
+async fn hook(_body: web::Bytes) -> HttpResponse {
+    HOOKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    HttpResponse::NoContent().finish()
+}
+
+/// How many webhook requests arrived.
+async fn hooks() -> HttpResponse {
+    HttpResponse::Ok().body(HOOKS.load(std::sync::atomic::Ordering::Relaxed).to_string())
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let url = std::env::var("BASELINE_DATABASE_URL")
@@ -359,6 +373,8 @@ async fn main() -> std::io::Result<()> {
             .route("/organizations/{id}", web::patch().to(update))
             .route("/organizations/{id}/detail", web::get().to(detail))
             .route("/users/{id}/organizations", web::get().to(page))
+            .route("/hook", web::post().to(hook))
+            .route("/hook/count", web::get().to(hooks))
     })
     .bind(listen)?
     .run()

@@ -292,8 +292,10 @@ pub(super) async fn update_organization(
     body: JsonBody<UpdateOrganizationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    let access = limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    // The organization as it is now: the write applies to this version unless another
+    // change comes first.
+    let (access, known) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
     let request = body.0;
     let mut fields = Fields::default();
@@ -323,7 +325,16 @@ pub(super) async fn update_organization(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(f.snake_name()))?;
-    let org = apply_changes(&state, id, access, caller.actor(), &changes, &if_match).await?;
+    let org = apply_changes(
+        &state,
+        id,
+        access,
+        caller.actor(),
+        &changes,
+        &if_match,
+        Some(&known),
+    )
+    .await?;
     let view = OrganizationView::new(&org, &state.tiers, now());
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, org.etag()))
@@ -406,8 +417,8 @@ pub(super) async fn set_max_overages(
     body: JsonBody<SetMaxOveragesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("organization_id", &path)?;
-    let access = limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    let (access, known) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
     let Some(max_overages) = body.0.max_overages else {
         return Err(ApiError::validation(
@@ -420,7 +431,16 @@ pub(super) async fn set_max_overages(
         ..Default::default()
     };
     authorize_changes(access, &changes, |f| FieldCase::Camel.name(f.snake_name()))?;
-    let org = apply_changes(&state, id, access, caller.actor(), &changes, &if_match).await?;
+    let org = apply_changes(
+        &state,
+        id,
+        access,
+        caller.actor(),
+        &changes,
+        &if_match,
+        Some(&known),
+    )
+    .await?;
     let now = now();
     let view = MaxOveragesView {
         organization_id: org.id.as_uuid(),

@@ -272,8 +272,10 @@ pub(super) async fn update_organization_by_id(
     body: JsonBody<PatchedOrganizationRequest, LOGO_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
     let id: OrganizationId = path_id("id", &path)?;
-    let access = limits
-        .access(&caller, id, RateLimitCategory::Metadata)
+    // The organization as it is now: the write applies to this version unless another
+    // change comes first.
+    let (access, known) = limits
+        .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
     let request = body.0;
     let mut fields = Fields::default();
@@ -309,6 +311,15 @@ pub(super) async fn update_organization_by_id(
     };
     let changes = fields.finish(changes)?;
     authorize_changes(access, &changes, |f| f.snake_name().to_owned())?;
-    let org = apply_changes(&state, id, access, caller.actor(), &changes, &if_match).await?;
+    let org = apply_changes(
+        &state,
+        id,
+        access,
+        caller.actor(),
+        &changes,
+        &if_match,
+        Some(&known),
+    )
+    .await?;
     Ok(respond(&org, query))
 }

@@ -458,7 +458,17 @@ pub(super) async fn update_current_organization(
             merged.compute = body.compute.or(merged.compute);
             changes.rate_limit_overrides = Some(merged);
         }
-        match apply_changes(&state, id, access, caller.actor(), &changes, &expected).await {
+        match apply_changes(
+            &state,
+            id,
+            access,
+            caller.actor(),
+            &changes,
+            &expected,
+            Some(&current),
+        )
+        .await
+        {
             Err(ApiError::PreconditionFailed)
                 if !if_match.is_conditional() && attempt < MERGE_ATTEMPTS =>
             {
