@@ -12,6 +12,7 @@ enum Events {
     Table,
     Id,
     Dispatched,
+    TraceId,
 }
 
 #[derive(DeriveIden)]
@@ -59,6 +60,15 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Events::Table)
                     .add_column(boolean(Events::Dispatched).default(true))
+                    .to_owned(),
+            )
+            .await?;
+        // The W3C trace id of the request that made the change, for its webhooks.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Events::Table)
+                    .add_column(text_null(Events::TraceId))
                     .to_owned(),
             )
             .await?;
@@ -184,13 +194,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Events::Table)
-                    .drop_column(Events::Dispatched)
-                    .to_owned(),
-            )
-            .await
+        for column in [Events::Dispatched, Events::TraceId] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Events::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@ mod hardening;
 mod instances;
 mod members;
 mod metering;
+mod metrics;
 mod openapi;
 mod organizations;
 mod rate_limits;

@@ -10,6 +10,7 @@ fn settings(dir: &Path) -> Settings {
     Settings {
         database_url: format!("sqlite://{}", dir.join("tenantry.db").display()).into(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: None,
         admin_token: None,
         redis_url: None,
         key_rate_limit: 600,
@@ -79,6 +80,37 @@ async fn a_configured_token_is_the_platform_admin_and_none_is_generated() {
     let address = prepared.address;
     tokio::spawn(prepared.server);
     assert_eq!(status_with(address, "a-configured-admin-token").await, 200);
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path());
+    settings.admin_token = Some("a-configured-admin-token".into());
+    settings.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    let prepared = tenantry::prepare(&settings).await.unwrap();
+    let metrics = prepared.metrics_address.expect("a metrics listener");
+    let address = prepared.address;
+    tokio::spawn(prepared.server);
+    assert_eq!(status_with(address, "a-configured-admin-token").await, 200);
+    let scraped = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.contains("tenantry_http_requests_total{route=\"/organization/list\""),
+        "{text}"
+    );
+    // The API does not serve them.
+    let (status, _) = (
+        reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .status(),
+        (),
+    );
+    assert_eq!(status, 404);
 }
 
 #[test]

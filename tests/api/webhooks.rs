@@ -382,3 +382,34 @@ async fn endpoints_are_listed_changed_and_deleted() {
     let (status, _) = app.get(&path, ADMIN_TOKEN).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_requests_trace_continues_in_the_webhooks_of_its_changes() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    register(&app, &receiver, json!(["user.created"])).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = app
+        .request(reqwest::Method::POST, "/user", ADMIN_TOKEN)
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&json!({"email": "ada@example.com", "name": "Ada"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    app.create_user("bob@example.com", "Bob").await;
+    let received = receiver.wait_for(WAIT, |r| r.len() == 2).await;
+    let parent = |r: &Received| {
+        let header = r.header("traceparent");
+        let parts: Vec<String> = header.split('-').map(str::to_owned).collect();
+        assert_eq!(parts.len(), 4, "{header}");
+        assert_eq!(parts[0], "00");
+        (parts[1].clone(), parts[2].clone())
+    };
+    let (ada_trace, ada_span) = parent(&received[0]);
+    assert_eq!(ada_trace, trace, "the caller's trace continues");
+    assert_ne!(ada_span, "00f067aa0ba902b7", "as a span of its own");
+    let (bob_trace, _) = parent(&received[1]);
+    assert_ne!(bob_trace, trace, "a request without a trace starts one");
+    assert_eq!(bob_trace.len(), 32);
+}

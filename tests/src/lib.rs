@@ -174,6 +174,17 @@ impl TestApp {
         }
     }
 
+    /// Serves this server's metrics on a free port (recording starts now, for the whole
+    /// test process); answers the base URL.
+    pub fn metrics(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let server = tenantry_http::metrics::server(AppState::new(self.store.clone()), listener)
+            .expect("the metrics server starts");
+        tokio::spawn(server);
+        format!("http://127.0.0.1:{port}")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -132,8 +132,14 @@ impl Caller {
             return Ok(Self::PlatformAdmin { key_id: None });
         }
         let generation = match state.keys.get(&hash) {
-            Ok(caller) => return Ok(caller),
-            Err(generation) => generation,
+            Ok(caller) => {
+                crate::metrics::key_cache(true);
+                return Ok(caller);
+            }
+            Err(generation) => {
+                crate::metrics::key_cache(false);
+                generation
+            }
         };
         let key = state.store.api_key_by_hash(&hash).await?.ok_or_else(|| {
             ApiError::Unauthorized("the API key is invalid or has been revoked".into())

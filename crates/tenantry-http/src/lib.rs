@@ -10,11 +10,13 @@ mod json_text;
 pub mod key_cache;
 pub mod maintenance;
 pub mod management;
+pub mod metrics;
 mod openapi;
 mod ops;
 pub mod rate_limit;
 pub mod revocations;
 pub mod state;
+pub mod trace;
 pub mod v1;
 mod webhook_docs;
 pub mod webhooks;
@@ -86,9 +88,21 @@ pub fn server(
                     req.head_mut().method = Method::GET;
                 }
                 let authenticated = req.headers().contains_key(header::AUTHORIZATION);
-                let response = srv.call(req);
+                let method = req.method().clone();
+                let started = std::time::Instant::now();
+                let trace_id = req.extensions().get::<trace::TraceId>().cloned();
+                // The changes this request makes carry its trace id to their webhooks.
+                let response = tenantry_storage::trace::scope(trace_id.map(|t| t.0), srv.call(req));
                 async move {
                     let mut response = response.await?;
+                    // The route's template, never the path: no id becomes a label.
+                    let route = response.request().match_pattern();
+                    metrics::request(
+                        route.as_deref().unwrap_or("unmatched"),
+                        method.as_str(),
+                        response.status().as_u16(),
+                        started.elapsed(),
+                    );
                     let headers = response.headers_mut();
                     headers.insert(
                         header::X_CONTENT_TYPE_OPTIONS,
@@ -118,7 +132,7 @@ pub fn server(
                     Ok(response)
                 }
             })
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<trace::TracedRootSpan>::new())
             .into_utoipa_app()
             .configure(routes)
             .into_app()

@@ -442,6 +442,12 @@ impl Limits {
 
     async fn count(&self, key: &str, limit: u32) -> Result<(), ApiError> {
         let status = self.state.limiter.hit(key, limit).await;
+        // `org:<id>:<category>` or `key:<id>`: the label is the category, never the id.
+        let category = match key.rsplit_once(':') {
+            Some((rest, category)) if rest.starts_with("org:") => category,
+            _ => "key",
+        };
+        crate::metrics::rate_limit(category, status.allowed);
         self.req.extensions_mut().insert(status);
         if status.allowed {
             Ok(())

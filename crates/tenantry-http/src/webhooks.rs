@@ -16,6 +16,7 @@ use tenantry_storage::{ClaimedDelivery, DeliveryOutcome, Store};
 use time::OffsetDateTime;
 
 use crate::management::EventView;
+use crate::trace::TraceId;
 
 /// How the worker sends.
 #[derive(Debug, Clone)]
@@ -51,7 +52,9 @@ const RESPONSE_READ_MAX: usize = 64 * 1024;
 /// How much of it is kept, to show in the delivery.
 const EXCERPT_CHARS: usize = 200;
 
-/// Runs the worker for as long as the process does.
+/// Runs the worker for as long as the process does. Sending is pipelined: up to
+/// `concurrency` deliveries are in flight, and the worker claims more as soon as any
+/// finishes, so a slow endpoint holds one slot, not the others' deliveries.
 pub async fn run(store: Store, options: WebhookOptions) {
     let client = match client(&options) {
         Ok(client) => client,
@@ -61,14 +64,14 @@ pub async fn run(store: Store, options: WebhookOptions) {
         }
     };
     let options = Arc::new(options);
+    let mut in_flight = tokio::task::JoinSet::new();
     let mut reported = false;
     loop {
-        match round(&store, &client, &options).await {
+        while in_flight.try_join_next().is_some() {}
+        let busy = match round(&store, &client, &options, &mut in_flight).await {
             Ok(busy) => {
                 reported = false;
-                if !busy {
-                    tokio::time::sleep(options.idle_poll).await;
-                }
+                busy
             }
             Err(error) => {
                 if !reported {
@@ -76,36 +79,60 @@ pub async fn run(store: Store, options: WebhookOptions) {
                     reported = true;
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
+        };
+        if busy {
+            // More is due: wait only for a free slot.
+            if in_flight.len() >= options.concurrency {
+                in_flight.join_next().await;
+            }
+            continue;
+        }
+        // Nothing more now: look again after the poll interval, or as soon as a delivery
+        // finishes (its organization's next one may be due).
+        tokio::select! {
+            _ = tokio::time::sleep(options.idle_poll) => {}
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
         }
     }
 }
 
-/// One round: dispatch new events, then send what is due. Answers whether there was work.
+/// One round: dispatch new events, then claim what is due into the free slots and start
+/// sending it. Answers whether there may be more to do at once (a full batch).
 async fn round(
     store: &Store,
     client: &reqwest::Client,
     options: &Arc<WebhookOptions>,
+    in_flight: &mut tokio::task::JoinSet<()>,
 ) -> Result<bool, tenantry_storage::StoreError> {
     let dispatched = store.dispatch_events(DISPATCH_BATCH).await?;
+    let room = options.concurrency.saturating_sub(in_flight.len()) as u64;
     // A lease outlasts an attempt, so no other instance takes a delivery being sent.
     let lease = options.timeout * 3;
-    let claimed = store
-        .claim_deliveries(OffsetDateTime::now_utc(), lease, CLAIM_BATCH)
-        .await?;
-    // Loop at once only after a full batch: under a steady trickle, one round per poll
-    // takes all that came, rather than a transaction per event beside the API's writes.
-    let busy = dispatched >= DISPATCH_BATCH || claimed.len() as u64 >= CLAIM_BATCH;
-    let mut tasks = tokio::task::JoinSet::new();
+    let claimed = if room == 0 {
+        Vec::new()
+    } else {
+        store
+            .claim_deliveries(OffsetDateTime::now_utc(), lease, room.min(CLAIM_BATCH))
+            .await?
+    };
+    // Full batches mean more may be waiting; a trickle is taken by the next poll.
+    let busy = dispatched >= DISPATCH_BATCH || claimed.len() as u64 >= room.min(CLAIM_BATCH);
     for delivery in claimed {
-        while tasks.len() >= options.concurrency {
-            tasks.join_next().await;
-        }
         let store = store.clone();
         let client = client.clone();
         let options = options.clone();
-        tasks.spawn(async move {
+        in_flight.spawn(async move {
             let outcome = attempt(&client, &options, &delivery).await;
+            crate::metrics::webhook(match &outcome {
+                DeliveryOutcome::Delivered { .. } => "delivered",
+                DeliveryOutcome::Gone => "gone",
+                DeliveryOutcome::Failed {
+                    retry_at: Some(_), ..
+                } => "retry",
+                DeliveryOutcome::Failed { retry_at: None, .. } => "failed",
+            });
             if let Err(error) = store
                 .finish_delivery(&delivery, &outcome, OffsetDateTime::now_utc())
                 .await
@@ -115,8 +142,7 @@ async fn round(
             }
         });
     }
-    while tasks.join_next().await.is_some() {}
-    Ok(busy)
+    Ok(busy && room > 0)
 }
 
 /// Sends one delivery and says how it went.
@@ -147,9 +173,16 @@ async fn attempt(
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
     let id = delivery.event.id.to_string();
     let signature = signature_header(&delivery.secrets, &id, timestamp, &body);
+    // The trace of the request that made the change continues here.
+    let trace = delivery
+        .trace_id
+        .as_deref()
+        .and_then(|id| TraceId::from_traceparent(&format!("00-{id}-0000000000000001-01")))
+        .unwrap_or_else(TraceId::generate);
     let sent = client
         .post(delivery.url.as_str())
         .header("content-type", "application/json")
+        .header("traceparent", trace.traceparent())
         .header("webhook-id", &id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)

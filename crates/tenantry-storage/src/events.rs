@@ -90,6 +90,7 @@ pub(crate) async fn append_holding_row(
         changes: Set(Value::Array(changes)),
         dedupe: Set(dedupe),
         dispatched: Set(false),
+        trace_id: Set(crate::trace::current()),
         ..Default::default()
     };
     let inserted = events::Entity::insert(model)

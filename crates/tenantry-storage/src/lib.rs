@@ -16,6 +16,7 @@ mod idempotency;
 mod members;
 mod organizations;
 mod revocations;
+pub mod trace;
 
 pub use api_keys::KeyFilter;
 pub use organizations::Created;
@@ -116,6 +117,8 @@ pub struct Store {
     writes: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// How long a writer waits for its turn (SQLite's busy timeout) before it gives up.
     turn_timeout: Duration,
+    /// The most connections the pool opens.
+    max_connections: u32,
 }
 
 /// This process's turn to write (on SQLite; nothing to wait for on PostgreSQL), held until
@@ -173,6 +176,7 @@ impl Store {
             db,
             writes: Default::default(),
             turn_timeout: options.busy_timeout,
+            max_connections: options.max_connections,
         })
     }
 
@@ -188,6 +192,27 @@ impl Store {
             DbBackend::Sqlite => "sqlite",
             _ => "other",
         }
+    }
+
+    /// The pool's open connections and how many of them are idle.
+    pub fn pool_status(&self) -> Option<(u32, usize)> {
+        // The getters panic on another backend: ask only the one this is.
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                Some((pool.size(), pool.num_idle()))
+            }
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                Some((pool.size(), pool.num_idle()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
     }
 
     pub async fn close(self) -> Result<(), StoreError> {

@@ -47,6 +47,8 @@ pub struct ClaimedDelivery {
     /// The current secret first, then one rotated out less than a day ago.
     pub secrets: Vec<WebhookSecret>,
     pub event: Event,
+    /// The W3C trace id of the request that made the change, if it had one.
+    pub trace_id: Option<String>,
     /// Attempts made before this one.
     pub attempts: u32,
 }
@@ -441,6 +443,7 @@ impl Store {
                     url: WebhookUrl::parse(endpoint.url.clone())
                         .map_err(|e| StoreError::Corrupt(format!("webhook_endpoints.url: {e}")))?,
                     secrets,
+                    trace_id: event.trace_id.clone(),
                     event: crate::events::event_from_model(event)?,
                     attempts: u32::try_from(d.attempts).unwrap_or(0),
                 })
@@ -448,7 +451,28 @@ impl Store {
             .collect()
     }
 
-    /// Records how an attempt went, and lets the delivery go.
+    /// When the longest-waiting due delivery became due (`None`: nothing is due): how far
+    /// the webhook worker lags.
+    pub async fn oldest_due_delivery(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        use webhook_deliveries::Column as D;
+        let oldest: Vec<Option<OffsetDateTime>> = webhook_deliveries::Entity::find()
+            .select_only()
+            .column(D::NextAttemptAt)
+            .filter(D::Status.eq(PENDING))
+            .filter(D::NextAttemptAt.lte(now))
+            .order_by_asc(D::NextAttemptAt)
+            .limit(1)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        Ok(oldest.into_iter().next().flatten())
+    }
+
+    /// Records how an attempt went, and lets the delivery go: one statement, or two in a
+    /// transaction for a `410 Gone` (which disables the endpoint too).
     pub async fn finish_delivery(
         &self,
         delivery: &ClaimedDelivery,
@@ -462,37 +486,39 @@ impl Store {
             .col_expr(D::LeaseUntil, Expr::value(Option::<OffsetDateTime>::None))
             .col_expr(D::LastAttemptAt, Expr::value(now))
             .filter(D::Id.eq(delivery.key));
-        let (txn, _turn) = self.begin_write().await?;
-        let result = async {
-            match outcome {
-                DeliveryOutcome::Delivered { status } => {
-                    update
-                        .col_expr(D::Status, Expr::value(DELIVERED))
-                        .col_expr(D::LastStatus, Expr::value(i32::from(*status)))
-                        .col_expr(D::LastError, Expr::value(Option::<String>::None))
-                        .col_expr(D::DeliveredAt, Expr::value(now))
-                        .col_expr(
-                            D::NextAttemptAt,
-                            Expr::value(Option::<OffsetDateTime>::None),
-                        )
-                        .exec(&txn)
-                        .await?;
-                }
-                DeliveryOutcome::Failed {
-                    status,
-                    error,
-                    retry_at,
-                } => {
-                    let status_now = if retry_at.is_some() { PENDING } else { FAILED };
-                    update
-                        .col_expr(D::Status, Expr::value(status_now))
-                        .col_expr(D::LastStatus, Expr::value(status.map(i32::from)))
-                        .col_expr(D::LastError, Expr::value(error.clone()))
-                        .col_expr(D::NextAttemptAt, Expr::value(*retry_at))
-                        .exec(&txn)
-                        .await?;
-                }
-                DeliveryOutcome::Gone => {
+        let none = Option::<OffsetDateTime>::None;
+        match outcome {
+            DeliveryOutcome::Delivered { status } => {
+                let _turn = self.write_turn().await?;
+                update
+                    .col_expr(D::Status, Expr::value(DELIVERED))
+                    .col_expr(D::LastStatus, Expr::value(i32::from(*status)))
+                    .col_expr(D::LastError, Expr::value(Option::<String>::None))
+                    .col_expr(D::DeliveredAt, Expr::value(now))
+                    .col_expr(D::NextAttemptAt, Expr::value(none))
+                    .exec(self.db())
+                    .await?;
+                Ok(())
+            }
+            DeliveryOutcome::Failed {
+                status,
+                error,
+                retry_at,
+            } => {
+                let status_now = if retry_at.is_some() { PENDING } else { FAILED };
+                let _turn = self.write_turn().await?;
+                update
+                    .col_expr(D::Status, Expr::value(status_now))
+                    .col_expr(D::LastStatus, Expr::value(status.map(i32::from)))
+                    .col_expr(D::LastError, Expr::value(error.clone()))
+                    .col_expr(D::NextAttemptAt, Expr::value(*retry_at))
+                    .exec(self.db())
+                    .await?;
+                Ok(())
+            }
+            DeliveryOutcome::Gone => {
+                let (txn, _turn) = self.begin_write().await?;
+                let result = async {
                     update
                         .col_expr(D::Status, Expr::value(FAILED))
                         .col_expr(D::LastStatus, Expr::value(410))
@@ -500,10 +526,7 @@ impl Store {
                             D::LastError,
                             Expr::value("the endpoint answered 410 Gone and was disabled"),
                         )
-                        .col_expr(
-                            D::NextAttemptAt,
-                            Expr::value(Option::<OffsetDateTime>::None),
-                        )
+                        .col_expr(D::NextAttemptAt, Expr::value(none))
                         .exec(&txn)
                         .await?;
                     webhook_endpoints::Entity::update_many()
@@ -520,12 +543,12 @@ impl Store {
                         .filter(webhook_endpoints::Column::Id.eq(delivery.endpoint_key))
                         .exec(&txn)
                         .await?;
+                    Ok(())
                 }
+                .await;
+                finish(txn, result).await
             }
-            Ok(())
         }
-        .await;
-        finish(txn, result).await
     }
 }
 

@@ -40,6 +40,8 @@ pub enum StartError {
 pub struct Prepared {
     pub server: actix_web::dev::Server,
     pub address: std::net::SocketAddr,
+    /// Where metrics are served, when they are.
+    pub metrics_address: Option<std::net::SocketAddr>,
     /// A platform admin token made on this start, to show the operator once.
     pub generated_admin_token: Option<String>,
 }
@@ -107,10 +109,23 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
     if let Some(workers) = settings.workers {
         options.workers = workers.max(1);
     }
+    let metrics_address = match settings.metrics_listen {
+        None => None,
+        Some(at) => {
+            let metrics_error = |cause| StartError::Listen { address: at, cause };
+            let listener = TcpListener::bind(at).map_err(metrics_error)?;
+            let bound = listener.local_addr().map_err(metrics_error)?;
+            let metrics =
+                tenantry_http::metrics::server(state.clone(), listener).map_err(metrics_error)?;
+            tokio::spawn(metrics);
+            Some(bound)
+        }
+    };
     let server = tenantry_http::server(state, listener, &options).map_err(listen_error)?;
     Ok(Prepared {
         server,
         address,
+        metrics_address,
         generated_admin_token,
     })
 }

@@ -73,6 +73,9 @@ async fn serve(settings: Settings) -> ExitCode {
         );
         println!("\nPlatform admin token (shown once, store it now):\n\n    {token}\n");
     }
+    if let Some(address) = prepared.metrics_address {
+        tracing::info!(%address, "metrics at /metrics");
+    }
     tracing::info!(address = %prepared.address, "listening; Swagger UI at /swagger-ui/");
     match prepared.server.await {
         Ok(()) => {

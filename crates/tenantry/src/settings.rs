@@ -51,6 +51,8 @@ pub struct Settings {
     pub database_url: SecretString,
     /// The address to listen on.
     pub listen: SocketAddr,
+    /// Where Prometheus metrics are served (`GET /metrics`); not served when unset.
+    pub metrics_listen: Option<SocketAddr>,
     /// The platform admin token; generated on first start when not set.
     pub admin_token: Option<SecretString>,
     /// Redis, for rate limits shared by several instances.
@@ -84,7 +86,7 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 16] = [
+const ENVIRONMENT: [&str; 17] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
@@ -101,6 +103,7 @@ const ENVIRONMENT: [&str; 16] = [
     "BODY_TIMEOUT_MS",
     "EVENT_RETENTION_DAYS",
     "WEBHOOK_ALLOW_PRIVATE",
+    "METRICS_LISTEN",
 ];
 
 fn environment() -> std::collections::HashMap<String, String> {

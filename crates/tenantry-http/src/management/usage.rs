@@ -169,14 +169,29 @@ pub(super) async fn create_usage(
                 .unwrap_or_default(),
         })
         .await
-        .map_err(organization_not_found)?;
+        .map_err(|error| {
+            use tenantry_domain::RuleViolation as R;
+            match &error {
+                tenantry_storage::StoreError::Rule(R::CreditsExhausted { .. }) => {
+                    crate::metrics::usage_refused(category.as_str(), "credits");
+                }
+                tenantry_storage::StoreError::Rule(R::OrganizationInactive) => {
+                    crate::metrics::usage_refused(category.as_str(), "inactive");
+                }
+                _ => {}
+            }
+            organization_not_found(error)
+        })?;
     match recorded {
         Recorded::New {
             organization,
             entry,
-        } => Ok(HttpResponse::Ok()
-            .insert_header((header::ETAG, organization.etag()))
-            .json(UsageView::new(&organization, &entry, tiers, now))),
+        } => {
+            crate::metrics::usage(category.as_str(), entry.credits.unsigned_abs());
+            Ok(HttpResponse::Ok()
+                .insert_header((header::ETAG, organization.etag()))
+                .json(UsageView::new(&organization, &entry, tiers, now)))
+        }
         Recorded::Replayed(replay) => {
             let hash = usage.idempotency.map(|(_, hash)| hash).unwrap_or_default();
             replay_response(replay, &hash)

@@ -19,6 +19,8 @@ pub struct Model {
     pub dedupe: Option<String>,
     /// Whether its webhook deliveries were made.
     pub dispatched: bool,
+    /// The W3C trace id of the request that made the change.
+    pub trace_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
