@@ -2,6 +2,7 @@
 //! its own identifiers and never imports the storage crate's entities, so later changes to
 //! the entities cannot rewrite the past.
 
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_tables;

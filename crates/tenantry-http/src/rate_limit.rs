@@ -357,6 +357,22 @@ impl RateLimiter {
     }
 }
 
+/// Checks that Redis at `url` answers a `PING` within `timeout` (for `tenantry check`).
+pub async fn check_redis(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| format!("the Redis URL is invalid: {e}"))?;
+    let ping = async {
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+    };
+    match tokio::time::timeout(timeout, ping).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
 /// Counts the request against its limit and remembers the outcome for the answer's
 /// headers; a request over its limit is a 429.
 #[derive(Debug)]

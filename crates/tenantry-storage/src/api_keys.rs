@@ -183,6 +183,20 @@ impl Store {
         finish(txn, result).await
     }
 
+    /// The live platform admin keys with one of these names.
+    pub async fn admin_keys_named(&self, names: &[&str]) -> Result<Vec<ApiKeyId>, StoreError> {
+        let ids: Vec<uuid::Uuid> = api_keys::Entity::find()
+            .select_only()
+            .column(api_keys::Column::PublicId)
+            .filter(api_keys::Column::Scope.eq(ADMIN))
+            .filter(api_keys::Column::Name.is_in(names.iter().copied()))
+            .filter(api_keys::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        Ok(ids.into_iter().map(ApiKeyId::from_uuid).collect())
+    }
+
     /// Whether a platform admin key is stored.
     pub async fn has_admin_key(&self) -> Result<bool, StoreError> {
         let count = api_keys::Entity::find()

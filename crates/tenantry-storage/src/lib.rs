@@ -67,6 +67,13 @@ impl StoreOptions {
     }
 }
 
+/// Which migrations a database has applied, and which it has not, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationState {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
 /// A page request for keyset paging: items after `after` (a public id), at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -129,6 +136,16 @@ impl Store {
     /// Connects, configures every SQLite connection (WAL, `synchronous=NORMAL`, a busy
     /// timeout, foreign keys on) and applies pending migrations.
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        Self::open(options, true).await
+    }
+
+    /// Connects as [`Store::connect`] does, but applies nothing and writes nothing: for
+    /// looking at a database (`tenantry check`, `tenantry migrate --status`) or copying it.
+    pub async fn connect_without_migrating(options: &StoreOptions) -> Result<Self, StoreError> {
+        Self::open(options, false).await
+    }
+
+    async fn open(options: &StoreOptions, migrating: bool) -> Result<Self, StoreError> {
         let mut connect = ConnectOptions::new(options.url.clone());
         connect
             .max_connections(options.max_connections)
@@ -162,22 +179,71 @@ impl Store {
         let db = Database::connect(connect)
             .await
             .map_err(|e| open_error(db_cause(&e)))?;
-        migrate(&db).await.map_err(|e| match e {
-            StoreError::Database(e) | StoreError::Unavailable(e) => open_error(db_cause(&e)),
-            other => other,
-        })?;
-        check_writable(&db).await.map_err(|e| {
-            open_error(format!(
-                "the database cannot be written ({}); check the file's owner and permissions, or the server's read-only mode",
-                db_cause(&e)
-            ))
-        })?;
+        if migrating {
+            migrate(&db).await.map_err(|e| match e {
+                StoreError::Database(e) | StoreError::Unavailable(e) => open_error(db_cause(&e)),
+                other => other,
+            })?;
+            check_writable(&db).await.map_err(|e| {
+                open_error(format!(
+                    "the database cannot be written ({}); check the file's owner and permissions, or the server's read-only mode",
+                    db_cause(&e)
+                ))
+            })?;
+        }
         Ok(Self {
             db,
             writes: Default::default(),
             turn_timeout: options.busy_timeout,
             max_connections: options.max_connections,
         })
+    }
+
+    /// The migrations this database has applied, and those it has not, oldest first.
+    pub async fn migration_state(&self) -> Result<MigrationState, StoreError> {
+        use tenantry_migrations::MigrationStatus;
+        let migrations = Migrator::get_migration_with_status_read_only(&self.db).await?;
+        let mut state = MigrationState::default();
+        for migration in migrations {
+            let name = migration.name().to_owned();
+            match migration.status() {
+                MigrationStatus::Applied => state.applied.push(name),
+                MigrationStatus::Pending => state.pending.push(name),
+            }
+        }
+        Ok(state)
+    }
+
+    /// Whether the database takes writes: a write that is rolled back.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        check_writable(&self.db).await.map_err(StoreError::from)
+    }
+
+    /// Copies a SQLite database, consistently, while it is in use (`VACUUM INTO`), to a
+    /// new file at `path` (one that exists is refused).
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.db.get_database_backend() != DbBackend::Sqlite {
+            return Err(StoreError::Conflict(
+                "only a SQLite database is copied by tenantry backup; back PostgreSQL up with pg_dump".into(),
+            ));
+        }
+        if path.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} exists already; name a new file",
+                path.display()
+            )));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Conflict("the path is not valid UTF-8".into()))?;
+        self.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "VACUUM INTO ?",
+                [target.into()],
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Checks that the database answers.

@@ -50,16 +50,25 @@ pub struct Prepared {
 /// the listener.
 pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
     settings.check()?;
-    let mut store_options = StoreOptions::new(settings.database_url());
-    store_options.max_connections = settings.database_max_connections;
-    store_options.connect_timeout = settings.connect_timeout();
-    store_options.acquire_timeout = settings.acquire_timeout();
-    let store = Store::connect(&store_options).await?;
+    let store = Store::connect(&store_options(settings)).await?;
     tracing::info!(database = %settings.database_url_redacted(), backend = store.backend(), "database ready");
 
     let mut generated_admin_token = None;
     let admin_token = match &settings.admin_token {
-        Some(token) => Some(KeyHash::of(token.expose_secret())),
+        Some(token) => {
+            // A configured token replaces a generated or rotated one, which stops working.
+            for id in store.admin_keys_named(&ADMIN_TOKEN_KEYS).await? {
+                store
+                    .revoke_api_key(
+                        id,
+                        Actor::PlatformAdmin(None),
+                        time::OffsetDateTime::now_utc(),
+                    )
+                    .await?;
+                tracing::warn!(key = %id, "revoked the stored admin token: TENANTRY_ADMIN_TOKEN is configured and replaces it");
+            }
+            Some(KeyHash::of(token.expose_secret()))
+        }
         None => {
             if !store.has_admin_key().await? {
                 generated_admin_token = Some(bootstrap_admin_key(&store).await?);
@@ -130,15 +139,62 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
     })
 }
 
+/// The name of the admin key made on a first start without a configured token.
+pub const GENERATED_ADMIN_KEY: &str = "platform admin (generated on first start)";
+/// The name of the admin key `tenantry admin-token rotate` makes.
+pub const ROTATED_ADMIN_KEY: &str = "platform admin (rotated)";
+/// The stored keys that are "the admin token" (other admin keys, made through the API,
+/// are left alone).
+const ADMIN_TOKEN_KEYS: [&str; 2] = [GENERATED_ADMIN_KEY, ROTATED_ADMIN_KEY];
+
+/// How the store connects, from the settings.
+pub fn store_options(settings: &Settings) -> StoreOptions {
+    let mut options = StoreOptions::new(settings.database_url());
+    options.max_connections = settings.database_max_connections;
+    options.connect_timeout = settings.connect_timeout();
+    options.acquire_timeout = settings.acquire_timeout();
+    options
+}
+
+/// `tenantry admin-token rotate`: makes a new platform admin token and revokes the stored
+/// one it replaces (on PostgreSQL, running instances forget it at once; on SQLite within
+/// `TENANTRY_KEY_CACHE_MS`). Answers the new token, to show once. A token configured by
+/// `TENANTRY_ADMIN_TOKEN` is changed there instead: that is refused.
+pub async fn rotate_admin_token(settings: &Settings) -> Result<String, StartError> {
+    if settings.admin_token.is_some() {
+        return Err(StartError::Token(
+            "the admin token is configured (TENANTRY_ADMIN_TOKEN or admin_token in the configuration file): change it there and restart".into(),
+        ));
+    }
+    settings.check()?;
+    let store = Store::connect(&store_options(settings)).await?;
+    let previous = store.admin_keys_named(&ADMIN_TOKEN_KEYS).await?;
+    let token = make_admin_key(&store, ROTATED_ADMIN_KEY).await?;
+    for id in previous {
+        store
+            .revoke_api_key(
+                id,
+                Actor::PlatformAdmin(None),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
+    }
+    store.close().await?;
+    Ok(token)
+}
+
 /// Makes and stores a platform admin key, returning it in clear to show once.
 async fn bootstrap_admin_key(store: &Store) -> Result<String, StartError> {
+    make_admin_key(store, GENERATED_ADMIN_KEY).await
+}
+
+async fn make_admin_key(store: &Store, name: &str) -> Result<String, StartError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StartError::Token(e.to_string()))?;
     let secret = ApiKeySecret::from_random_bytes(bytes);
     let key = ApiKey {
         id: ApiKeyId::generate(),
-        name: TextLine::api_key_name("platform admin (generated on first start)")
-            .map_err(|e| StartError::Token(e.to_string()))?,
+        name: TextLine::api_key_name(name).map_err(|e| StartError::Token(e.to_string()))?,
         prefix: secret.prefix(),
         scope: ApiKeyScope::PlatformAdmin,
         created_at: time::OffsetDateTime::now_utc(),

@@ -1,4 +1,4 @@
-//! `tenantry serve`: the organization service.
+//! The `tenantry` binary: `serve`, and the commands that operate it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +26,38 @@ struct Cli {
 enum Command {
     /// Apply migrations and serve the HTTP API until SIGTERM or SIGINT.
     Serve,
+    /// Apply pending migrations and exit; with --status, list them and change nothing.
+    Migrate {
+        /// List applied and pending migrations instead of applying them.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Check the configuration, the database and Redis, and print the effective settings
+    /// (secrets redacted). Exit status: 0 all good, 2 the configuration, 3 the database,
+    /// 4 Redis.
+    Check,
+    /// Copy the SQLite database, consistently, to a new file, while it may be serving.
+    Backup {
+        /// Where to write the copy; it must not exist.
+        path: PathBuf,
+    },
+    /// The platform admin token.
+    AdminToken {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
+    },
 }
+
+#[derive(Debug, Subcommand)]
+enum AdminTokenCommand {
+    /// Make a new admin token and print it once; the stored one it replaces stops working.
+    Rotate,
+}
+
+/// Exit statuses of `tenantry check`.
+const CONFIGURATION_FAILED: u8 = 2;
+const DATABASE_FAILED: u8 = 3;
+const REDIS_FAILED: u8 = 4;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -38,11 +69,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let settings = match Settings::load(&config) {
+    let settings = match Settings::load(&config).and_then(|s| s.check().map(|()| s)) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("tenantry: {error}");
-            return ExitCode::FAILURE;
+            return match cli.command {
+                Command::Check => ExitCode::from(CONFIGURATION_FAILED),
+                _ => ExitCode::FAILURE,
+            };
         }
     };
     if let Err(error) = telemetry::init(&settings.log, settings.log_format) {
@@ -51,6 +85,132 @@ async fn main() -> ExitCode {
     }
     match cli.command {
         Command::Serve => serve(settings).await,
+        Command::Migrate { status } => migrate(&settings, status).await,
+        Command::Check => check(&settings).await,
+        Command::Backup { path } => backup(&settings, &path).await,
+        Command::AdminToken {
+            command: AdminTokenCommand::Rotate,
+        } => rotate(&settings).await,
+    }
+}
+
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tenantry: {error}");
+    ExitCode::FAILURE
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report is its output")]
+async fn migrate(settings: &Settings, status: bool) -> ExitCode {
+    let options = tenantry::store_options(settings);
+    let store = match tenantry_storage::Store::connect_without_migrating(&options).await {
+        Ok(store) => store,
+        Err(error) => return fail(error),
+    };
+    let state = match store.migration_state().await {
+        Ok(state) => state,
+        Err(error) => return fail(error),
+    };
+    if status {
+        for name in &state.applied {
+            println!("applied  {name}");
+        }
+        for name in &state.pending {
+            println!("pending  {name}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Err(error) = tenantry_storage::Store::connect(&options).await {
+        return fail(error);
+    }
+    for name in &state.pending {
+        println!("applied  {name}");
+    }
+    println!(
+        "{} migration(s) applied; the database is up to date",
+        state.pending.len()
+    );
+    ExitCode::SUCCESS
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report is its output")]
+async fn check(settings: &Settings) -> ExitCode {
+    println!("configuration: valid");
+    println!("database: {}", settings.database_url_redacted());
+    println!("{settings:#?}");
+    let options = tenantry::store_options(settings);
+    let store = match tenantry_storage::Store::connect_without_migrating(&options).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("tenantry: {error}");
+            return ExitCode::from(DATABASE_FAILED);
+        }
+    };
+    match store.migration_state().await {
+        Ok(state) if state.pending.is_empty() => {
+            println!(
+                "database: reachable, {} migrations applied",
+                state.applied.len()
+            );
+        }
+        Ok(state) => println!(
+            "database: reachable, {} migration(s) pending (`tenantry migrate` or the next start applies them)",
+            state.pending.len()
+        ),
+        Err(error) => {
+            eprintln!("tenantry: the database's migrations cannot be read: {error}");
+            return ExitCode::from(DATABASE_FAILED);
+        }
+    }
+    if let Err(error) = store.check_writable().await {
+        eprintln!("tenantry: the database cannot be written: {error}");
+        return ExitCode::from(DATABASE_FAILED);
+    }
+    println!("database: writable");
+    if let Some(url) = &settings.redis_url {
+        use secrecy::ExposeSecret as _;
+        let timeout = settings.connect_timeout();
+        match tenantry_http::rate_limit::check_redis(url.expose_secret(), timeout).await {
+            Ok(()) => println!("redis: reachable"),
+            Err(error) => {
+                eprintln!("tenantry: Redis: {error}");
+                return ExitCode::from(REDIS_FAILED);
+            }
+        }
+    } else {
+        println!("redis: not configured (rate limits are counted per instance)");
+    }
+    ExitCode::SUCCESS
+}
+
+#[allow(clippy::print_stdout, reason = "the command's report is its output")]
+async fn backup(settings: &Settings, path: &std::path::Path) -> ExitCode {
+    let options = tenantry::store_options(settings);
+    let store = match tenantry_storage::Store::connect_without_migrating(&options).await {
+        Ok(store) => store,
+        Err(error) => return fail(error),
+    };
+    match store.backup_to(path).await {
+        Ok(()) => {
+            println!("copied the database to {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+#[allow(
+    clippy::print_stdout,
+    reason = "the new token is shown once, on the terminal"
+)]
+async fn rotate(settings: &Settings) -> ExitCode {
+    match tenantry::rotate_admin_token(settings).await {
+        Ok(token) => {
+            println!(
+                "New platform admin token (shown once, store it now; the previous one no longer works):\n\n    {token}\n"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
     }
 }
 
