@@ -104,6 +104,53 @@ pub(crate) async fn append_holding_row(
     Ok(inserted == 1)
 }
 
+/// An `INSERT` of `event` that takes a row from the common table `source` (and writes
+/// nothing when it has none): appended in the same statement as the change that makes
+/// `source`'s row, on PostgreSQL.
+pub(crate) fn insert_for_each_row_of(
+    event: &Event,
+    source: &str,
+) -> sea_orm::sea_query::InsertStatement {
+    use events::Column as E;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let changes: Vec<Value> = event
+        .changes
+        .iter()
+        .map(|c| json!({ "field": c.field, "from": c.from, "to": c.to }))
+        .collect();
+    let json = |value: Value| Expr::val(value).cast_as("json");
+    let values = Query::select()
+        .expr(Expr::val(event.id.as_uuid()))
+        .expr(Expr::val(event.event_type.as_str()))
+        .expr(Expr::val(event.organization_id.map(|o| o.as_uuid())))
+        .expr(Expr::val(event.actor.kind()))
+        .expr(Expr::val(event.actor.id()))
+        .expr(Expr::val(event.occurred_at))
+        .expr(json(event.data.clone()))
+        .expr(json(Value::Array(changes)))
+        .expr(Expr::val(false))
+        .expr(Expr::val(crate::trace::current()))
+        .from(Alias::new(source))
+        .to_owned();
+    Query::insert()
+        .into_table(events::Entity)
+        .columns([
+            E::PublicId,
+            E::EventType,
+            E::OrganizationId,
+            E::ActorKind,
+            E::ActorId,
+            E::OccurredAt,
+            E::Data,
+            E::Changes,
+            E::Dispatched,
+            E::TraceId,
+        ])
+        .select_from(values)
+        .expect("the columns and values match")
+        .to_owned()
+}
+
 impl Store {
     /// Events, newest first, a page at a time.
     pub async fn events(

@@ -359,34 +359,66 @@ impl Store {
         now: OffsetDateTime,
         known: Option<&Organization>,
     ) -> Result<Organization, StoreError> {
-        use organizations::Column as C;
         if let Some(before) = known
             && before.id == id
             && expected_version.is_none_or(|v| v == before.version)
             && (!require_active || before.is_active)
         {
-            let (txn, _turn) = self.begin_write().await?;
-            let result = async {
-                let updated = update_statement(id, changes, now)
-                    .filter(C::Version.eq(before.version as i64))
-                    .exec_with_returning(&txn)
-                    .await
-                    .map_err(|e| {
-                        StoreError::unique(e, "an organization with this domain already exists")
-                    })?;
-                let Some(model) = updated.into_iter().next() else {
-                    return Ok(None);
-                };
-                let after = from_model(model)?;
-                let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
-                events::append_holding_row(&txn, &event, None).await?;
-                Ok(Some(after))
-            }
-            .await;
-            if let Some(after) = crate::members::finish(txn, result).await? {
+            if self.db().get_database_backend() == sea_orm::DbBackend::Postgres {
+                // One statement: the update and, only if it applied, its event.
+                if let Some(after) = update_with_event(self.db(), before, changes, by, now).await? {
+                    return Ok(after);
+                }
+            } else if let Some(after) = self.update_known(before, changes, by, now).await? {
                 return Ok(after);
             }
         }
+        self.update_locked(id, changes, expected_version, require_active, by, now)
+            .await
+    }
+
+    /// On SQLite, the update of a row still at `before`'s version and its event, in one
+    /// transaction; `None`: another change came first.
+    async fn update_known(
+        &self,
+        before: &Organization,
+        changes: &OrganizationChanges,
+        by: Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Organization>, StoreError> {
+        use organizations::Column as C;
+        let (txn, _turn) = self.begin_write().await?;
+        let result = async {
+            let updated = update_statement(before.id, changes, now)
+                .filter(C::Version.eq(before.version as i64))
+                .exec_with_returning(&txn)
+                .await
+                .map_err(|e| {
+                    StoreError::unique(e, "an organization with this domain already exists")
+                })?;
+            let Some(model) = updated.into_iter().next() else {
+                return Ok(None);
+            };
+            let after = from_model(model)?;
+            let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
+            events::append_holding_row(&txn, &event, None).await?;
+            Ok(Some(after))
+        }
+        .await;
+        crate::members::finish(txn, result).await
+    }
+
+    /// The update of a row read and locked first, and its event, in one transaction.
+    async fn update_locked(
+        &self,
+        id: OrganizationId,
+        changes: &OrganizationChanges,
+        expected_version: Option<u64>,
+        require_active: bool,
+        by: Actor,
+        now: OffsetDateTime,
+    ) -> Result<Organization, StoreError> {
+        use organizations::Column as C;
         let (txn, _turn) = self.begin_write().await?;
         let result = async {
             let before = organizations::Entity::find()
@@ -458,6 +490,58 @@ impl Store {
         .await;
         crate::members::finish(txn, result).await
     }
+}
+
+/// On PostgreSQL, in one statement: `changes` applied to the organization if it is still at
+/// `before`'s version, and its `organization.updated` event appended if (and only if) the
+/// update applied. `None`: another change came first. The event is made from `before` and
+/// the change applied to it in memory, which is what the row becomes.
+async fn update_with_event(
+    db: &impl ConnectionTrait,
+    before: &Organization,
+    changes: &OrganizationChanges,
+    by: Actor,
+    now: OffsetDateTime,
+) -> Result<Option<Organization>, StoreError> {
+    use sea_orm::QueryTrait as _;
+    use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause};
+    let mut after = before.clone();
+    changes.apply_to(&mut after);
+    after.version = before.version + 1;
+    after.updated_at = now;
+    let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
+    let update = update_statement(before.id, changes, now)
+        .filter(organizations::Column::Version.eq(before.version as i64))
+        .into_query()
+        .returning_all()
+        .to_owned();
+    let insert = events::insert_for_each_row_of(&event, "updated");
+    let with = WithClause::new()
+        .cte(
+            CommonTableExpression::new()
+                .query(update)
+                .table_name(Alias::new("updated"))
+                .to_owned(),
+        )
+        .cte(
+            CommonTableExpression::new()
+                .query(insert)
+                .table_name(Alias::new("appended"))
+                .to_owned(),
+        )
+        .to_owned();
+    let select = Query::select()
+        .column(Asterisk)
+        .from(Alias::new("updated"))
+        .to_owned()
+        .with(with);
+    let statement = db.get_database_backend().build(&select);
+    let rows = organizations::Entity::find()
+        .from_raw_sql(statement)
+        .all(db)
+        .await
+        .map_err(|e| StoreError::unique(e, "an organization with this domain already exists"))?;
+    rows.into_iter().next().map(from_model).transpose()
 }
 
 /// The `UPDATE` that writes `changes` and bumps the version.
