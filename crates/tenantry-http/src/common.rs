@@ -286,6 +286,8 @@ problems! {
     GuardedListProblems: [401, 403, 404, 422, 429, 503];
     /// The errors of a list that only the platform admin may read.
     AdminListProblems: [401, 403, 422, 429, 503];
+    /// The errors of a read that only the platform admin may make.
+    AdminReadProblems: [401, 403, 404, 422, 429, 503];
     /// The errors of a write with a body.
     WriteProblems: [400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503];
     /// The errors of a write with a body that creates.

@@ -162,7 +162,7 @@ pub struct EventsQuery {
 
 /// `/events` also takes the organization, which may be gone.
 #[derive(Debug, Clone, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct AllEventsQuery {
     /// Only the events of this organization, even one that was deleted.
     #[param(value_type = Option<String>, format = Uuid)]

@@ -17,7 +17,7 @@ use validator::Validate;
 use super::events::EventTypeValue;
 use crate::auth::Caller;
 use crate::common::{
-    AdminListProblems, CreateProblems, DeleteProblems, Fields, ReadProblems, WriteProblems,
+    AdminListProblems, AdminReadProblems, CreateProblems, DeleteProblems, Fields, WriteProblems,
     non_null, now,
 };
 use crate::error::ApiError;
@@ -92,7 +92,8 @@ pub struct WebhookSecretView {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhookEndpointRequest {
-    /// An `http` or `https` URL without credentials. Unless the server allows private
+    /// An `http` or `https` URL with a host name or an IPv4 address, without credentials
+    /// or a fragment. Unless the server allows private
     /// addresses, it must not be (or resolve to) a loopback, private, link-local or
     /// unique-local address.
     #[validate(custom(function = "crate::common::checks::webhook_url"))]
@@ -105,7 +106,12 @@ pub struct CreateWebhookEndpointRequest {
     /// What the endpoint is for.
     #[serde(default, deserialize_with = "non_null")]
     #[validate(custom(function = "crate::common::checks::text_line"))]
-    #[schema(nullable = false, max_length = 255, example = "Billing sync")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "Billing sync"
+    )]
     pub description: Option<String>,
 }
 
@@ -132,7 +138,7 @@ pub struct UpdateWebhookEndpointRequest {
     /// `null` clears it.
     #[serde(default, with = "::serde_with::rust::double_option")]
     #[validate(custom(function = "crate::common::checks::text_line"))]
-    #[schema(max_length = 255)]
+    #[schema(min_length = 1, max_length = 255)]
     pub description: Option<Option<String>>,
 }
 
@@ -351,7 +357,7 @@ pub(super) async fn list_webhook_endpoints(
     params(("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51")),
     responses(
         (status = 200, description = "The endpoint.", body = WebhookEndpointView),
-        ReadProblems,
+        AdminReadProblems,
     ),
     security(("bearer" = [])),
 )]
@@ -517,7 +523,7 @@ pub(super) async fn create_webhook_endpoint_secret(
     responses(
         (status = 200, description = "A page of deliveries, newest first.", body = Vec<WebhookDeliveryView>,
          headers(("Link" = String, description = "The next page: `<url>; rel=\"next\"`."))),
-        ReadProblems,
+        AdminReadProblems,
     ),
     security(("bearer" = [])),
 )]
