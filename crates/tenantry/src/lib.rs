@@ -58,14 +58,18 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         Some(token) => {
             // A configured token replaces a generated or rotated one, which stops working.
             for id in store.admin_keys_named(&ADMIN_TOKEN_KEYS).await? {
-                store
-                    .revoke_api_key(
-                        id,
-                        Actor::PlatformAdmin(None),
-                        time::OffsetDateTime::now_utc(),
-                    )
-                    .await?;
-                tracing::warn!(key = %id, "revoked the stored admin token: TENANTRY_ADMIN_TOKEN is configured and replaces it");
+                let now = time::OffsetDateTime::now_utc();
+                match store
+                    .revoke_api_key(id, Actor::PlatformAdmin(None), now)
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::warn!(key = %id, "revoked the stored admin token: TENANTRY_ADMIN_TOKEN is configured and replaces it")
+                    }
+                    // Another instance starting beside this one revoked it first.
+                    Err(tenantry_storage::StoreError::NotFound) => {}
+                    Err(error) => return Err(error.into()),
+                }
             }
             Some(KeyHash::of(token.expose_secret()))
         }
@@ -171,13 +175,15 @@ pub async fn rotate_admin_token(settings: &Settings) -> Result<String, StartErro
     let previous = store.admin_keys_named(&ADMIN_TOKEN_KEYS).await?;
     let token = make_admin_key(&store, ROTATED_ADMIN_KEY).await?;
     for id in previous {
-        store
-            .revoke_api_key(
-                id,
-                Actor::PlatformAdmin(None),
-                time::OffsetDateTime::now_utc(),
-            )
-            .await?;
+        let now = time::OffsetDateTime::now_utc();
+        match store
+            .revoke_api_key(id, Actor::PlatformAdmin(None), now)
+            .await
+        {
+            // Revoked meanwhile (a start with a configured token): gone either way.
+            Ok(()) | Err(tenantry_storage::StoreError::NotFound) => {}
+            Err(error) => return Err(error.into()),
+        }
     }
     store.close().await?;
     Ok(token)
