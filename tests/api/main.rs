@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod organizations;
 mod rate_limits;
+mod readme;
 mod resilience;
 mod serve;
 mod usage;
