@@ -45,7 +45,7 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API key, as `Authorization: Bearer <key>` or as the bare key `Authorization: <key>`.",
+                        "An API key, as `Authorization: Bearer <key>` or as the bare key `Authorization: <key>`. In Swagger UI's Authorize dialog, paste the key alone: the dialog adds `Bearer `.",
                     ))
                     .build(),
             ),
