@@ -217,7 +217,8 @@ impl Store {
         Ok(Page::from_overfetch(items, page.limit, |d| d.id.as_uuid()))
     }
 
-    /// Makes a delivery due now, whatever became of it; 409 while it is being sent.
+    /// Makes a delivery due now, whatever became of it, with a new round of attempts; 409
+    /// while it is being sent.
     pub async fn retry_webhook_delivery(
         &self,
         endpoint: WebhookEndpointId,
@@ -227,8 +228,10 @@ impl Store {
         use webhook_deliveries::Column as D;
         let endpoint_key = find_endpoint(self.db(), endpoint).await?.id;
         let _turn = self.write_turn().await?;
+        // A new round of attempts: the schedule starts again from the first wait.
         let updated = webhook_deliveries::Entity::update_many()
             .col_expr(D::Status, Expr::value(PENDING))
+            .col_expr(D::Attempts, Expr::value(0))
             .col_expr(D::NextAttemptAt, Expr::value(now))
             .filter(D::EndpointId.eq(endpoint_key))
             .filter(D::PublicId.eq(delivery.as_uuid()))

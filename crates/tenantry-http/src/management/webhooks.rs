@@ -554,9 +554,10 @@ pub(super) async fn list_webhook_deliveries(
 /// Retry a webhook delivery
 ///
 /// Sends the delivery again as soon as the worker can (still after any earlier pending
-/// delivery of the same organization to this endpoint), whatever became of it: a failed
-/// one gets a new round of attempts, a delivered one is sent once more (with the same
-/// `webhook-id`). 409 while an attempt is under way. The platform admin alone may.
+/// delivery of the same organization to this endpoint), whatever became of it, with a new
+/// round of attempts (`attempts` starts again from zero): a failed one is tried on the
+/// usual schedule again, a delivered one is sent once more (with the same `webhook-id`).
+/// 409 while an attempt is under way. The platform admin alone may.
 #[utoipa::path(
     post,
     path = "/webhook-endpoint/{endpoint_id}/deliveries/{delivery_id}/retry",
