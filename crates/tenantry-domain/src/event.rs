@@ -435,19 +435,7 @@ impl UsageThreshold {
 impl OrganizationField {
     /// The field's name in the management API's spelling (camelCase).
     pub fn api_name(self) -> String {
-        let mut out = String::new();
-        let mut upper = false;
-        for c in self.snake_name().chars() {
-            if c == '_' {
-                upper = true;
-            } else if upper {
-                out.push(c.to_ascii_uppercase());
-                upper = false;
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        crate::values::camel_case(self.snake_name())
     }
 }
 

@@ -649,6 +649,24 @@ impl LlmCredentials {
     }
 }
 
+/// A snake_case name in camelCase (`billing_email` → `billingEmail`), as the management API
+/// spells field names.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,21 +32,7 @@ impl FieldCase {
     pub fn name(self, rust_name: &str) -> String {
         match self {
             Self::Snake => rust_name.to_owned(),
-            Self::Camel => {
-                let mut out = String::with_capacity(rust_name.len());
-                let mut upper = false;
-                for c in rust_name.chars() {
-                    if c == '_' {
-                        upper = true;
-                    } else if upper {
-                        out.extend(c.to_uppercase());
-                        upper = false;
-                    } else {
-                        out.push(c);
-                    }
-                }
-                out
-            }
+            Self::Camel => tenantry_domain::values::camel_case(rust_name),
         }
     }
 }

@@ -74,11 +74,6 @@ pub(crate) async fn append_holding_row(
     event: &Event,
     dedupe: Option<String>,
 ) -> Result<bool, StoreError> {
-    let changes: Vec<Value> = event
-        .changes
-        .iter()
-        .map(|c| json!({ "field": c.field, "from": c.from, "to": c.to }))
-        .collect();
     let model = events::ActiveModel {
         public_id: Set(event.id.as_uuid()),
         event_type: Set(event.event_type.as_str().to_owned()),
@@ -87,7 +82,7 @@ pub(crate) async fn append_holding_row(
         actor_id: Set(event.actor.id()),
         occurred_at: Set(event.occurred_at),
         data: Set(event.data.clone()),
-        changes: Set(Value::Array(changes)),
+        changes: Set(changes_json(event)),
         dedupe: Set(dedupe),
         dispatched: Set(false),
         trace_id: Set(crate::trace::current()),
@@ -104,6 +99,15 @@ pub(crate) async fn append_holding_row(
     Ok(inserted == 1)
 }
 
+/// How the `changes` column holds an event's changes (read back by [`event_from_model`]).
+fn changes_json(event: &Event) -> Value {
+    event
+        .changes
+        .iter()
+        .map(|c| json!({ "field": c.field, "from": c.from, "to": c.to }))
+        .collect()
+}
+
 /// An `INSERT` of `event` that takes a row from the common table `source` (and writes
 /// nothing when it has none): appended in the same statement as the change that makes
 /// `source`'s row, on PostgreSQL.
@@ -113,11 +117,6 @@ pub(crate) fn insert_for_each_row_of(
 ) -> sea_orm::sea_query::InsertStatement {
     use events::Column as E;
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-    let changes: Vec<Value> = event
-        .changes
-        .iter()
-        .map(|c| json!({ "field": c.field, "from": c.from, "to": c.to }))
-        .collect();
     let json = |value: Value| Expr::val(value).cast_as("json");
     let values = Query::select()
         .expr(Expr::val(event.id.as_uuid()))
@@ -127,7 +126,7 @@ pub(crate) fn insert_for_each_row_of(
         .expr(Expr::val(event.actor.id()))
         .expr(Expr::val(event.occurred_at))
         .expr(json(event.data.clone()))
-        .expr(json(Value::Array(changes)))
+        .expr(json(changes_json(event)))
         .expr(Expr::val(false))
         .expr(Expr::val(crate::trace::current()))
         .from(Alias::new(source))
@@ -199,30 +198,9 @@ impl Store {
         before: OffsetDateTime,
         batch: u64,
     ) -> Result<u64, StoreError> {
-        let mut removed = 0;
-        loop {
-            let ids: Vec<i64> = events::Entity::find()
-                .select_only()
-                .column(events::Column::Id)
-                .filter(events::Column::OccurredAt.lt(before))
-                .limit(batch)
-                .into_tuple()
-                .all(self.db())
-                .await?;
-            if ids.is_empty() {
-                return Ok(removed);
-            }
-            let count = ids.len() as u64;
-            let _turn = self.write_turn().await?;
-            let deleted = events::Entity::delete_many()
-                .filter(events::Column::Id.is_in(ids))
-                .exec(self.db())
-                .await?;
-            removed += deleted.rows_affected;
-            if count < batch {
-                return Ok(removed);
-            }
-        }
+        use events::Column as E;
+        self.prune_before::<events::Entity>(E::Id, E::OccurredAt, before, batch)
+            .await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Idempotency keys: the first answer to a request, kept to replay to its retries.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use time::OffsetDateTime;
 
 use crate::entities::idempotency_keys;
@@ -75,29 +75,8 @@ impl Store {
         before: OffsetDateTime,
         batch: u64,
     ) -> Result<u64, StoreError> {
-        let mut removed = 0;
-        loop {
-            let ids: Vec<i64> = idempotency_keys::Entity::find()
-                .select_only()
-                .column(idempotency_keys::Column::Id)
-                .filter(idempotency_keys::Column::CreatedAt.lt(before))
-                .limit(batch)
-                .into_tuple()
-                .all(self.db())
-                .await?;
-            if ids.is_empty() {
-                return Ok(removed);
-            }
-            let count = ids.len() as u64;
-            let _turn = self.write_turn().await?;
-            let deleted = idempotency_keys::Entity::delete_many()
-                .filter(idempotency_keys::Column::Id.is_in(ids))
-                .exec(self.db())
-                .await?;
-            removed += deleted.rows_affected;
-            if count < batch {
-                return Ok(removed);
-            }
-        }
+        use idempotency_keys::Column as C;
+        self.prune_before::<idempotency_keys::Entity>(C::Id, C::CreatedAt, before, batch)
+            .await
     }
 }

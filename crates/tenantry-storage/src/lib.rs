@@ -246,6 +246,43 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the rows of `E` whose `at` is before `before`, at most `batch` per statement
+    /// so that no statement holds locks for long (each taking its turn to write); answers
+    /// how many went. `id` is the table's integer key.
+    pub(crate) async fn prune_before<E: sea_orm::EntityTrait>(
+        &self,
+        id: E::Column,
+        at: E::Column,
+        before: time::OffsetDateTime,
+        batch: u64,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::{ColumnTrait as _, QueryFilter as _, QuerySelect as _};
+        let mut removed = 0;
+        loop {
+            let ids: Vec<i64> = E::find()
+                .select_only()
+                .column(id)
+                .filter(at.lt(before))
+                .limit(batch)
+                .into_tuple()
+                .all(self.db())
+                .await?;
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            let count = ids.len() as u64;
+            let _turn = self.write_turn().await?;
+            let deleted = E::delete_many()
+                .filter(id.is_in(ids))
+                .exec(self.db())
+                .await?;
+            removed += deleted.rows_affected;
+            if count < batch {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(StoreError::from)

@@ -7,14 +7,13 @@ use serde_json::Value;
 use tenantry_domain::{Access, Event, EventType, OrganizationId, RateLimitCategory};
 use tenantry_storage::{ActorFilter, EventFilter, PageRequest};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::ledger::{ActorView, query_pairs};
+use super::ledger::{ActorView, LogWindow, query_pairs};
 use crate::auth::Caller;
 use crate::common::{AdminListProblems, GuardedListProblems};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::extract::{Paging, path_id};
 use crate::rate_limit::Limits;
 use crate::state::AppState;
@@ -177,68 +176,43 @@ impl EventsQuery {
         let pairs = query_pairs(req)?;
         let mut query = Self::default();
         let mut organization = None;
-        let mut errors = Vec::new();
-        let time = |value: &str| OffsetDateTime::parse(value, &Rfc3339).ok();
-        for (name, value) in &pairs {
-            let error = |message: &str| FieldError::new(name.as_str(), message);
-            match name.as_str() {
-                "limit" => match value.parse::<u64>() {
-                    Ok(limit) if (1..=Paging::MAX_LIMIT).contains(&limit) => {
-                        query.limit = Some(limit)
-                    }
-                    _ => errors.push(error("must be a whole number from 1 to 1000")),
-                },
-                "cursor" => match value.parse::<Uuid>() {
-                    Ok(cursor) => query.cursor = Some(cursor),
-                    Err(_) => {
-                        errors.push(error("must be the cursor of a Link rel=\"next\" header"))
-                    }
-                },
-                "type" => match EventType::parse(value) {
-                    Ok(t) if query.types.contains(&t) => {}
-                    Ok(t) => query.types.push(t),
-                    Err(e) => errors.push(error(&e.to_string())),
-                },
-                "actor" if value == "admin" => {
-                    query.actor = Some(value.clone());
-                    query.actor_filter = Some(ActorFilter::PlatformAdmin);
-                }
-                "actor" => match value.parse::<Uuid>() {
-                    Ok(id) => {
-                        query.actor = Some(value.clone());
-                        query.actor_filter = Some(ActorFilter::Id(id));
-                    }
-                    Err(_) => errors.push(error("must be a user's or key's id, or admin")),
-                },
-                "from" => match time(value) {
-                    Some(at) => query.from = Some(at),
-                    None => errors.push(error(
-                        "must be a date and time such as 2026-11-01T00:00:00Z",
-                    )),
-                },
-                "to" => match time(value) {
-                    Some(at) => query.to = Some(at),
-                    None => errors.push(error(
-                        "must be a date and time such as 2026-11-30T23:59:59Z",
-                    )),
-                },
-                "organizationId" if allow_organization => match value.parse::<Uuid>() {
-                    Ok(id) => organization = Some(id),
-                    Err(_) => errors.push(error("must be an organization's id")),
-                },
-                other => errors.push(FieldError::new(other, "unknown query parameter")),
+        let window = LogWindow::parse(&pairs, |name, value| match name {
+            "type" => Some(
+                EventType::parse(value)
+                    .map(|t| {
+                        if !query.types.contains(&t) {
+                            query.types.push(t);
+                        }
+                    })
+                    .map_err(|e| e.to_string()),
+            ),
+            "actor" if value == "admin" => {
+                query.actor = Some(value.to_owned());
+                query.actor_filter = Some(ActorFilter::PlatformAdmin);
+                Some(Ok(()))
             }
-        }
-        if let (Some(from), Some(to)) = (query.from, query.to)
-            && from > to
-        {
-            errors.push(FieldError::new("from", "must not be after `to`"));
-        }
-        if errors.is_empty() {
-            Ok((query, organization))
-        } else {
-            Err(ApiError::Validation(errors))
-        }
+            "actor" => Some(
+                value
+                    .parse::<Uuid>()
+                    .map(|id| {
+                        query.actor = Some(value.to_owned());
+                        query.actor_filter = Some(ActorFilter::Id(id));
+                    })
+                    .map_err(|_| "must be a user's or key's id, or admin".to_owned()),
+            ),
+            "organizationId" if allow_organization => Some(
+                value
+                    .parse::<Uuid>()
+                    .map(|id| organization = Some(id))
+                    .map_err(|_| "must be an organization's id".to_owned()),
+            ),
+            _ => None,
+        })?;
+        query.limit = window.limit;
+        query.cursor = window.cursor;
+        query.from = window.from;
+        query.to = window.to;
+        Ok((query, organization))
     }
 
     /// The link to the page after `cursor`, with the same filters.
@@ -249,23 +223,24 @@ impl EventsQuery {
         limit: u64,
         cursor: Uuid,
     ) -> String {
-        let mut pairs = vec![("limit", limit.to_string()), ("cursor", cursor.to_string())];
-        for t in &self.types {
-            pairs.push(("type", t.as_str().to_owned()));
-        }
+        let mut filters: Vec<(&'static str, String)> = self
+            .types
+            .iter()
+            .map(|t| ("type", t.as_str().to_owned()))
+            .collect();
         if let Some(actor) = &self.actor {
-            pairs.push(("actor", actor.clone()));
-        }
-        for (name, at) in [("from", self.from), ("to", self.to)] {
-            if let Some(at) = at.and_then(|t| t.format(&Rfc3339).ok()) {
-                pairs.push((name, at));
-            }
+            filters.push(("actor", actor.clone()));
         }
         if let Some(org) = organization {
-            pairs.push(("organizationId", org.to_string()));
+            filters.push(("organizationId", org.to_string()));
         }
-        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        format!("<{path}?{query}>; rel=\"next\"")
+        let window = LogWindow {
+            limit: self.limit,
+            cursor: self.cursor,
+            from: self.from,
+            to: self.to,
+        };
+        window.next_link(path, limit, cursor, filters)
     }
 }
 

@@ -402,9 +402,26 @@ impl actix_web::FromRequest for EntriesQuery {
     }
 }
 
-impl EntriesQuery {
-    fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let mut query = Self::default();
+/// What every newest-first log takes besides its own filters: the page size, where the
+/// page starts, and a time window.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LogWindow {
+    pub(super) limit: Option<u64>,
+    pub(super) cursor: Option<Uuid>,
+    pub(super) from: Option<OffsetDateTime>,
+    pub(super) to: Option<OffsetDateTime>,
+}
+
+impl LogWindow {
+    /// Parses a log's query: these four parameters, and the log's own through `own`,
+    /// which answers `None` for a name it does not know, else whether its value is good.
+    /// Every bad or unknown parameter is named in one 422, and `from` must not be after
+    /// `to`.
+    pub(super) fn parse(
+        pairs: &[(String, String)],
+        mut own: impl FnMut(&str, &str) -> Option<Result<(), String>>,
+    ) -> Result<Self, ApiError> {
+        let mut window = Self::default();
         let mut errors = Vec::new();
         let time = |value: &str| OffsetDateTime::parse(value, &Rfc3339).ok();
         for (name, value) in pairs {
@@ -412,60 +429,57 @@ impl EntriesQuery {
             match name.as_str() {
                 "limit" => match value.parse::<u64>() {
                     Ok(limit) if (1..=Paging::MAX_LIMIT).contains(&limit) => {
-                        query.limit = Some(limit)
+                        window.limit = Some(limit)
                     }
                     _ => errors.push(error("must be a whole number from 1 to 1000")),
                 },
                 "cursor" => match value.parse::<Uuid>() {
-                    Ok(cursor) => query.cursor = Some(cursor),
+                    Ok(cursor) => window.cursor = Some(cursor),
                     Err(_) => {
                         errors.push(error("must be the cursor of a Link rel=\"next\" header"))
                     }
                 },
-                "cycle" => match parse_date(value) {
-                    Ok(date) => query.cycle = Some(date),
-                    Err(_) => errors.push(error("must be a date such as 2026-11-01")),
-                },
-                "category" => match tenantry_domain::UsageCategory::parse(value) {
-                    Ok(category) => query.category = Some(category),
-                    Err(e) => errors.push(error(&e.to_string())),
-                },
                 "from" => match time(value) {
-                    Some(at) => query.from = Some(at),
+                    Some(at) => window.from = Some(at),
                     None => errors.push(error(
                         "must be a date and time such as 2026-11-01T00:00:00Z",
                     )),
                 },
                 "to" => match time(value) {
-                    Some(at) => query.to = Some(at),
+                    Some(at) => window.to = Some(at),
                     None => errors.push(error(
                         "must be a date and time such as 2026-11-30T23:59:59Z",
                     )),
                 },
-                other => errors.push(FieldError::new(other, "unknown query parameter")),
+                other => match own(other, value) {
+                    None => errors.push(FieldError::new(other, "unknown query parameter")),
+                    Some(Err(message)) => errors.push(error(&message)),
+                    Some(Ok(())) => {}
+                },
             }
         }
-        if let (Some(from), Some(to)) = (query.from, query.to)
+        if let (Some(from), Some(to)) = (window.from, window.to)
             && from > to
         {
             errors.push(FieldError::new("from", "must not be after `to`"));
         }
         if errors.is_empty() {
-            Ok(query)
+            Ok(window)
         } else {
             Err(ApiError::Validation(errors))
         }
     }
 
-    /// The query string of the next page after `cursor`.
-    fn next_link(&self, path: &str, limit: u64, cursor: Uuid) -> String {
+    /// The `Link` to the page after `cursor`, with the log's own `filters` and this window.
+    pub(super) fn next_link(
+        &self,
+        path: &str,
+        limit: u64,
+        cursor: Uuid,
+        filters: Vec<(&'static str, String)>,
+    ) -> String {
         let mut pairs = vec![("limit", limit.to_string()), ("cursor", cursor.to_string())];
-        if let Some(cycle) = self.cycle {
-            pairs.push(("cycle", format_date(cycle)));
-        }
-        if let Some(category) = self.category {
-            pairs.push(("category", category.as_str().to_owned()));
-        }
+        pairs.extend(filters);
         for (name, at) in [("from", self.from), ("to", self.to)] {
             if let Some(at) = at.and_then(|t| t.format(&Rfc3339).ok()) {
                 pairs.push((name, at));
@@ -473,6 +487,51 @@ impl EntriesQuery {
         }
         let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
         format!("<{path}?{query}>; rel=\"next\"")
+    }
+}
+
+impl EntriesQuery {
+    fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let mut query = Self::default();
+        let window = LogWindow::parse(pairs, |name, value| match name {
+            "cycle" => Some(
+                parse_date(value)
+                    .map(|date| query.cycle = Some(date))
+                    .map_err(|_| "must be a date such as 2026-11-01".to_owned()),
+            ),
+            "category" => Some(
+                tenantry_domain::UsageCategory::parse(value)
+                    .map(|category| query.category = Some(category))
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        })?;
+        query.limit = window.limit;
+        query.cursor = window.cursor;
+        query.from = window.from;
+        query.to = window.to;
+        Ok(query)
+    }
+
+    fn window(&self) -> LogWindow {
+        LogWindow {
+            limit: self.limit,
+            cursor: self.cursor,
+            from: self.from,
+            to: self.to,
+        }
+    }
+
+    /// The query string of the next page after `cursor`.
+    fn next_link(&self, path: &str, limit: u64, cursor: Uuid) -> String {
+        let mut filters = Vec::new();
+        if let Some(cycle) = self.cycle {
+            filters.push(("cycle", format_date(cycle)));
+        }
+        if let Some(category) = self.category {
+            filters.push(("category", category.as_str().to_owned()));
+        }
+        self.window().next_link(path, limit, cursor, filters)
     }
 }
 
