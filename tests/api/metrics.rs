@@ -55,6 +55,15 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 async fn metrics_count_requests_usage_and_limits_without_ids() {
     let app = TestApp::spawn().await;
     let metrics = app.metrics();
+    let receiver = tenantry_tests::Receiver::start();
+    let (status, _) = app
+        .post(
+            "/webhook-endpoint",
+            ADMIN_TOKEN,
+            json!({"url": receiver.url, "eventTypes": ["user.created"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let ada = app.new_user("Ada").await;
     let org = app.create_organization(&ada.key, "Acme").await;
     let id = org["id"].as_str().unwrap();
@@ -80,12 +89,26 @@ async fn metrics_count_requests_usage_and_limits_without_ids() {
     let (status, _) = app.get("/no/such/path", ADMIN_TOKEN).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let text = reqwest::get(format!("{metrics}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    receiver
+        .wait_for(std::time::Duration::from_secs(10), |r| !r.is_empty())
+        .await;
+    // The attempt is counted once its outcome is recorded, just after the answer.
+    let scrape = || async {
+        reqwest::get(format!("{metrics}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let mut text = scrape().await;
+    for _ in 0..100 {
+        if text.contains("tenantry_webhook_deliveries_total{outcome=\"delivered\"}") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        text = scrape().await;
+    }
     let samples = parse(&text);
     let at_least = |name: &str, labels: &[(&str, &str)], min: f64| {
         let found = value(&samples, name, labels);
@@ -132,6 +155,11 @@ async fn metrics_count_requests_usage_and_limits_without_ids() {
     at_least("tenantry_db_pool_connections", &[("state", "idle")], 0.0);
     at_least("tenantry_db_pool_max_connections", &[], 1.0);
     at_least("tenantry_webhook_lag_seconds", &[], 0.0);
+    at_least(
+        "tenantry_webhook_deliveries_total",
+        &[("outcome", "delivered")],
+        1.0,
+    );
     at_least(
         "tenantry_build_info",
         &[("version", env!("CARGO_PKG_VERSION"))],
