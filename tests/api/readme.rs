@@ -2,13 +2,15 @@
 
 use tenantry_tests::{ADMIN_TOKEN, TestApp};
 
-/// The walk: the shell blocks of the README from "A walk through the API" to
-/// "Configuration", but the command that starts a server and the webhook registration
+/// The walk: the shell blocks of the README from "Walk through the API" to "Explore in
+/// Swagger UI", but the command that starts a server and the webhook registration
 /// (which needs a receiver on the internet).
 fn walk() -> String {
     let readme = include_str!("../../README.md");
-    let start = readme.find("## A walk through the API").expect("the walk");
-    let end = readme[start..].find("\n## Configuration").expect("its end") + start;
+    let start = readme
+        .find("### 3. Walk through the API")
+        .expect("the walk");
+    let end = readme[start..].find("\n### 4. Explore").expect("its end") + start;
     let mut script = String::new();
     for block in readme[start..end].split("```sh\n").skip(1) {
         let block = block.split("```").next().unwrap_or_default();

@@ -22,20 +22,60 @@ pub struct TestApp {
     pub database_url: String,
     /// Whether other tests use this database too (servers of another process).
     store_is_shared: bool,
-    /// The PostgreSQL server to drop this test's own database through, when done.
-    drop_through: Option<String>,
-    _dir: Option<tempfile::TempDir>,
+    /// The database made for this test, removed with it.
+    _database: Option<TestDatabase>,
 }
 
-impl Drop for TestApp {
-    /// A PostgreSQL database made for this test goes with it, whether the test passed or
-    /// failed (the SQLite file goes with its temporary directory).
+/// A database made for one test: a SQLite file in a temporary directory, or, when
+/// `TENANTRY_TEST_DATABASE_URL` names a PostgreSQL server, a new database there. It is
+/// removed when dropped, whether the test passed or failed.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub url: String,
+    /// The PostgreSQL server to drop the database through.
+    drop_through: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDatabase {
+    /// A new database on the test's database server (PostgreSQL when configured).
+    pub async fn new() -> Self {
+        match std::env::var("TENANTRY_TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => Self {
+                url: fresh_postgres_database(&admin_url).await,
+                drop_through: Some(admin_url),
+                _dir: tempfile::tempdir().expect("a temporary directory"),
+            },
+            _ => Self::sqlite(),
+        }
+    }
+
+    /// A new SQLite database, whatever the test's database server.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Self {
+            url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("tenantry.db").display()
+            ),
+            drop_through: None,
+            _dir: dir,
+        }
+    }
+
+    /// A directory removed with the database, for the test's other files.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some(admin_url) = self.drop_through.take() else {
             return;
         };
         let Some(name) = self
-            .database_url
+            .url
             .split('?')
             .next()
             .and_then(|base| base.rsplit('/').next())
@@ -43,7 +83,7 @@ impl Drop for TestApp {
         else {
             return;
         };
-        // Drop runs inside the test's runtime: do the work on a thread with its own.
+        // Drop may run inside the test's runtime: do the work on a thread with its own.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -71,25 +111,18 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], with the application state adjusted by `configure`.
     pub async fn spawn_with(configure: impl FnOnce(&mut AppState)) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let (url, drop_through) = match std::env::var("TENANTRY_TEST_DATABASE_URL") {
-            Ok(admin_url) if admin_url.starts_with("postgres") => {
-                (fresh_postgres_database(&admin_url).await, Some(admin_url))
-            }
-            _ => (
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("tenantry.db").display()
-                ),
-                None,
-            ),
-        };
-        let store = Store::connect(&StoreOptions::new(url.clone()))
+        Self::spawn_on_database(TestDatabase::new().await, configure).await
+    }
+
+    /// A server on `database`, which goes when the server does.
+    pub async fn spawn_on_database(
+        database: TestDatabase,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
+        let store = Store::connect(&StoreOptions::new(database.url.clone()))
             .await
             .expect("the database opens");
-        let mut app = Self::serve(store, url, Some(dir), configure);
-        app.drop_through = drop_through;
-        app
+        Self::serve(store, database.url.clone(), Some(database), configure)
     }
 
     /// A server already running at `address` (another process), on the database at
@@ -107,8 +140,7 @@ impl TestApp {
             store,
             database_url: database_url.to_owned(),
             store_is_shared: true,
-            drop_through: None,
-            _dir: None,
+            _database: None,
         }
     }
 
@@ -130,7 +162,7 @@ impl TestApp {
     fn serve(
         store: Store,
         database_url: String,
-        dir: Option<tempfile::TempDir>,
+        database: Option<TestDatabase>,
         configure: impl FnOnce(&mut AppState),
     ) -> Self {
         let mut state = AppState::new(store.clone());
@@ -169,8 +201,7 @@ impl TestApp {
             store,
             database_url,
             store_is_shared: false,
-            drop_through: None,
-            _dir: dir,
+            _database: database,
         }
     }
 

@@ -33,6 +33,8 @@ pub(crate) struct BenchOptions {
     /// A PostgreSQL server to run on as well (its URL, naming any database the bench may
     /// connect to in order to create its own).
     pub(crate) postgres: Option<String>,
+    /// Only time the move from SQLite to PostgreSQL (`tenantry export`, then `import`).
+    pub(crate) move_only: bool,
 }
 
 impl BenchOptions {
@@ -42,6 +44,7 @@ impl BenchOptions {
             seconds: 10,
             connections: 64,
             postgres: None,
+            move_only: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -66,8 +69,12 @@ impl BenchOptions {
                     }
                     options.postgres = Some((*url).to_owned());
                 }
+                "--move-only" => options.move_only = true,
                 other => return Err(format!("unknown option {other}")),
             }
+        }
+        if options.move_only && options.postgres.is_none() {
+            return Err("--move-only moves to PostgreSQL: name it with --postgres".into());
         }
         Ok(options)
     }
@@ -120,6 +127,12 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
     );
+    if options.move_only {
+        let admin_url = options.postgres.as_deref().unwrap_or_default();
+        eprintln!("bench: seeding {} organizations", options.orgs);
+        runtime.block_on(seed(&sqlite, options.orgs))?;
+        return moving(&runtime, &binaries, dir.path(), options, &sqlite, admin_url);
+    }
     report.push_str(&run_on(
         &runtime,
         &binaries,
@@ -129,12 +142,159 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         &sqlite,
     )?);
     if let Some(admin_url) = &options.postgres {
+        // The SQLite database, as the loads left it (usage, events, deliveries), moves.
+        report.push_str(&moving(
+            &runtime,
+            &binaries,
+            dir.path(),
+            options,
+            &sqlite,
+            admin_url,
+        )?);
         let url = runtime.block_on(fresh_postgres_database(admin_url))?;
         let result = run_on(&runtime, &binaries, dir.path(), options, "PostgreSQL", &url);
         runtime.block_on(drop_postgres_database(admin_url))?;
         report.push_str(&result?);
     }
     Ok(report)
+}
+
+/// Moving from SQLite to PostgreSQL must take less than this, each step, for 100,000
+/// organizations...
+const MOVE_TARGET: Duration = Duration::from_secs(60);
+/// ...and hold less than this much memory.
+const MOVE_TARGET_RSS_KIB: u64 = 200 * 1024;
+
+/// Runs `tenantry export` from the SQLite database, `tenantry import` into a new PostgreSQL
+/// database and `tenantry export` again from it: answers the section of the report with
+/// the time and peak memory of each step, and whether the two exports are identical.
+fn moving(
+    runtime: &tokio::runtime::Runtime,
+    binaries: &Binaries,
+    dir: &Path,
+    options: &BenchOptions,
+    sqlite: &str,
+    admin_url: &str,
+) -> Result<String, String> {
+    let postgres = runtime.block_on(fresh_postgres_database(admin_url))?;
+    let first = dir.join("export-sqlite.jsonl");
+    let second = dir.join("export-postgres.jsonl");
+    let steps = (|| {
+        eprintln!("bench: moving to PostgreSQL: export");
+        let export = run_measured(binaries, dir, sqlite, "export", &first)?;
+        eprintln!("bench: moving to PostgreSQL: import");
+        let import = run_measured(binaries, dir, &postgres, "import", &first)?;
+        run_measured(binaries, dir, &postgres, "export", &second)?;
+        Ok::<_, String>((export, import))
+    })();
+    runtime.block_on(drop_postgres_database(admin_url))?;
+    let (export, import) = steps?;
+    let size = std::fs::metadata(&first).map_err(|e| e.to_string())?.len();
+    let identical = files_equal(&first, &second)?;
+    let rows = std::fs::read(&first)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(2);
+    std::fs::remove_file(&first).ok();
+    std::fs::remove_file(&second).ok();
+    let verdict = |step: &Measured| {
+        // The targets are set for 100,000 organizations; scale them to this run.
+        let scale = options.orgs as f64 / 100_000.0;
+        let time_ok = step.elapsed.as_secs_f64() <= MOVE_TARGET.as_secs_f64() * scale.max(0.01);
+        let memory_ok = step
+            .peak_rss_kib
+            .is_some_and(|kib| kib < MOVE_TARGET_RSS_KIB);
+        if time_ok && memory_ok {
+            "met"
+        } else {
+            "missed"
+        }
+    };
+    let row = |name: &str, step: &Measured| {
+        format!(
+            "| {name} | {:.1} s | {} | {} |\n",
+            step.elapsed.as_secs_f64(),
+            step.peak_rss_kib.map_or_else(
+                || "?".to_owned(),
+                |kib| format!("{:.0} MB", kib as f64 / 1024.0)
+            ),
+            verdict(step)
+        )
+    };
+    Ok(format!(
+        "\n### Moving from SQLite to PostgreSQL\n\n{} organizations, {rows} rows, an export of {:.1} MB. Target: each step under 60 s and 200 MB for 100,000 organizations (time scaled to this run).\n\n| step | time | peak RSS | target |\n|---|---|---|---|\n{}{}\nExported again from PostgreSQL: {}.\n",
+        options.orgs,
+        size as f64 / 1e6,
+        row("tenantry export (SQLite)", &export),
+        row("tenantry import (PostgreSQL)", &import),
+        if identical {
+            "identical, byte for byte"
+        } else {
+            "DIFFERENT"
+        }
+    ))
+}
+
+#[derive(Debug)]
+struct Measured {
+    elapsed: Duration,
+    peak_rss_kib: Option<u64>,
+}
+
+/// Runs `tenantry <command> <path>` on `database`, polling its peak memory until it exits
+/// (the high-water mark only grows, so the last reading is the peak within one poll).
+fn run_measured(
+    binaries: &Binaries,
+    dir: &Path,
+    database: &str,
+    command: &str,
+    path: &Path,
+) -> Result<Measured, String> {
+    let started = Instant::now();
+    let mut child = Command::new(&binaries.tenantry)
+        .arg(command)
+        .arg(path)
+        .current_dir(dir)
+        .env("TENANTRY_DATABASE_URL", database)
+        .env("TENANTRY_LOG", "warn")
+        .env("TENANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("tenantry {command}: {e}"))?;
+    let mut peak = None;
+    let status = loop {
+        if let Some(kib) = peak_rss_kib(child.id()) {
+            peak = Some(kib);
+        }
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => break status,
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let elapsed = started.elapsed();
+    if !status.success() {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            pipe.read_to_string(&mut stderr).ok();
+        }
+        return Err(format!("tenantry {command} failed: {}", stderr.trim()));
+    }
+    Ok(Measured {
+        elapsed,
+        peak_rss_kib: peak,
+    })
+}
+
+fn files_equal(a: &Path, b: &Path) -> Result<bool, String> {
+    let lines = |p: &Path| {
+        std::fs::File::open(p)
+            .map(|file| std::io::BufReader::new(file).lines().map(Result::ok))
+            .map_err(|e| e.to_string())
+    };
+    Ok(lines(a)?.eq(lines(b)?))
 }
 
 #[derive(Debug)]
@@ -931,6 +1091,10 @@ mod tests {
         assert!(BenchOptions::parse(&["--orgs", "0"]).is_err());
         assert!(BenchOptions::parse(&["--postgres", "mysql://h/db"]).is_err());
         assert!(BenchOptions::parse(&["--fast"]).is_err());
+        assert!(
+            BenchOptions::parse(&["--move-only"]).is_err(),
+            "needs --postgres"
+        );
     }
 
     #[test]

@@ -29,9 +29,7 @@ pub(crate) fn parse_date(value: &str) -> Result<time::Date, InvalidValue> {
 /// The current time, to the microsecond (the precision every supported database keeps), so
 /// what a write answers equals what a later read shows.
 pub fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(now)
+    tenantry_storage::now()
 }
 
 /// Deserializes a field that may be absent but not `null`.

@@ -114,7 +114,7 @@ async fn round(
         Vec::new()
     } else {
         store
-            .claim_deliveries(OffsetDateTime::now_utc(), lease, room.min(CLAIM_BATCH))
+            .claim_deliveries(crate::common::now(), lease, room.min(CLAIM_BATCH))
             .await?
     };
     // Full batches mean more may be waiting; a trickle is taken by the next poll.
@@ -134,7 +134,7 @@ async fn round(
                 DeliveryOutcome::Failed { retry_at: None, .. } => "failed",
             });
             if let Err(error) = store
-                .finish_delivery(&delivery, &outcome, OffsetDateTime::now_utc())
+                .finish_delivery(&delivery, &outcome, crate::common::now())
                 .await
             {
                 // The lease runs out and the delivery is sent again: at least once.
@@ -157,7 +157,7 @@ async fn attempt(
         DeliveryOutcome::Failed {
             status,
             error,
-            retry_at: retry_after(attempts, jitter).map(|wait| OffsetDateTime::now_utc() + wait),
+            retry_at: retry_after(attempts, jitter).map(|wait| crate::common::now() + wait),
         }
     };
     if let WebhookHost::Address(address) = delivery.url.host()

@@ -17,6 +17,7 @@ mod members;
 mod organizations;
 mod revocations;
 pub mod trace;
+mod transfer;
 
 pub use api_keys::KeyFilter;
 pub use organizations::Created;
@@ -40,6 +41,7 @@ pub use error::StoreError;
 pub use events::{ActorFilter, EventFilter};
 pub use idempotency::{IdempotencyRecord, Replay, StoredResponse};
 pub use revocations::{Heard, Revocation, RevocationListener};
+pub use transfer::{TransferError, TransferSummary};
 pub use usage::{EntryFilter, NewUsage, Recorded};
 pub use webhooks::{ClaimedDelivery, DeliveryOutcome, WebhookEndpointChanges};
 
@@ -105,6 +107,14 @@ impl<T> Page<T> {
         };
         Self { items, next }
     }
+}
+
+/// The current time, to the microsecond (the precision every supported database keeps), so
+/// that what a write answers equals what a later read shows, on any database.
+pub fn now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
 }
 
 /// A pooled connection idle this long is pinged before it is handed out.

@@ -318,7 +318,7 @@ impl Store {
                             status: Set(PENDING.to_owned()),
                             attempts: Set(0),
                             next_attempt_at: Set(Some(*occurred_at)),
-                            created_at: Set(OffsetDateTime::now_utc()),
+                            created_at: Set(crate::now()),
                             ..Default::default()
                         });
                     }

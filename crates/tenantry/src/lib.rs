@@ -2,6 +2,7 @@
 
 pub mod settings;
 pub mod telemetry;
+pub mod transfer;
 
 use std::net::TcpListener;
 
@@ -58,7 +59,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         Some(token) => {
             // A configured token replaces a generated or rotated one, which stops working.
             for id in store.admin_keys_named(&ADMIN_TOKEN_KEYS).await? {
-                let now = time::OffsetDateTime::now_utc();
+                let now = tenantry_http::common::now();
                 match store
                     .revoke_api_key(id, Actor::PlatformAdmin(None), now)
                     .await
@@ -175,7 +176,7 @@ pub async fn rotate_admin_token(settings: &Settings) -> Result<String, StartErro
     let previous = store.admin_keys_named(&ADMIN_TOKEN_KEYS).await?;
     let token = make_admin_key(&store, ROTATED_ADMIN_KEY).await?;
     for id in previous {
-        let now = time::OffsetDateTime::now_utc();
+        let now = tenantry_http::common::now();
         match store
             .revoke_api_key(id, Actor::PlatformAdmin(None), now)
             .await
@@ -203,7 +204,7 @@ async fn make_admin_key(store: &Store, name: &str) -> Result<String, StartError>
         name: TextLine::api_key_name(name).map_err(|e| StartError::Token(e.to_string()))?,
         prefix: secret.prefix(),
         scope: ApiKeyScope::PlatformAdmin,
-        created_at: time::OffsetDateTime::now_utc(),
+        created_at: tenantry_http::common::now(),
         revoked_at: None,
     };
     // Tenantry itself makes it: the platform admin acting through no key yet.

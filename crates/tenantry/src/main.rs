@@ -41,6 +41,21 @@ enum Command {
         /// Where to write the copy; it must not exist.
         path: PathBuf,
     },
+    /// Write every record (users, organizations with their logos, members, key hashes,
+    /// workspaces, usage, events, webhook endpoints) as JSON Lines, from one consistent
+    /// snapshot, while the server may be serving. The file holds key hashes and webhook
+    /// secrets: keep it as safe as the database.
+    Export {
+        /// Where to write the export (a new file, made readable by its owner only), or `-`
+        /// for standard output.
+        path: PathBuf,
+    },
+    /// Load an export into this configuration's database, which must be new (no rows),
+    /// in one transaction: an export that is cut short or does not load changes nothing.
+    Import {
+        /// The export to read, or `-` for standard input.
+        path: PathBuf,
+    },
     /// The platform admin token.
     AdminToken {
         #[command(subcommand)]
@@ -79,7 +94,11 @@ async fn main() -> ExitCode {
             };
         }
     };
-    if let Err(error) = telemetry::init(&settings.log, settings.log_format) {
+    let log_to = match cli.command {
+        Command::Serve => telemetry::LogTo::Stdout,
+        _ => telemetry::LogTo::Stderr,
+    };
+    if let Err(error) = telemetry::init(&settings.log, settings.log_format, log_to) {
         eprintln!("tenantry: {error}");
         return ExitCode::FAILURE;
     }
@@ -88,6 +107,8 @@ async fn main() -> ExitCode {
         Command::Migrate { status } => migrate(&settings, status).await,
         Command::Check => check(&settings).await,
         Command::Backup { path } => backup(&settings, &path).await,
+        Command::Export { path } => export(&settings, &path).await,
+        Command::Import { path } => import(&settings, &path).await,
         Command::AdminToken {
             command: AdminTokenCommand::Rotate,
         } => rotate(&settings).await,
@@ -192,6 +213,59 @@ async fn backup(settings: &Settings, path: &std::path::Path) -> ExitCode {
     match store.backup_to(path).await {
         Ok(()) => {
             println!("copied the database to {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+/// `-` as a path: standard input or output.
+fn is_standard_stream(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+async fn export(settings: &Settings, path: &std::path::Path) -> ExitCode {
+    let options = tenantry::store_options(settings);
+    let store = match tenantry_storage::Store::connect_without_migrating(&options).await {
+        Ok(store) => store,
+        Err(error) => return fail(error),
+    };
+    if is_standard_stream(path) {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        return match store.export(&mut out).await {
+            Ok(summary) => {
+                eprintln!("exported {summary}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(error),
+        };
+    }
+    match tenantry::transfer::export_to_file(&store, path).await {
+        Ok(summary) => {
+            eprintln!("exported {summary} to {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+async fn import(settings: &Settings, path: &std::path::Path) -> ExitCode {
+    let options = tenantry::store_options(settings);
+    let input: Box<dyn std::io::BufRead> = if is_standard_stream(path) {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(path) {
+            Ok(file) => Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            Err(error) => return fail(format!("cannot read {}: {error}", path.display())),
+        }
+    };
+    let store = match tenantry_storage::Store::connect(&options).await {
+        Ok(store) => store,
+        Err(error) => return fail(error),
+    };
+    match store.import(input).await {
+        Ok(summary) => {
+            eprintln!("imported {summary}");
             ExitCode::SUCCESS
         }
         Err(error) => fail(error),

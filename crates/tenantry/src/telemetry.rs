@@ -5,16 +5,36 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::settings::LogFormat;
 
-pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
+/// Where log lines go: the server logs to standard output; the other commands log to
+/// standard error, keeping standard output for what they print (an export, a report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTo {
+    Stdout,
+    Stderr,
+}
+
+pub fn init(filter: &str, format: LogFormat, to: LogTo) -> Result<(), String> {
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| format!("TENANTRY_LOG is not a valid tracing filter: {e}"))?;
+    let (writer, terminal) = match to {
+        LogTo::Stdout => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
+        LogTo::Stderr => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_writer(writer)
+        .with_ansi(terminal);
     let result = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder

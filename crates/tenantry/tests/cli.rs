@@ -5,6 +5,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+use tenantry_tests::{ADMIN_TOKEN, Receiver, TestApp, TestDatabase, data_url, png_bytes};
+
 fn tenantry(dir: &Path, database: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
     command
@@ -228,4 +231,296 @@ async fn rotating_the_admin_token_retires_the_old_one_and_a_configured_one_retir
     let server = serve(dir.path(), &db, &[("TENANTRY_ADMIN_TOKEN", configured)]).await;
     assert_eq!(status_with(&server, configured).await, 200);
     assert_eq!(status_with(&server, &second).await, 401);
+}
+
+/// Reads `path` as the platform admin (or as `key`): the status and the body, parsed when
+/// JSON (key order aside: PostgreSQL's JSONB keeps its own), else as bytes.
+async fn answer(app: &TestApp, path: &str, key: &str) -> (u16, Result<Value, Vec<u8>>) {
+    let response = app
+        .request(reqwest::Method::GET, path, key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap().to_vec();
+    (status, serde_json::from_slice(&bytes).map_err(|_| bytes))
+}
+
+/// Fills a SQLite database through the API with one of every kind of record.
+async fn populated(source: &TestApp) -> (Vec<(String, String)>, Receiver) {
+    let receiver = Receiver::start();
+    let (status, endpoint) = source
+        .post(
+            "/webhook-endpoint",
+            ADMIN_TOKEN,
+            json!({"url": receiver.url, "eventTypes": [], "description": "billing"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let endpoint = endpoint["id"].as_str().unwrap().to_owned();
+    let ada = source.new_user("Ada").await;
+    let bob = source.new_user("Bob").await;
+    let acme = source.create_organization(&ada.key, "Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let beta = source.create_organization(&ada.key, "Beta").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    source.add_member(&acme, &bob.id, "member").await;
+    let org_key = source.organization_key(&ada.key, &acme).await;
+    let (status, body) = source
+        .patch(
+            &format!("/v1/organizations/{acme}"),
+            ADMIN_TOKEN,
+            json!({"logo": data_url("image/png", &png_bytes())}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Keys in an order PostgreSQL's JSONB does not keep.
+    let changed = source
+        .request(reqwest::Method::PATCH, "/v1/organizations", &ada.key)
+        .header("X-Organization-Id", &acme)
+        .json(&json!({"metadata": {"zeta": 1, "alpha": {"b": [2, {"y": 1, "x": 0}], "a": null}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "{:?}", changed.text().await);
+    let (status, body) = source
+        .post(
+            &format!("/organization/{acme}/workspace"),
+            &ada.key,
+            json!({"name": "Lab"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let used = source
+        .request(
+            reqwest::Method::POST,
+            &format!("/organization/{acme}/usage"),
+            &ada.key,
+        )
+        .header("Idempotency-Key", "job-1")
+        .json(&json!({"credits": 10, "category": "compute"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 200);
+    let entry = used.json::<Value>().await.unwrap()["entryId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = source
+        .post(
+            &format!("/organization/{acme}/usage/{entry}/refund"),
+            &ada.key,
+            json!({"credits": 4}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        source
+            .delete(&format!("/organization/{beta}"), &ada.key)
+            .await
+            .0,
+        204
+    );
+    // Every event delivered, so that no delivery changes while the answers are compared.
+    receiver
+        .wait_for(Duration::from_secs(10), |got| got.len() >= 8)
+        .await;
+    let mut delivered = false;
+    for _ in 0..200 {
+        let (_, deliveries) = source
+            .get(
+                &format!("/webhook-endpoint/{endpoint}/deliveries?limit=100"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        let deliveries = deliveries.as_array().unwrap();
+        if !deliveries.is_empty() && deliveries.iter().all(|d| d["status"] == "delivered") {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(delivered, "every delivery is made");
+
+    let admin = ADMIN_TOKEN.to_owned();
+    let reads = [
+        ("/organization/list".to_owned(), admin.clone()),
+        (format!("/organization/{acme}"), admin.clone()),
+        (format!("/v1/organizations/{acme}"), admin.clone()),
+        (format!("/organization/{acme}/logo"), admin.clone()),
+        (format!("/organization/{acme}/member/list"), admin.clone()),
+        (
+            format!("/organization/{acme}/workspace/list"),
+            admin.clone(),
+        ),
+        (format!("/organization/{acme}/usage"), admin.clone()),
+        (format!("/organization/{acme}/usage/entries"), admin.clone()),
+        (format!("/organization/{acme}/entitlements"), admin.clone()),
+        ("/events?limit=100".to_owned(), admin.clone()),
+        (format!("/events?organizationId={beta}"), admin.clone()),
+        ("/webhook-endpoint/list".to_owned(), admin.clone()),
+        (format!("/webhook-endpoint/{endpoint}"), admin.clone()),
+        (
+            format!("/webhook-endpoint/{endpoint}/deliveries?limit=100"),
+            admin.clone(),
+        ),
+        // The keys still open the same doors.
+        ("/user/me".to_owned(), ada.key.clone()),
+        ("/api-key/list".to_owned(), ada.key.clone()),
+        ("/organization/list".to_owned(), bob.key.clone()),
+        ("/v1/organizations".to_owned(), org_key),
+    ];
+    (reads.into_iter().collect(), receiver)
+}
+
+fn export_file(dir: &Path, database: &str, name: &str) -> (std::path::PathBuf, Output) {
+    let path = dir.join(name);
+    let output = tenantry(dir, database, &["export", path.to_str().unwrap()], &[]);
+    (path, output)
+}
+
+#[tokio::test]
+async fn a_database_moves_by_export_and_import_and_reads_the_same() {
+    // From SQLite to the tests' database (PostgreSQL when configured).
+    let source = TestApp::spawn_on_database(TestDatabase::sqlite(), |_| {}).await;
+    let (reads, _receiver) = populated(&source).await;
+    let mut before = Vec::new();
+    for (path, key) in &reads {
+        before.push(answer(&source, path, key).await);
+    }
+
+    let target = TestDatabase::new().await;
+    let dir = target.dir().to_owned();
+    // Exported while the source serves.
+    let (first, exported) = export_file(&dir, &source.database_url, "first.jsonl");
+    assert!(exported.status.success(), "{}", text(&exported));
+    assert!(
+        text(&exported).contains("organizations 1,"),
+        "{}",
+        text(&exported)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&first).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "an export is readable by its owner only");
+    }
+    let imported = tenantry(&dir, &target.url, &["import", first.to_str().unwrap()], &[]);
+    assert!(imported.status.success(), "{}", text(&imported));
+    let (second, exported) = export_file(&dir, &target.url, "second.jsonl");
+    assert!(exported.status.success(), "{}", text(&exported));
+    let (first, second) = (
+        std::fs::read_to_string(first).unwrap(),
+        std::fs::read_to_string(second).unwrap(),
+    );
+    assert!(first.lines().count() > 30, "{first}");
+    if first != second {
+        let differ: Vec<_> = first
+            .lines()
+            .zip(second.lines())
+            .filter(|(a, b)| a != b)
+            .take(3)
+            .collect();
+        panic!("the two exports differ: {differ:#?}");
+    }
+
+    let moved = TestApp::spawn_on_database(target, |_| {}).await;
+    for ((path, key), before) in reads.iter().zip(before) {
+        assert_eq!(
+            answer(&moved, path, key).await,
+            before,
+            "GET {path} answers the same"
+        );
+    }
+    // New rows get new ids (PostgreSQL's sequences continue after the imported ones).
+    let carol = moved.new_user("Carol").await;
+    let org = moved.create_organization(&carol.key, "Gamma").await;
+    assert_eq!(org["name"], "Gamma");
+}
+
+#[tokio::test]
+async fn an_import_refuses_what_is_not_a_whole_export_and_changes_nothing() {
+    let source = TestApp::spawn_on_database(TestDatabase::sqlite(), |_| {}).await;
+    let ada = source.new_user("Ada").await;
+    for name in ["Acme", "Beta", "Gamma"] {
+        source.create_organization(&ada.key, name).await;
+    }
+    let target = TestDatabase::new().await;
+    let dir = target.dir().to_owned();
+    let (export, output) = export_file(&dir, &source.database_url, "export.jsonl");
+    assert!(output.status.success(), "{}", text(&output));
+    let whole = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+
+    let import = |name: &str, content: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        tenantry(&dir, &target.url, &["import", path.to_str().unwrap()], &[])
+    };
+    let refused = |output: &Output, says: &str| {
+        assert!(!output.status.success(), "{}", text(output));
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    };
+
+    refused(
+        &import("notes.txt", "name,plan\nAcme,pro\n".into()),
+        "not a Tenantry export",
+    );
+    refused(
+        &import("empty.jsonl", String::new()),
+        "not a Tenantry export",
+    );
+    // Cut short: the last rows and the end line are missing.
+    refused(
+        &import("cut.jsonl", lines[..lines.len() - 2].join("\n")),
+        "cut short",
+    );
+    // A row that is not one of the table's: where it is.
+    let mut broken = lines.clone();
+    let bad_row = r#"{"table":"users","row":{"id":"x"}}"#;
+    broken.insert(1, bad_row);
+    refused(&import("broken.jsonl", broken.join("\n")), "line 2");
+    // Another schema.
+    let other = whole.replacen("\"schema\":\"m", "\"schema\":\"x", 1);
+    refused(&import("other.jsonl", other), "schema");
+
+    // Nothing of any of them stayed: the whole export still loads, once.
+    let loaded = tenantry(
+        &dir,
+        &target.url,
+        &["import", export.to_str().unwrap()],
+        &[],
+    );
+    assert!(loaded.status.success(), "{}", text(&loaded));
+    assert!(
+        text(&loaded).contains("organizations 3"),
+        "{}",
+        text(&loaded)
+    );
+    refused(
+        &tenantry(
+            &dir,
+            &target.url,
+            &["import", export.to_str().unwrap()],
+            &[],
+        ),
+        "not empty",
+    );
+    // An export never overwrites.
+    refused(
+        &tenantry(
+            &dir,
+            &source.database_url,
+            &["export", export.to_str().unwrap()],
+            &[],
+        ),
+        "exists already",
+    );
 }

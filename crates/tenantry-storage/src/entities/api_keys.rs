@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[sea_orm(table_name = "api_keys")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -15,7 +16,9 @@ pub struct Model {
     pub scope: String,
     pub user_id: Option<i64>,
     pub organization_id: Option<i64>,
+    #[serde(with = "crate::transfer::wire::timestamp")]
     pub created_at: TimeDateTimeWithTimeZone,
+    #[serde(with = "crate::transfer::wire::timestamp_option")]
     pub revoked_at: Option<TimeDateTimeWithTimeZone>,
 }
 

@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[sea_orm(table_name = "idempotency_keys")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -11,6 +12,7 @@ pub struct Model {
     pub response_status: i32,
     pub response_body: String,
     pub response_headers: String,
+    #[serde(with = "crate::transfer::wire::timestamp")]
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[sea_orm(table_name = "memberships")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -8,6 +9,7 @@ pub struct Model {
     pub organization_id: i64,
     pub user_id: i64,
     pub role: String,
+    #[serde(with = "crate::transfer::wire::timestamp")]
     pub joined_at: TimeDateTimeWithTimeZone,
 }
 

@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[sea_orm(table_name = "usage_entries")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -10,12 +11,14 @@ pub struct Model {
     pub organization_id: i64,
     pub credits: i64,
     pub category: String,
+    #[serde(with = "crate::transfer::wire::date")]
     pub cycle_start: TimeDate,
     pub actor_kind: String,
     pub actor_id: Option<Uuid>,
     pub idempotency_key: Option<String>,
     pub refund_of: Option<i64>,
     pub refunded: i64,
+    #[serde(with = "crate::transfer::wire::timestamp")]
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

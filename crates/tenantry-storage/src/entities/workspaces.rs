@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[sea_orm(table_name = "workspaces")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -9,6 +10,7 @@ pub struct Model {
     pub public_id: Uuid,
     pub organization_id: i64,
     pub name: String,
+    #[serde(with = "crate::transfer::wire::timestamp")]
     pub created_at: TimeDateTimeWithTimeZone,
 }
 
