@@ -410,6 +410,63 @@ fn every_request_body_is_closed() {
     }
 }
 
+/// What Swagger UI shows and executes: every JSON body has an example of its own (not one
+/// generated from the schema, with placeholder ids and every optional field), every error
+/// status an example with that status, every path parameter a note on what to paste, and
+/// no `null` where OpenAPI wants a list (Swagger UI fails to execute such an operation).
+#[test]
+fn every_operation_shows_examples_that_fit_it() {
+    let document = tenantry_http::openapi_document();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let context = format!("{method} {path}");
+            for key in ["parameters", "requestBody", "responses"] {
+                assert!(
+                    operation.get(key).is_none_or(|v| !v.is_null()),
+                    "{context}: {key} is null"
+                );
+            }
+            if let Some(media) = operation.pointer("/requestBody/content/application~1json") {
+                assert!(media.get("example").is_some(), "{context}: no body example");
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Some(media) = response.pointer("/content/application~1problem+json") else {
+                    continue;
+                };
+                let examples: Vec<&Value> = match (media.get("example"), media.get("examples")) {
+                    (Some(one), None) => vec![one],
+                    (None, Some(named)) => named
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .map(|e| &e["value"])
+                        .collect(),
+                    _ => panic!("{context} {status}: no example"),
+                };
+                for example in examples {
+                    assert_eq!(
+                        example["status"].to_string(),
+                        *status,
+                        "{context} {status}: {example}"
+                    );
+                    assert!(example["type"].as_str().unwrap().starts_with("/problems/"));
+                }
+            }
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "path" {
+                    assert!(
+                        parameter["description"]
+                            .as_str()
+                            .is_some_and(|d| d.contains("Paste")),
+                        "{context}: {} says not what to paste",
+                        parameter["name"]
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The pattern the document gives at `pointer`, as a regex.
 fn pattern_at(pointer: &str) -> regex::Regex {
     let document = tenantry_http::openapi_document();

@@ -228,6 +228,65 @@ impl ApiError {
         }
     }
 
+    /// One error of each kind a client may meet, as an example for the OpenAPI document
+    /// (each documented error status shows its own). Built from the same table as real
+    /// answers, so an example cannot drift from what the server sends.
+    pub fn examples() -> Vec<(&'static str, Self)> {
+        vec![
+            (
+                "malformed",
+                Self::BadRequest("the body is not valid JSON: EOF while parsing an object at line 1 column 1".into()),
+            ),
+            (
+                "no-key",
+                Self::Unauthorized(
+                    "an API key is required: send `Authorization: Bearer <key>`".into(),
+                ),
+            ),
+            (
+                "forbidden",
+                Self::Forbidden {
+                    detail: "only the platform admin may change plan".into(),
+                    fields: vec![FieldError::new("plan", "only the platform admin may change it")],
+                },
+            ),
+            (
+                "credits",
+                Self::PaymentRequired(
+                    "the organization has no credits left this cycle: 0 of 1000 remain, 25 were asked".into(),
+                ),
+            ),
+            ("not-found", Self::not_found("the organization")),
+            (
+                "conflict",
+                Self::Conflict("an organization with this domain exists already".into()),
+            ),
+            (
+                "inactive",
+                Self::OrganizationInactive(
+                    "the organization is inactive: it records no usage".into(),
+                ),
+            ),
+            ("stale", Self::PreconditionFailed),
+            ("too-large", Self::PayloadTooLarge(1 << 20)),
+            (
+                "media-type",
+                Self::UnsupportedMediaType(
+                    "the body must be sent as Content-Type: application/json".into(),
+                ),
+            ),
+            (
+                "invalid",
+                Self::Validation(vec![
+                    FieldError::new("email", "must be an email address such as ada@example.com"),
+                    FieldError::new("name", "must not be empty"),
+                ]),
+            ),
+            ("rate-limited", Self::RateLimited { retry_after: 42 }),
+            ("unavailable", Self::Unavailable(None)),
+        ]
+    }
+
     pub fn problem(&self) -> Problem {
         let kind = self.kind();
         let errors = match self {

@@ -107,12 +107,268 @@ fn refine(document: &mut Value) {
         document["components"]["schemas"][name] = schema;
     }
     document["webhooks"] = crate::webhook_docs::webhooks();
+    error_examples(document);
+    request_examples(document);
+    path_parameter_notes(document);
     for (pointer, keywords) in rules() {
         let target = document
             .pointer_mut(pointer)
             .unwrap_or_else(|| panic!("no schema at {pointer}"));
         for (key, value) in keywords.as_object().expect("rules are objects") {
             target[key.as_str()] = value.clone();
+        }
+    }
+}
+
+/// The example body of each operation that takes one, written to succeed as it is in
+/// Swagger UI on a server the README's walk has run on (fresh names and emails; ids to
+/// paste are named in the parameters' descriptions). `example` on the media type wins over
+/// what Swagger UI would generate from the schema (random strings, every optional field,
+/// placeholder ids that answer 404).
+fn request_example_table() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "post",
+            "/user",
+            json!({"email": "grace@example.com", "name": "Grace Hopper"}),
+        ),
+        ("post", "/api-key", json!({"name": "CI runner"})),
+        (
+            "post",
+            "/organization",
+            json!({"organizationName": "Globex"}),
+        ),
+        (
+            "put",
+            "/organization/{organization_id}",
+            json!({"organizationName": "Acme Corporation"}),
+        ),
+        (
+            "patch",
+            "/organization/{organization_id}/max-overages",
+            json!({"maxOverages": 500}),
+        ),
+        (
+            "post",
+            "/organization/{organization_id}/member",
+            json!({"userId": PASTE_USER, "role": "member"}),
+        ),
+        (
+            "patch",
+            "/organization/{organization_id}/member/{user_id}",
+            json!({"role": "admin"}),
+        ),
+        (
+            "post",
+            "/organization/{organization_id}/usage",
+            json!({"credits": 25, "category": "search"}),
+        ),
+        (
+            "post",
+            "/organization/{organization_id}/usage/{entry_id}/refund",
+            json!({"credits": 5}),
+        ),
+        (
+            "post",
+            "/organization/{organization_id}/workspace",
+            json!({"name": "Research"}),
+        ),
+        (
+            "patch",
+            "/v1/organizations",
+            json!({"organization_name": "Acme Corporation"}),
+        ),
+        (
+            "patch",
+            "/v1/organizations/{id}",
+            // A one-pixel PNG, in indigo.
+            json!({"name": "Acme Inc.", "logo": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGPwd3v6HwAE3AJ6zM4FjgAAAABJRU5ErkJggg=="}),
+        ),
+        (
+            "post",
+            "/webhook-endpoint",
+            json!({
+                "url": "http://127.0.0.1:8000/tenantry",
+                "eventTypes": ["organization.updated", "member.added"],
+                "description": "the README's receiver"
+            }),
+        ),
+        (
+            "patch",
+            "/webhook-endpoint/{endpoint_id}",
+            json!({"description": "billing"}),
+        ),
+    ]
+}
+
+/// The user id in the example of adding a member: a placeholder the parameter's description
+/// says to replace.
+const PASTE_USER: &str = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e10";
+
+fn request_examples(document: &mut Value) {
+    for (method, path, example) in request_example_table() {
+        let pointer = format!(
+            "/paths/{}/{method}/requestBody/content/application~1json",
+            path.replace('~', "~0").replace('/', "~1")
+        );
+        let media = document
+            .pointer_mut(&pointer)
+            .unwrap_or_else(|| panic!("no JSON request body at {method} {path}"));
+        media["example"] = example;
+    }
+    let notes = [
+        (
+            "/paths/~1organization~1{organization_id}~1member/post/description",
+            "In the example, replace `userId` with the `id` of a user who is not a member yet (such as the one the example of `POST /user` makes).",
+        ),
+        (
+            "/paths/~1webhook-endpoint/post/description",
+            "The example registers the README's receiver on this machine, which a server started with `TENANTRY_WEBHOOK_ALLOW_PRIVATE=true` accepts; otherwise name a receiver on the internet.",
+        ),
+    ];
+    for (pointer, note) in notes {
+        let Some(Value::String(description)) = document.pointer_mut(pointer) else {
+            panic!("no description at {pointer}");
+        };
+        description.push_str("\n\n");
+        description.push_str(note);
+    }
+}
+
+/// What to paste into each path parameter: its example is a placeholder (an id of this
+/// server's cannot be known in advance), so the description says whose id goes there.
+fn path_parameter_notes(document: &mut Value) {
+    let notes = [
+        (
+            "organization_id",
+            "Paste the `id` of an organization you belong to (the README walk's `$ORG`).",
+        ),
+        (
+            "id",
+            "Paste the `id` of an organization you belong to (the README walk's `$ORG`).",
+        ),
+        (
+            "user_id",
+            "Paste the `id` of a member (the README walk's `$BOB`).",
+        ),
+        (
+            "key_id",
+            "Paste the `id` of a key (from `GET /api-key/list`).",
+        ),
+        (
+            "entry_id",
+            "Paste the `entryId` a usage call answered (the README walk's `$ENTRY`).",
+        ),
+        (
+            "workspace_id",
+            "Paste the `id` of a workspace (from its `…/workspace/list`).",
+        ),
+        (
+            "endpoint_id",
+            "Paste the `id` of a webhook endpoint (from `GET /webhook-endpoint/list`).",
+        ),
+        (
+            "delivery_id",
+            "Paste the `id` of a delivery (from the endpoint's `…/deliveries`).",
+        ),
+    ];
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            // `get_mut`, not indexing: indexing a missing key would add it as `null`.
+            let Some(parameters) = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for parameter in parameters {
+                if parameter["in"] != "path" {
+                    continue;
+                }
+                let Some((_, note)) = notes.iter().find(|(name, _)| parameter["name"] == *name)
+                else {
+                    panic!(
+                        "path parameter {} has no note on what to paste",
+                        parameter["name"]
+                    );
+                };
+                let description = parameter["description"].as_str().unwrap_or_default();
+                parameter["description"] = if description.is_empty() {
+                    Value::String((*note).to_owned())
+                } else {
+                    Value::String(format!(
+                        "{} {note}",
+                        description.trim_end_matches('.').to_owned() + "."
+                    ))
+                };
+            }
+        }
+    }
+}
+
+/// Gives every documented error status its own example (Swagger UI would otherwise show the
+/// problem schema's one example under every status): the examples of [`ApiError::examples`]
+/// whose status it is, named when there are several.
+fn error_examples(document: &mut Value) {
+    let examples: Vec<(&str, u16, Value)> = crate::error::ApiError::examples()
+        .into_iter()
+        .map(|(name, error)| {
+            let problem = error.problem();
+            let status = problem.status;
+            (
+                name,
+                status,
+                serde_json::to_value(problem).expect("a problem serializes"),
+            )
+        })
+        .collect();
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Some(media) = response
+                    .pointer_mut("/content/application~1problem+json")
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                let mine: Vec<_> = examples
+                    .iter()
+                    .filter(|(_, s, _)| s.to_string() == *status)
+                    .collect();
+                match mine.as_slice() {
+                    [] => {}
+                    [(_, _, only)] => {
+                        media.insert("example".into(), only.clone());
+                    }
+                    several => {
+                        let named = several
+                            .iter()
+                            .map(|(name, _, value)| ((*name).to_owned(), json!({"value": value})))
+                            .collect();
+                        media.insert("examples".into(), Value::Object(named));
+                    }
+                }
+            }
         }
     }
 }
