@@ -174,3 +174,47 @@ async fn metrics_count_requests_usage_and_limits_without_ids() {
     }
     assert!(!text.contains(id) && !text.contains(&ada.id));
 }
+
+#[tokio::test]
+async fn requests_that_found_no_free_connection_are_counted() {
+    // One connection, and little patience: 400 concurrent requests queue for it longer
+    // than 50 ms in all, and the last ones give up.
+    // On SQLite whatever the tests' database: the pool is sqlx's on both, and a PostgreSQL
+    // connection takes longer to open than the patience given here.
+    let database = tenantry_tests::TestDatabase::sqlite();
+    let mut options = tenantry_storage::StoreOptions::new(database.url.clone());
+    options.max_connections = 1;
+    options.acquire_timeout = std::time::Duration::from_millis(50);
+    let app = TestApp::spawn_on(options, |_| {}).await;
+    let metrics = app.metrics();
+    let requests = (0..400).map(|_| app.get("/organization/list", ADMIN_TOKEN));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert!(
+        refused > 0,
+        "some of 400 requests waited over 50 ms: {statuses:?}"
+    );
+    let text = reqwest::get(format!("{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = value(
+        &parse(&text),
+        "tenantry_db_pool_acquire_timeouts_total",
+        &[],
+    );
+    assert!(
+        counted.is_some_and(|n| n >= 1.0),
+        "{counted:?} timeouts counted, {refused} answered 503\n{text}"
+    );
+    drop(database);
+}

@@ -316,7 +316,12 @@ impl ResponseError for ApiError {
             Self::Internal(cause) => {
                 tracing::error!(error = %cause, cause = ?cause, "request failed")
             }
-            Self::Unavailable(cause) => tracing::warn!(cause = ?cause, "service unavailable"),
+            Self::Unavailable(cause) => {
+                if cause.as_ref().is_some_and(StoreError::is_pool_timeout) {
+                    crate::metrics::pool_timeout();
+                }
+                tracing::warn!(cause = ?cause, "service unavailable")
+            }
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());

@@ -126,6 +126,16 @@ pub(crate) fn webhook(outcome: &'static str) {
     counter!("tenantry_webhook_deliveries_total", "outcome" => outcome).increment(1);
 }
 
+/// A request answered 503 because no database connection came free within
+/// `TENANTRY_DATABASE_ACQUIRE_TIMEOUT_MS`. (The pool reports no wait times: its `in_use`
+/// gauge at its maximum, and this count, say it is too small.)
+pub(crate) fn pool_timeout() {
+    if !enabled() {
+        return;
+    }
+    counter!("tenantry_db_pool_acquire_timeouts_total").increment(1);
+}
+
 /// Sets the gauges read at scrape time: the database pool, Redis, the webhook backlog.
 async fn refresh(state: &AppState) {
     if let Some((size, idle)) = state.store.pool_status() {

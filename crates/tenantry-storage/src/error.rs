@@ -63,6 +63,22 @@ fn is_unavailable(error: &DbErr) -> bool {
 }
 
 impl StoreError {
+    /// Whether no pooled connection came free within the acquire timeout: the pool is too
+    /// small for the load (or the database too slow).
+    pub fn is_pool_timeout(&self) -> bool {
+        use sea_orm::sqlx::Error as Sqlx;
+        match self {
+            Self::Unavailable(DbErr::ConnectionAcquire(
+                sea_orm::error::ConnAcquireErr::Timeout,
+            )) => true,
+            Self::Unavailable(
+                DbErr::Exec(RuntimeErr::SqlxError(error))
+                | DbErr::Query(RuntimeErr::SqlxError(error)),
+            ) => matches!(error.as_ref(), Sqlx::PoolTimedOut),
+            _ => false,
+        }
+    }
+
     /// Maps a unique violation to [`StoreError::Conflict`] with `message`, anything else as
     /// usual.
     pub(crate) fn unique(error: DbErr, message: &str) -> Self {
