@@ -524,3 +524,44 @@ async fn an_import_refuses_what_is_not_a_whole_export_and_changes_nothing() {
         "exists already",
     );
 }
+
+#[test]
+fn unknown_commands_and_flags_and_a_taken_metrics_address_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(dir.path());
+    let version = tenantry(dir.path(), &db, &["--version"], &[]);
+    assert!(version.status.success());
+    assert!(
+        String::from_utf8_lossy(&version.stdout)
+            .starts_with(&format!("tenantry {}", env!("CARGO_PKG_VERSION")))
+    );
+    for args in [&["frobnicate"][..], &["serve", "--frobnicate"], &["export"]] {
+        let refused = tenantry(dir.path(), &db, args, &[]);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&refused)
+        );
+        assert!(text(&refused).starts_with("error: "), "{}", text(&refused));
+    }
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let refused = tenantry(
+        dir.path(),
+        &db,
+        &["serve"],
+        &[
+            ("TENANTRY_LISTEN", "127.0.0.1:0"),
+            ("TENANTRY_METRICS_LISTEN", &address),
+            ("TENANTRY_ADMIN_TOKEN", "a-configured-admin-token"),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr).trim().to_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&address) && stderr.contains("in use"),
+        "{stderr}"
+    );
+}
