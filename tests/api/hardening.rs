@@ -558,3 +558,41 @@ async fn an_inactive_organization_is_read_and_shrunk_but_not_used_or_grown() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// Found by the stateful contract tests as the platform admin: a deleted organization's
+/// audit log and member list still answered 200 (the admin's access does not go through a
+/// membership, which proves the organization exists for everyone else).
+#[tokio::test]
+async fn a_deleted_organization_is_gone_for_the_platform_admin_too() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = app
+        .delete(&format!("/organization/{org}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for sub in [
+        "",
+        "/entitlements",
+        "/events",
+        "/logo",
+        "/member/list",
+        "/usage",
+        "/usage/entries",
+        "/workspace/list",
+    ] {
+        let (status, body) = app
+            .get(&format!("/organization/{org}{sub}"), ADMIN_TOKEN)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "GET …{sub}: {body}");
+    }
+    // Its events stay readable where the documentation says.
+    let (status, events) = app
+        .get(&format!("/events?organizationId={org}"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events[0]["type"], "organization.deleted");
+}

@@ -467,6 +467,53 @@ fn every_operation_shows_examples_that_fit_it() {
     }
 }
 
+/// Every create links to what uses what it made, and each link names a real operation and
+/// only parameters that operation has, so that a client or a stateful fuzzer can follow it.
+#[test]
+fn links_lead_from_each_create_to_real_operations() {
+    let document = tenantry_http::openapi_document();
+    let mut operations = std::collections::BTreeMap::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            operations.insert(operation["operationId"].as_str().unwrap(), operation);
+        }
+    }
+    for (id, operation) in &operations {
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let Some(links) = response.get("links").and_then(Value::as_object) else {
+                assert!(
+                    !(id.starts_with("create_") && status == "201")
+                        || ["create_usage_refund", "create_webhook_endpoint_secret"].contains(id),
+                    "{id} makes something and links to nothing"
+                );
+                continue;
+            };
+            for (name, link) in links {
+                let target = operations
+                    .get(link["operationId"].as_str().unwrap())
+                    .unwrap_or_else(|| panic!("{id}'s link {name} names no operation"));
+                let names: Vec<&str> = target["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                for parameter in link["parameters"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                {
+                    assert!(
+                        names.contains(&parameter.as_str()),
+                        "{id}'s link {name} sets {parameter}, which the operation does not take"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The pattern the document gives at `pointer`, as a regex.
 fn pattern_at(pointer: &str) -> regex::Regex {
     let document = tenantry_http::openapi_document();

@@ -108,6 +108,7 @@ fn refine(document: &mut Value) {
     }
     document["webhooks"] = crate::webhook_docs::webhooks();
     error_examples(document);
+    links(document);
     request_examples(document);
     path_parameter_notes(document);
     for (pointer, keywords) in rules() {
@@ -117,6 +118,161 @@ fn refine(document: &mut Value) {
         for (key, value) in keywords.as_object().expect("rules are objects") {
             target[key.as_str()] = value.clone();
         }
+    }
+}
+
+/// A link's target operation and its parameters' runtime expressions.
+type LinkTarget = (&'static str, Vec<(&'static str, &'static str)>);
+
+/// OpenAPI links from each create to the operations that use what it made, so that a
+/// client generator, a reader and a stateful fuzzer can chain them: (the create's
+/// operationId, its success status, and per target operation, each parameter's runtime
+/// expression).
+fn link_table() -> Vec<(&'static str, &'static str, Vec<LinkTarget>)> {
+    const ORG: &str = "$response.body#/id";
+    const SAME_ORG: &str = "$request.path.organization_id";
+    let organization = |param: &'static str| vec![(param, ORG)];
+    let in_org = |param: &'static str, value: &'static str| {
+        vec![("organization_id", SAME_ORG), (param, value)]
+    };
+    let endpoint = || vec![("endpoint_id", "$response.body#/id")];
+    vec![
+        (
+            "create_organization",
+            "201",
+            vec![
+                ("get_organization", organization("organization_id")),
+                ("update_organization", organization("organization_id")),
+                ("delete_organization", organization("organization_id")),
+                ("get_entitlements", organization("organization_id")),
+                ("list_organization_events", organization("organization_id")),
+                ("get_organization_logo", organization("organization_id")),
+                ("set_max_overages", organization("organization_id")),
+                ("add_member", organization("organization_id")),
+                ("list_members", organization("organization_id")),
+                ("get_usage", organization("organization_id")),
+                ("create_usage", organization("organization_id")),
+                ("list_usage_entries", organization("organization_id")),
+                ("create_workspace", organization("organization_id")),
+                ("list_workspaces", organization("organization_id")),
+                ("get_organization_by_id", organization("id")),
+                ("update_organization_by_id", organization("id")),
+            ],
+        ),
+        (
+            "add_member",
+            "201",
+            vec![
+                ("update_member", in_org("user_id", "$response.body#/userId")),
+                ("remove_member", in_org("user_id", "$response.body#/userId")),
+            ],
+        ),
+        (
+            "create_usage",
+            "200",
+            vec![(
+                "create_usage_refund",
+                in_org("entry_id", "$response.body#/entryId"),
+            )],
+        ),
+        (
+            "create_user",
+            "201",
+            vec![
+                ("add_member", vec![]),
+                ("create_api_key", vec![]),
+                ("create_organization", vec![]),
+            ],
+        ),
+        (
+            "create_workspace",
+            "201",
+            vec![(
+                "delete_workspace",
+                in_org("workspace_id", "$response.body#/id"),
+            )],
+        ),
+        (
+            "create_api_key",
+            "201",
+            vec![("delete_api_key", vec![("key_id", "$response.body#/id")])],
+        ),
+        (
+            "create_webhook_endpoint",
+            "201",
+            vec![
+                ("get_webhook_endpoint", endpoint()),
+                ("update_webhook_endpoint", endpoint()),
+                ("delete_webhook_endpoint", endpoint()),
+                ("list_webhook_deliveries", endpoint()),
+                ("create_webhook_endpoint_secret", endpoint()),
+            ],
+        ),
+    ]
+}
+
+fn links(document: &mut Value) {
+    let mut operations = std::collections::BTreeMap::new();
+    if let Some(paths) = document["paths"].as_object() {
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                    operations.insert(id.to_owned(), (path.clone(), method.clone()));
+                }
+            }
+        }
+    }
+    for (source, status, targets) in link_table() {
+        let (path, method) = operations
+            .get(source)
+            .unwrap_or_else(|| panic!("no operation {source}"))
+            .clone();
+        let mut links = serde_json::Map::new();
+        for (target, parameters) in targets {
+            assert!(operations.contains_key(target), "no operation {target}");
+            let name = target
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars.next().map_or_else(String::new, |first| {
+                        first.to_uppercase().chain(chars).collect()
+                    })
+                })
+                .collect::<String>();
+            let parameters: serde_json::Map<String, Value> = parameters
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+                .collect();
+            let mut link = json!({"operationId": target});
+            if !parameters.is_empty() {
+                link["parameters"] = Value::Object(parameters);
+            }
+            // A new user is named in the body of what uses them: a member to add, the user
+            // a new key acts as, the owner the platform admin makes an organization for.
+            match (source, target) {
+                ("create_user", "add_member") => {
+                    link["requestBody"] = json!({"userId": "$response.body#/id", "role": "member"});
+                }
+                ("create_user", "create_organization") => {
+                    link["requestBody"] =
+                        json!({"organizationName": "Initech", "ownerUserId": "$response.body#/id"});
+                }
+                ("create_user", "create_api_key") => {
+                    link["requestBody"] = json!({"name": "laptop", "userId": "$response.body#/id"});
+                }
+                _ => {}
+            }
+            links.insert(name, link);
+        }
+        let response = document
+            .get_mut("paths")
+            .and_then(|paths| paths.get_mut(path.as_str()))
+            .and_then(|item| item.get_mut(method.as_str()))
+            .and_then(|operation| operation.get_mut("responses"))
+            .and_then(|responses| responses.get_mut(status))
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("no {status} answer of {source}"));
+        response.insert("links".into(), Value::Object(links));
     }
 }
 

@@ -178,6 +178,18 @@ impl Store {
         read_in(self.db(), id).await
     }
 
+    /// Whether the organization exists, reading nothing but its key.
+    pub async fn organization_exists(&self, id: OrganizationId) -> Result<bool, StoreError> {
+        let keys: Vec<i64> = organizations::Entity::find()
+            .select_only()
+            .column(organizations::Column::Id)
+            .filter(organizations::Column::PublicId.eq(id.as_uuid()))
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        Ok(!keys.is_empty())
+    }
+
     /// In one query: the organization, and the role of `user` in it (`None`: not a member,
     /// or no user).
     pub async fn organization_with_role(

@@ -75,10 +75,10 @@ pub struct ChangeView {
     #[schema(example = "plan")]
     pub field: String,
     /// Its value before.
-    #[schema(value_type = Object, example = "pilot")]
+    #[schema(value_type = Value, example = "pilot")]
     pub from: Value,
     /// Its value after.
-    #[schema(value_type = Object, example = "suite")]
+    #[schema(value_type = Value, example = "suite")]
     pub to: Value,
 }
 
@@ -318,6 +318,11 @@ pub(super) async fn list_organization_events(
             detail: "only the organization's owners and admins may read its events".into(),
             fields: Vec::new(),
         });
+    }
+    // A member's access proves the organization exists; the platform admin's does not. A
+    // deleted organization's events are read through `GET /events?organizationId=`.
+    if matches!(access, Access::PlatformAdmin) && !state.store.organization_exists(id).await? {
+        return Err(ApiError::not_found("the organization"));
     }
     page(
         &state,

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use tenantry_domain::{OrganizationId, UserId};
+use tenantry_domain::{Access, OrganizationId, UserId};
 use tenantry_storage::StoreError;
 
 use super::organizations::detail_response;
@@ -111,12 +111,20 @@ pub(super) async fn list_members(
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
     let org: OrganizationId = path_id("organization_id", &path)?;
-    limits.access(&caller, org, RateLimitCategory::Data).await?;
+    let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     let page = state
         .store
         .list_members(org, paging.page())
         .await
         .map_err(organization_not_found)?;
+    // An organization always has an owner: no member on the first page means there is no
+    // such organization (the platform admin's access does not prove it exists).
+    if page.items.is_empty()
+        && matches!(access, Access::PlatformAdmin)
+        && !state.store.organization_exists(org).await?
+    {
+        return Err(ApiError::not_found("the organization"));
+    }
     let views: Vec<MemberView> = page.items.iter().map(MemberView::from).collect();
     Ok(paging.respond(
         &format!("/organization/{org}/member/list"),
