@@ -2,6 +2,7 @@
 //! test.
 
 mod api_keys;
+mod contract;
 mod dependencies;
 mod entitlements;
 mod errors;
