@@ -18,6 +18,7 @@ fn settings(dir: &Path) -> Settings {
         public_url: None,
         log: "warn".into(),
         log_format: LogFormat::Pretty,
+        access_log: Default::default(),
         workers: Some(1),
         database_max_connections: 4,
         database_connect_timeout_ms: 5_000,

@@ -59,6 +59,87 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What is logged of each request. Whatever the choice, a request answered 5xx is logged
+/// as an error, one slower than [`SLOW_REQUEST`] as a warning, and one refused with 4xx at
+/// info, each as one short line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessLog {
+    /// One short line per request: method, route template, status, duration, request and
+    /// trace ids (about 190 bytes).
+    #[default]
+    Compact,
+    /// The request's span as it closes, with every field (about 500 bytes).
+    Full,
+    /// Only the refused, failed and slow requests.
+    Off,
+}
+
+/// A request that takes longer is logged as a warning, whatever the access log.
+pub const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
+
+static ACCESS_LOG: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Chooses the access log, for the whole process (set once, at start).
+pub fn set_access_log(access: AccessLog) {
+    let value = match access {
+        AccessLog::Compact => 0,
+        AccessLog::Full => 1,
+        AccessLog::Off => 2,
+    };
+    ACCESS_LOG.store(value, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn access_log() -> AccessLog {
+    match ACCESS_LOG.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => AccessLog::Full,
+        2 => AccessLog::Off,
+        _ => AccessLog::Compact,
+    }
+}
+
+/// When the request began, for its access line.
+#[derive(Debug, Clone, Copy)]
+struct Started(std::time::Instant);
+
+/// Writes a request's access line, as [`AccessLog`] says.
+fn access_line<B>(response: &ServiceResponse<B>) {
+    let access = access_log();
+    let status = response.status().as_u16();
+    let request = response.request();
+    let elapsed = request
+        .extensions()
+        .get::<Started>()
+        .map(|started| started.0.elapsed())
+        .unwrap_or_default();
+    let slow = elapsed >= SLOW_REQUEST;
+    let noteworthy = status >= 400 || slow;
+    if access == AccessLog::Full || (access == AccessLog::Off && !noteworthy) {
+        return;
+    }
+    let method = request.method().as_str();
+    let route = request.match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    let id = request
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let trace = request
+        .extensions()
+        .get::<TraceId>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default();
+    let ms = elapsed.as_secs_f64() * 1_000.0;
+    // Without a parent, so that the line is this and not the request span's every field.
+    if status >= 500 {
+        tracing::error!(target: "tenantry::access", parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace}");
+    } else if slow {
+        tracing::warn!(target: "tenantry::access", parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace} (slow)");
+    } else {
+        tracing::info!(target: "tenantry::access", parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace}");
+    }
+}
+
 /// The root span of every request, with its `trace_id`; the id is also left in the
 /// request's extensions for the changes the request makes.
 #[derive(Debug)]
@@ -75,6 +156,9 @@ impl RootSpanBuilder for TracedRootSpan {
         let span = tracing_actix_web::root_span!(request);
         span.record("trace_id", trace_id.0.as_str());
         request.extensions_mut().insert(trace_id);
+        request
+            .extensions_mut()
+            .insert(Started(std::time::Instant::now()));
         span
     }
 
@@ -82,6 +166,9 @@ impl RootSpanBuilder for TracedRootSpan {
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
+        if let Ok(response) = outcome {
+            access_line(response);
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

@@ -98,7 +98,12 @@ async fn main() -> ExitCode {
         Command::Serve => telemetry::LogTo::Stdout,
         _ => telemetry::LogTo::Stderr,
     };
-    if let Err(error) = telemetry::init(&settings.log, settings.log_format, log_to) {
+    if let Err(error) = telemetry::init(
+        &settings.log,
+        settings.log_format,
+        log_to,
+        settings.access_log.into(),
+    ) {
         eprintln!("tenantry: {error}");
         return ExitCode::FAILURE;
     }

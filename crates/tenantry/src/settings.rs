@@ -21,6 +21,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// What is logged of each request (see [`tenantry_http::trace::AccessLog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogSetting {
+    /// One short line per request.
+    #[default]
+    Compact,
+    /// The request's span with all its fields, as it closes.
+    Full,
+    /// Only refused (4xx), failed (5xx) and slow requests.
+    Off,
+}
+
+impl From<AccessLogSetting> for tenantry_http::trace::AccessLog {
+    fn from(setting: AccessLogSetting) -> Self {
+        match setting {
+            AccessLogSetting::Compact => Self::Compact,
+            AccessLogSetting::Full => Self::Full,
+            AccessLogSetting::Off => Self::Off,
+        }
+    }
+}
+
 /// Per-category rate limits of a tier, as configured.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +90,8 @@ pub struct Settings {
     /// A tracing filter, such as `info,sqlx=warn`.
     pub log: String,
     pub log_format: LogFormat,
+    /// What is logged of each request.
+    pub access_log: AccessLogSetting,
     /// HTTP worker threads; one per core when not set.
     pub workers: Option<usize>,
     pub database_max_connections: u32,
@@ -86,7 +111,7 @@ pub struct Settings {
 
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 17] = [
+const ENVIRONMENT: [&str; 18] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
@@ -96,6 +121,7 @@ const ENVIRONMENT: [&str; 17] = [
     "PUBLIC_URL",
     "LOG",
     "LOG_FORMAT",
+    "ACCESS_LOG",
     "WORKERS",
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_CONNECT_TIMEOUT_MS",
@@ -170,6 +196,7 @@ impl Settings {
             .set_default("listen", "127.0.0.1:8080")?
             .set_default("log", "info,sqlx=warn,sea_orm=warn")?
             .set_default("log_format", "pretty")?
+            .set_default("access_log", "compact")?
             .set_default("key_rate_limit", 600)?
             .set_default(
                 "key_cache_ms",
@@ -398,6 +425,28 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         assert_eq!(config_file(Some(file.clone())).unwrap(), file);
         std::fs::remove_file(&file).unwrap();
+    }
+
+    /// A setting missing from [`ENVIRONMENT`] would be read from the file only, its
+    /// `TENANTRY_*` variable silently ignored.
+    #[test]
+    fn every_setting_but_the_tier_tables_has_its_environment_variable() {
+        let settings = Settings::load(Path::new("/nonexistent.toml")).unwrap();
+        let printed = format!("{settings:#?}");
+        let fields: Vec<String> = printed
+            .lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|line| !line.starts_with(' '))
+            .filter_map(|line| line.split_once(':').map(|(name, _)| name.to_uppercase()))
+            .filter(|name| name != "TIERS")
+            .collect();
+        assert!(fields.len() >= 18, "{fields:?}");
+        for field in fields {
+            assert!(
+                ENVIRONMENT.contains(&field.as_str()),
+                "TENANTRY_{field} is not read"
+            );
+        }
     }
 
     #[test]

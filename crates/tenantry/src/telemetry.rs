@@ -17,7 +17,19 @@ pub enum LogTo {
     Stderr,
 }
 
-pub fn init(filter: &str, format: LogFormat, to: LogTo) -> Result<(), String> {
+pub fn init(
+    filter: &str,
+    format: LogFormat,
+    to: LogTo,
+    access: tenantry_http::trace::AccessLog,
+) -> Result<(), String> {
+    tenantry_http::trace::set_access_log(access);
+    // The full access log is the request's span, written as it closes; otherwise spans
+    // write nothing of their own, and the access line is an event.
+    let spans = match access {
+        tenantry_http::trace::AccessLog::Full => FmtSpan::CLOSE,
+        _ => FmtSpan::NONE,
+    };
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| format!("TENANTRY_LOG is not a valid tracing filter: {e}"))?;
     let (writer, terminal) = match to {
@@ -32,7 +44,7 @@ pub fn init(filter: &str, format: LogFormat, to: LogTo) -> Result<(), String> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::CLOSE)
+        .with_span_events(spans)
         .with_writer(writer)
         .with_ansi(terminal);
     let result = match format {

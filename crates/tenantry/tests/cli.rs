@@ -565,3 +565,80 @@ fn unknown_commands_and_flags_and_a_taken_metrics_address_are_one_line_errors() 
         "{stderr}"
     );
 }
+
+/// Serves with `access` as the access log until two requests are answered (one 200, one
+/// 401); answers the lines the server wrote.
+async fn access_lines(access: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("out.log");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("TENANTRY_DATABASE_URL", sqlite(dir.path()))
+        .env("TENANTRY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TENANTRY_ADMIN_TOKEN", "a-configured-admin-token")
+        .env("TENANTRY_ACCESS_LOG", access)
+        .env_remove("TENANTRY_LOG")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child, format!("http://127.0.0.1:{port}"));
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if client
+            .get(format!("{}/readyz", server.1))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready);
+    assert_eq!(status_with(&server, "a-configured-admin-token").await, 200);
+    assert_eq!(status_with(&server, "not-a-key").await, 401);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(server);
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("/organization/list"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_access_log_is_a_short_line_by_default_and_one_setting_from_full_or_off() {
+    let compact = access_lines("compact").await;
+    assert_eq!(compact.len(), 2, "{compact:#?}");
+    for line in &compact {
+        assert!(
+            line.contains("tenantry::access: GET /organization/list "),
+            "{line}"
+        );
+        assert!(line.len() < 200, "{} bytes: {line}", line.len());
+    }
+    assert!(compact[0].contains(" 200 ") && compact[1].contains(" 401 "));
+
+    // Off: the refusal only.
+    let off = access_lines("off").await;
+    assert_eq!(off.len(), 1, "{off:#?}");
+    assert!(off[0].contains(" 401 "));
+
+    // Full: the request's span, every field.
+    let full = access_lines("full").await;
+    assert_eq!(full.len(), 2, "{full:#?}");
+    assert!(
+        full.iter()
+            .all(|l| l.contains("http.route=/organization/list"))
+    );
+}
