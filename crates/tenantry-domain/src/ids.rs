@@ -15,10 +15,12 @@ macro_rules! public_id {
                 Self(Uuid::now_v7())
             }
 
+            /// The id that `uuid` is (any UUID: ids made elsewhere are kept as they are).
             pub const fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
 
+            /// The id as a UUID.
             pub const fn as_uuid(&self) -> Uuid {
                 self.0
             }

@@ -1,9 +1,4 @@
-//! Tenantry's domain model.
-//!
-//! Everything a SaaS keeps about its organizations (identity, contacts, commercial terms,
-//! entitlements, limits, settings, usage and members) as plain Rust types whose constructors
-//! reject invalid values, plus the rules that bind them. This crate knows nothing of HTTP,
-//! databases or async runtimes, so it can be reused on its own.
+#![doc = include_str!("../README.md")]
 
 mod api_key;
 mod error;
@@ -11,6 +6,8 @@ mod event;
 mod ids;
 mod membership;
 mod organization;
+#[cfg(feature = "serde")]
+pub mod serde_impls;
 mod tiers;
 mod usage;
 mod user;

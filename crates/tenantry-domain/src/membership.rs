@@ -11,14 +11,20 @@ use crate::user::User;
 /// A member's role in an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// Everything in the organization, including its deletion and the owner role; an
+    /// organization always keeps one.
     Owner,
+    /// Manages the profile, settings, members (but owners) and keys.
     Admin,
+    /// Reads the organization and records usage.
     Member,
 }
 
 impl Role {
+    /// Every role, most powerful first.
     pub const ALL: [Role; 3] = [Self::Owner, Self::Admin, Self::Member];
 
+    /// The role's name: `owner`, `admin` or `member`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Owner => "owner",
@@ -27,6 +33,15 @@ impl Role {
         }
     }
 
+    /// Reads a role's name.
+    ///
+    /// ```
+    /// use tenantry_domain::Role;
+    ///
+    /// assert_eq!(Role::parse("admin"), Ok(Role::Admin));
+    /// assert!(Role::parse("Admin").is_err(), "names are lower case");
+    /// assert!(Role::parse("superuser").is_err());
+    /// ```
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         Self::ALL
             .into_iter()
@@ -44,8 +59,11 @@ impl fmt::Display for Role {
 /// A user's membership of an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
+    /// Who.
     pub user: User,
+    /// With which role.
     pub role: Role,
+    /// Since when.
     pub joined_at: OffsetDateTime,
 }
 
@@ -59,6 +77,7 @@ pub enum Access {
 }
 
 impl Access {
+    /// Whether this is the platform admin.
     pub fn is_platform_admin(self) -> bool {
         matches!(self, Self::PlatformAdmin)
     }

@@ -11,14 +11,19 @@ use crate::values::BillingCycleDay;
 /// What a usage call consumed credits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum UsageCategory {
+    /// Searches.
     Search,
+    /// Uploads.
     Upload,
+    /// Computation (analyses, evaluations).
     Compute,
 }
 
 impl UsageCategory {
+    /// Every category.
     pub const ALL: [UsageCategory; 3] = [Self::Search, Self::Upload, Self::Compute];
 
+    /// The category's name: `search`, `upload` or `compute`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Search => "search",
@@ -27,6 +32,14 @@ impl UsageCategory {
         }
     }
 
+    /// Reads a category's name.
+    ///
+    /// ```
+    /// use tenantry_domain::UsageCategory;
+    ///
+    /// assert_eq!(UsageCategory::parse("search"), Ok(UsageCategory::Search));
+    /// assert!(UsageCategory::parse("metadata").is_err(), "a rate-limit category only");
+    /// ```
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         Self::ALL
             .into_iter()
