@@ -120,13 +120,16 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
 
     let mut report = format!(
-        "{} organizations, {} connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves; the load generator shares the machine\n",
+        "{} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves (p50: the halves' mean, p99: the worse); the server logs as by default; the load generator shares the machine\n",
         options.orgs, options.connections, options.seconds
     );
     let sqlite = format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
     );
+    if !options.move_only {
+        ensure_wrk()?;
+    }
     if options.move_only {
         let admin_url = options.postgres.as_deref().unwrap_or_default();
         eprintln!("bench: seeding {} organizations", options.orgs);
@@ -351,31 +354,24 @@ fn run_on(
         let mut ceiling = Totals::default();
         let phase = Duration::from_secs(options.seconds).max(Duration::from_secs(2)) / 2;
         for _ in 0..2 {
-            let (a, b) = runtime.block_on(async {
-                let a = load(
-                    &client,
-                    &tenantry_url,
-                    &seeded,
-                    &pair.tenantry,
-                    phase,
-                    options,
-                    tenantry.id(),
-                )
-                .await?;
-                let b = load(
-                    &client,
-                    &baseline_url,
-                    &seeded,
-                    &pair.ceiling,
-                    phase,
-                    options,
-                    baseline.id(),
-                )
-                .await?;
-                Ok::<_, String>((a, b))
-            })?;
-            ours.add(a);
-            ceiling.add(b);
+            ours.add(wrk_load(
+                dir,
+                &tenantry_url,
+                &seeded,
+                &pair.tenantry,
+                phase,
+                options,
+                tenantry.id(),
+            )?);
+            ceiling.add(wrk_load(
+                dir,
+                &baseline_url,
+                &seeded,
+                &pair.ceiling,
+                phase,
+                options,
+                baseline.id(),
+            )?);
         }
         rows.push(Row {
             name: pair.tenantry.name,
@@ -532,8 +528,9 @@ fn spawn_tenantry(
         .env("TENANTRY_WEBHOOK_ALLOW_PRIVATE", "true")
         .stderr(Stdio::null());
     match log {
+        // As a user runs it: the default log filter and access line, written (to nowhere).
         None => {
-            command.env("TENANTRY_LOG", "warn").stdout(Stdio::null());
+            command.stdout(Stdio::null());
         }
         Some(path) => {
             let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
@@ -836,6 +833,10 @@ struct Totals {
     errors: u64,
     elapsed: Duration,
     cpu: Duration,
+    /// What wrk measured, which reports percentiles rather than each latency: the
+    /// requests, and p50 and p99 of each phase.
+    counted: u64,
+    percentiles: Vec<(Duration, Duration)>,
 }
 
 impl Totals {
@@ -844,9 +845,40 @@ impl Totals {
         self.errors += other.errors;
         self.elapsed += other.elapsed;
         self.cpu += other.cpu;
+        self.counted += other.counted;
+        self.percentiles.append(&mut other.percentiles);
     }
 
     fn figures(mut self) -> Figures {
+        if !self.percentiles.is_empty() {
+            // Phases measured by wrk: the mean of their medians, the worst of their p99s.
+            let phases = self.percentiles.len() as u32;
+            let p50 = self
+                .percentiles
+                .iter()
+                .map(|(p50, _)| *p50)
+                .sum::<Duration>()
+                / phases;
+            let p99 = self
+                .percentiles
+                .iter()
+                .map(|(_, p99)| *p99)
+                .max()
+                .unwrap_or_default();
+            let requests = self.counted;
+            return Figures {
+                requests,
+                errors: self.errors,
+                per_second: requests as f64 / self.elapsed.as_secs_f64().max(1e-9),
+                p50,
+                p99,
+                cpu_per_request: if requests == 0 {
+                    Duration::ZERO
+                } else {
+                    self.cpu.div_f64(requests as f64)
+                },
+            };
+        }
         self.latencies.sort_unstable();
         let at = |q: f64| {
             let last = self.latencies.len().saturating_sub(1);
@@ -939,6 +971,175 @@ async fn load(
     totals.elapsed = started.elapsed();
     totals.cpu = cpu_time(pid).saturating_sub(cpu_before);
     Ok(totals)
+}
+
+/// How many different requests a wrk script cycles through (organizations, keys, bodies).
+const WRK_REQUESTS: u64 = 1_000;
+
+/// Loads `scenario` with wrk (closed loop: `connections` keep-alive connections on two
+/// threads), a generator light enough that the server, not the client, is measured. The
+/// scenario's requests are built once, written into a Lua script as raw HTTP, and cycled.
+fn wrk_load(
+    dir: &Path,
+    base: &str,
+    seeded: &Seeded,
+    scenario: &Scenario,
+    duration: Duration,
+    options: &BenchOptions,
+    pid: u32,
+) -> Result<Totals, String> {
+    let client = reqwest::Client::new();
+    let mut script = String::from("local requests = {\n");
+    for i in 0..WRK_REQUESTS {
+        let n = i.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(i << 33);
+        let request = (scenario.request)(&client, base, seeded, n)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let url = request.url();
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let headers: Vec<String> = request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .to_str()
+                    .ok()
+                    .map(|value| format!("[{}] = {}", lua_string(name.as_str()), lua_string(value)))
+            })
+            .collect();
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(|bytes| lua_string(&String::from_utf8_lossy(bytes)))
+            .unwrap_or_else(|| "nil".to_owned());
+        script.push_str(&format!(
+            "  {{{}, {}, {{{}}}, {}}},\n",
+            lua_string(request.method().as_str()),
+            lua_string(&path),
+            headers.join(", "),
+            body
+        ));
+    }
+    script.push_str(
+        "}\nlocal formatted = {}\nlocal i = 0\n\
+         init = function(args)\n  for k, r in ipairs(requests) do formatted[k] = wrk.format(r[1], r[2], r[3], r[4]) end\n  i = math.random(#formatted)\nend\n\
+         request = function()\n  i = i % #formatted + 1\n  return formatted[i]\nend\n",
+    );
+    let path = dir.join("scenario.lua");
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    let cpu_before = cpu_time(pid);
+    let started = Instant::now();
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{}", options.connections),
+            &format!("-d{}s", duration.as_secs().max(1)),
+            "--latency",
+            "-s",
+        ])
+        .arg(&path)
+        .arg(base)
+        .output()
+        .map_err(|e| format!("wrk: {e}"))?;
+    let elapsed = started.elapsed();
+    let cpu = cpu_time(pid).saturating_sub(cpu_before);
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    if !output.status.success() {
+        return Err(format!(
+            "wrk failed: {}{text}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let (requests, errors, p50, p99) = parse_wrk(&text)?;
+    Ok(Totals {
+        errors,
+        elapsed,
+        cpu,
+        counted: requests,
+        percentiles: vec![(p50, p99)],
+        ..Default::default()
+    })
+}
+
+/// A Lua string literal of `text`.
+fn lua_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\{}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Reads wrk's report: the requests sent, those answered other than 2xx or 3xx (and
+/// socket errors), and the p50 and p99 latencies.
+fn parse_wrk(text: &str) -> Result<(u64, u64, Duration, Duration), String> {
+    let duration = |value: &str| -> Option<Duration> {
+        let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+        let (number, unit) = value.split_at(split);
+        let number: f64 = number.parse().ok()?;
+        let seconds = match unit {
+            "us" => number / 1e6,
+            "ms" => number / 1e3,
+            "s" => number,
+            "m" => number * 60.0,
+            _ => return None,
+        };
+        Some(Duration::from_secs_f64(seconds))
+    };
+    let mut requests = None;
+    let mut errors = 0;
+    let (mut p50, mut p99) = (None, None);
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [count, "requests", "in", ..] => requests = count.parse().ok(),
+            ["50%", value] => p50 = duration(value),
+            ["99%", value] => p99 = duration(value),
+            ["Non-2xx", "or", "3xx", "responses:", count] => {
+                errors += count.parse::<u64>().unwrap_or(0);
+            }
+            ["Socket", "errors:", rest @ ..] => {
+                errors += rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    match (requests, p50, p99) {
+        (Some(requests), Some(p50), Some(p99)) => Ok((requests, errors, p50, p99)),
+        _ => Err(format!("could not read wrk's report:\n{text}")),
+    }
+}
+
+/// Installs wrk from the machine's packages if it is not there.
+fn ensure_wrk() -> Result<(), String> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("bench: installing wrk");
+    let installed = Command::new("sh")
+        .args(["-c", "apt-get update -qq && apt-get install -y -qq wrk"])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if installed.success() {
+        Ok(())
+    } else {
+        Err("wrk is not installed and could not be (apt-get install wrk)".into())
+    }
 }
 
 /// Sends [`PROBES`] requests one by one, twice, and answers how many SQL statements each
@@ -1075,6 +1276,22 @@ fn report(backend: &str, rows: &[Row], startup: Duration, seeded_in: Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrks_report_is_read() {
+        let report = "Running 2s test @ http://127.0.0.1:1\n  2 threads and 64 connections\n  Latency Distribution\n     50%  791.00us\n     75%    1.20ms\n     90%    2.01ms\n     99%    4.53ms\n  112345 requests in 2.00s, 9.10MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 7\nRequests/sec:  56172.50\n";
+        let (requests, errors, p50, p99) = parse_wrk(report).unwrap();
+        assert_eq!(requests, 112_345);
+        assert_eq!(errors, 10);
+        assert_eq!(p50, Duration::from_micros(791));
+        assert_eq!(p99, Duration::from_micros(4_530));
+        assert!(parse_wrk("wrk: connection refused").is_err());
+    }
+
+    #[test]
+    fn lua_strings_are_escaped() {
+        assert_eq!(lua_string("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
+    }
 
     #[test]
     fn options_parse_and_refuse_what_they_do_not_know() {
