@@ -112,6 +112,11 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
     let binaries = Binaries {
         tenantry: target.join("release").join("tenantry"),
         baseline: target.join("release").join("bench-baseline"),
+        oha: if options.move_only {
+            PathBuf::new()
+        } else {
+            ensure_oha()?
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -305,6 +310,8 @@ fn files_equal(a: &Path, b: &Path) -> Result<bool, String> {
 struct Binaries {
     tenantry: PathBuf,
     baseline: PathBuf,
+    /// The fixed-rate load generator.
+    oha: PathBuf,
 }
 
 /// Seeds `database`, loads every endpoint and counts its statements; answers the section of
@@ -382,6 +389,8 @@ fn run_on(
             peak_rss_kib: peak_rss_kib(tenantry.id()),
         });
     }
+    eprintln!("bench: {backend}: at a fixed rate");
+    let fixed = fixed_rates(binaries, &tenantry_url, &seeded, options)?;
     eprintln!("bench: {backend}: webhook delivery");
     let delivery = runtime.block_on(deliveries(
         &client,
@@ -411,6 +420,7 @@ fn run_on(
         row.statements = Some(count);
     }
     let mut text = report(backend, &rows, startup, seeded_in);
+    text.push_str(&fixed);
     text.push_str(&delivery);
     Ok(text)
 }
@@ -1122,6 +1132,149 @@ fn parse_wrk(text: &str) -> Result<(u64, u64, Duration, Duration), String> {
         (Some(requests), Some(p50), Some(p99)) => Ok((requests, errors, p50, p99)),
         _ => Err(format!("could not read wrk's report:\n{text}")),
     }
+}
+
+/// The rate of the fixed-rate phases, below saturation on two cores.
+const FIXED_RATE: u32 = 2_000;
+/// The oha release the bench installs.
+const OHA_VERSION: &str = "1.16.0";
+
+/// Installs oha (from crates.io, once, into the tools cache beside cargo-deny) if it is not
+/// there; answers its path.
+fn ensure_oha() -> Result<PathBuf, String> {
+    let tools = std::env::var_os("TENANTRY_TOOLS_DIR").map_or_else(
+        || {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/tenantry-tools")
+        },
+        PathBuf::from,
+    );
+    let oha = tools.join("bin").join("oha");
+    let installed = Command::new(&oha)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(OHA_VERSION));
+    if installed {
+        return Ok(oha);
+    }
+    eprintln!(
+        "bench: installing oha {OHA_VERSION} into {} (once)",
+        tools.display()
+    );
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "install",
+            "--locked",
+            "--quiet",
+            "--version",
+            OHA_VERSION,
+            "--root",
+        ])
+        .arg(&tools)
+        .arg("oha")
+        .env("CARGO_TARGET_DIR", tools.join("build"))
+        .status()
+        .map_err(|e| e.to_string())?;
+    std::fs::remove_dir_all(tools.join("build")).ok();
+    if status.success() {
+        Ok(oha)
+    } else {
+        Err(format!("oha {OHA_VERSION} could not be installed"))
+    }
+}
+
+/// Latency at a fixed rate below saturation, where a closed loop would hide the waits of
+/// requests that were due while the server was busy (oha corrects for them): `GET` and
+/// `PATCH /v1/organizations/{id}` at [`FIXED_RATE`] requests a second, with their targets.
+fn fixed_rates(
+    binaries: &Binaries,
+    base: &str,
+    seeded: &Seeded,
+    options: &BenchOptions,
+) -> Result<String, String> {
+    let ids: Vec<&str> = seeded.orgs.iter().take(200).map(String::as_str).collect();
+    let url = format!(
+        "{}/v1/organizations/({})",
+        // A dot is any character to oha's generator; `\.` is mangled: a class holds it.
+        base.replace('.', "[.]"),
+        ids.join("|")
+    );
+    let mut text = format!(
+        "\nAt a fixed rate of {FIXED_RATE} requests a second (oha, latency corrected for requests due while the server was busy, {} s each, the user key):\n\n| endpoint | achieved req/s | p50 | p99 | target p99 | errors |\n| --- | ---: | ---: | ---: | --- | ---: |\n",
+        options.seconds.max(2)
+    );
+    for (method, body, target) in [
+        ("GET", None, Duration::from_millis(10)),
+        (
+            "PATCH",
+            Some(r#"{"name": "Bench"}"#),
+            Duration::from_millis(20),
+        ),
+    ] {
+        let mut command = Command::new(&binaries.oha);
+        command
+            .args([
+                "--no-tui",
+                "--output-format",
+                "json",
+                "--latency-correction",
+            ])
+            .args(["-z", &format!("{}s", options.seconds.max(2))])
+            .args(["-q", &FIXED_RATE.to_string(), "-c", "64", "-m", method])
+            .args(["-H", &format!("Authorization: Bearer {}", seeded.user_key)])
+            .arg("--rand-regex-url");
+        if let Some(body) = body {
+            command.args(["-T", "application/json", "-d", body]);
+        }
+        let output = command
+            .arg(&url)
+            .output()
+            .map_err(|e| format!("oha: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "oha failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).map_err(|e| format!("oha's report: {e}"))?;
+        let seconds = |pointer: &str| {
+            report
+                .pointer(pointer)
+                .and_then(serde_json::Value::as_f64)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("oha's report has no {pointer}"))
+        };
+        let p50 = seconds("/latencyPercentiles/p50")?;
+        let p99 = seconds("/latencyPercentiles/p99")?;
+        let per_second = report
+            .pointer("/summary/requestsPerSec")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or_default();
+        let errors: u64 = report["statusCodeDistribution"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(status, _)| !status.starts_with('2'))
+            .filter_map(|(_, count)| count.as_u64())
+            .sum::<u64>()
+            + report["errorDistribution"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                // Requests still in flight when the phase ends are cut, not failed.
+                .filter(|(error, _)| !error.contains("deadline"))
+                .filter_map(|(_, count)| count.as_u64())
+                .sum::<u64>();
+        text.push_str(&format!(
+            "| {method} /v1/organizations/{{id}} | {per_second:.0} | {:.2} ms | {:.2} ms | under {} ms: {} | {errors} |\n",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            target.as_millis(),
+            if p99 < target { "met" } else { "missed" },
+        ));
+    }
+    Ok(text)
 }
 
 /// Installs wrk from the machine's packages if it is not there.
