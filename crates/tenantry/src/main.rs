@@ -4,6 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc rather than the system allocator: a request allocates and frees many small
+/// values across two worker threads, where glibc's allocator showed as an eighth of the
+/// server's time (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tenantry::{Settings, prepare, telemetry};
 
 #[derive(Debug, Parser)]
