@@ -8,16 +8,22 @@ use crate::error::InvalidValue;
 /// The account tier, which fixes the monthly credit allocation and the default rate limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AccountType {
+    /// Where every new organization starts.
     #[default]
     Free,
+    /// A paying team.
     Pro,
+    /// A larger paying team.
     Team,
+    /// A contract of its own.
     Enterprise,
 }
 
 impl AccountType {
+    /// Every tier, smallest first.
     pub const ALL: [AccountType; 4] = [Self::Free, Self::Pro, Self::Team, Self::Enterprise];
 
+    /// The tier's name: `free`, `pro`, `team` or `enterprise`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Free => "free",
@@ -27,6 +33,14 @@ impl AccountType {
         }
     }
 
+    /// Reads a tier's name.
+    ///
+    /// ```
+    /// use tenantry_domain::AccountType;
+    ///
+    /// assert_eq!(AccountType::parse("pro"), Ok(AccountType::Pro));
+    /// assert!(AccountType::parse("gold").is_err());
+    /// ```
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         Self::ALL
             .into_iter()
@@ -44,16 +58,22 @@ impl fmt::Display for AccountType {
 /// The commercial plan an organization is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Plan {
+    /// A trial; where every new organization starts.
     #[default]
     Pilot,
+    /// The entry plan.
     Starter,
+    /// The full product.
     Suite,
+    /// A contract of its own.
     Enterprise,
 }
 
 impl Plan {
+    /// Every plan.
     pub const ALL: [Plan; 4] = [Self::Pilot, Self::Starter, Self::Suite, Self::Enterprise];
 
+    /// The plan's name: `pilot`, `starter`, `suite` or `enterprise`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Pilot => "pilot",
@@ -63,6 +83,14 @@ impl Plan {
         }
     }
 
+    /// Reads a plan's name.
+    ///
+    /// ```
+    /// use tenantry_domain::Plan;
+    ///
+    /// assert_eq!(Plan::parse("suite"), Ok(Plan::Suite));
+    /// assert!(Plan::parse("premium").is_err());
+    /// ```
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         Self::ALL
             .into_iter()
@@ -80,14 +108,20 @@ impl fmt::Display for Plan {
 /// The operation types that are rate limited separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateLimitCategory {
+    /// Reading and changing organizations.
     Metadata,
+    /// Members, keys and workspaces.
     Data,
+    /// Usage recorded for searches.
     Search,
+    /// Usage recorded for uploads.
     Upload,
+    /// Usage recorded for computation.
     Compute,
 }
 
 impl RateLimitCategory {
+    /// Every category.
     pub const ALL: [RateLimitCategory; 5] = [
         Self::Metadata,
         Self::Data,
@@ -96,6 +130,7 @@ impl RateLimitCategory {
         Self::Compute,
     ];
 
+    /// The category's name: `metadata`, `data`, `search`, `upload` or `compute`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Metadata => "metadata",
@@ -110,10 +145,15 @@ impl RateLimitCategory {
 /// Requests per minute for each category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateLimits {
+    /// Organization reads and writes a minute.
     pub metadata: u32,
+    /// Member, key and workspace requests a minute.
     pub data: u32,
+    /// Search usage calls a minute.
     pub search: u32,
+    /// Upload usage calls a minute.
     pub upload: u32,
+    /// Compute usage calls a minute.
     pub compute: u32,
 }
 
@@ -129,6 +169,17 @@ impl RateLimits {
         }
     }
 
+    /// The limit of one category.
+    ///
+    /// ```
+    /// use tenantry_domain::{RateLimitCategory, RateLimitOverrides, RateLimits};
+    ///
+    /// let tier = RateLimits::uniform(60);
+    /// let overrides = RateLimitOverrides { search: Some(600), ..Default::default() };
+    /// let limits = tier.merged(&overrides);
+    /// assert_eq!(limits.get(RateLimitCategory::Search), 600);
+    /// assert_eq!(limits.get(RateLimitCategory::Metadata), 60, "the tier's, not overridden");
+    /// ```
     pub const fn get(&self, category: RateLimitCategory) -> u32 {
         match category {
             RateLimitCategory::Metadata => self.metadata,
@@ -155,14 +206,20 @@ impl RateLimits {
 /// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct RateLimitOverrides {
+    /// Organization reads and writes a minute, if not the tier's.
     pub metadata: Option<u32>,
+    /// Member, key and workspace requests a minute, if not the tier's.
     pub data: Option<u32>,
+    /// Search usage calls a minute, if not the tier's.
     pub search: Option<u32>,
+    /// Upload usage calls a minute, if not the tier's.
     pub upload: Option<u32>,
+    /// Compute usage calls a minute, if not the tier's.
     pub compute: Option<u32>,
 }
 
 impl RateLimitOverrides {
+    /// The override of one category, if any.
     pub fn get(&self, category: RateLimitCategory) -> Option<u32> {
         match category {
             RateLimitCategory::Metadata => self.metadata,
@@ -173,6 +230,7 @@ impl RateLimitOverrides {
         }
     }
 
+    /// Sets (or with `None` removes) the override of one category.
     pub fn set(&mut self, category: RateLimitCategory, value: Option<u32>) {
         let slot = match category {
             RateLimitCategory::Metadata => &mut self.metadata,
@@ -184,6 +242,7 @@ impl RateLimitOverrides {
         *slot = value;
     }
 
+    /// Whether no category is overridden.
     pub fn is_empty(&self) -> bool {
         RateLimitCategory::ALL
             .iter()
@@ -196,15 +255,20 @@ impl RateLimitOverrides {
 pub struct TierDefaults {
     /// Credits per billing cycle; `None` where the allocation is set per organization.
     pub monthly_credits: Option<u64>,
+    /// Requests a minute per category.
     pub rate_limits: RateLimits,
 }
 
 /// The defaults of every account tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierTable {
+    /// The free tier's.
     pub free: TierDefaults,
+    /// The pro tier's.
     pub pro: TierDefaults,
+    /// The team tier's.
     pub team: TierDefaults,
+    /// The enterprise tier's.
     pub enterprise: TierDefaults,
 }
 
@@ -232,6 +296,14 @@ impl Default for TierTable {
 }
 
 impl TierTable {
+    /// The defaults of `tier`.
+    ///
+    /// ```
+    /// use tenantry_domain::{AccountType, TierTable};
+    ///
+    /// let tiers = TierTable::default();
+    /// assert_eq!(tiers.get(AccountType::Free).monthly_credits, Some(1_000));
+    /// ```
     pub fn get(&self, tier: AccountType) -> &TierDefaults {
         match tier {
             AccountType::Free => &self.free,
@@ -241,6 +313,7 @@ impl TierTable {
         }
     }
 
+    /// The defaults of `tier`, to change (a deployment's own tier table).
     pub fn get_mut(&mut self, tier: AccountType) -> &mut TierDefaults {
         match tier {
             AccountType::Free => &mut self.free,
