@@ -44,6 +44,7 @@ impl ApiKeySecret {
         Self(format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
     }
 
+    /// The key in clear, to show its holder once.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -53,6 +54,7 @@ impl ApiKeySecret {
         self.0.chars().take(SHOWN_PREFIX_CHARS).collect()
     }
 
+    /// Its hash, which is all that is stored.
     pub fn hash(&self) -> KeyHash {
         KeyHash::of(&self.0)
     }
@@ -69,6 +71,7 @@ impl fmt::Debug for KeyHash {
 }
 
 impl KeyHash {
+    /// The hash of a key as presented in a request.
     pub fn of(presented: &str) -> Self {
         Self::of_bytes(presented.as_bytes())
     }
@@ -83,6 +86,7 @@ impl KeyHash {
         Self(hex)
     }
 
+    /// The hash, as hex.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -103,7 +107,9 @@ pub enum ApiKeyScope {
     /// One organization only; with a user, as that user's role there, without one as an
     /// organization admin.
     Organization {
+        /// The organization it acts in.
         organization_id: OrganizationId,
+        /// The user it acts as, if any (a key made by a member acts as them too).
         user_id: Option<UserId>,
     },
 }
@@ -111,15 +117,22 @@ pub enum ApiKeyScope {
 /// A stored API key: never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
+    /// Its public id.
     pub id: ApiKeyId,
+    /// Its name, to tell keys apart.
     pub name: ApiKeyName,
+    /// The first characters of the key, to recognise it by; never enough to use it.
     pub prefix: String,
+    /// What it may act as.
     pub scope: ApiKeyScope,
+    /// When it was made.
     pub created_at: OffsetDateTime,
+    /// When it was revoked; a revoked key authenticates nothing.
     pub revoked_at: Option<OffsetDateTime>,
 }
 
 impl ApiKey {
+    /// The user the key acts as, if any.
     pub fn user_id(&self) -> Option<UserId> {
         match self.scope {
             ApiKeyScope::PlatformAdmin => None,
@@ -128,6 +141,7 @@ impl ApiKey {
         }
     }
 
+    /// The organization the key is scoped to, if any.
     pub fn organization_id(&self) -> Option<OrganizationId> {
         match self.scope {
             ApiKeyScope::Organization {

@@ -22,22 +22,34 @@ use crate::workspace::Workspace;
 /// What kind of change an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
+    /// An organization was made.
     OrganizationCreated,
+    /// Fields of an organization changed.
     OrganizationUpdated,
+    /// An organization was deleted.
     OrganizationDeleted,
+    /// A user became a member.
     MemberAdded,
+    /// A member's role changed.
     MemberRoleChanged,
+    /// A member left or was removed.
     MemberRemoved,
+    /// An API key was made.
     ApiKeyCreated,
+    /// An API key was revoked.
     ApiKeyRevoked,
+    /// A workspace was made.
     WorkspaceCreated,
+    /// A workspace was deleted.
     WorkspaceDeleted,
+    /// A user was added.
     UserCreated,
     /// A billing cycle's usage reached 80% or 100% of the allocation, or the overage cap.
     UsageThresholdReached,
 }
 
 impl EventType {
+    /// Every type.
     pub const ALL: [EventType; 12] = [
         Self::OrganizationCreated,
         Self::OrganizationUpdated,
@@ -71,6 +83,14 @@ impl EventType {
         }
     }
 
+    /// Reads a type's name, such as `organization.updated`.
+    ///
+    /// ```
+    /// use tenantry_domain::EventType;
+    ///
+    /// assert_eq!(EventType::parse("member.added"), Ok(EventType::MemberAdded));
+    /// assert!(EventType::parse("member.joined").is_err());
+    /// ```
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         Self::ALL
             .into_iter()
@@ -88,19 +108,26 @@ impl EventType {
 /// value before and after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
+    /// The field's name in the management API's spelling.
     pub field: String,
+    /// Its value before.
     pub from: Value,
+    /// Its value after.
     pub to: Value,
 }
 
 /// One change to Tenantry's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// Its public id (UUID v7: events sort by when they were written).
     pub id: EventId,
+    /// What happened.
     pub event_type: EventType,
+    /// When.
     pub occurred_at: OffsetDateTime,
     /// The organization it happened in; `None` for a user's own (a user, a user key).
     pub organization_id: Option<OrganizationId>,
+    /// Who did it.
     pub actor: Actor,
     /// What the change made or removed, in the management API's spelling.
     pub data: Value,
@@ -379,15 +406,20 @@ pub enum UsageThreshold {
 /// A billing cycle's credits, as a usage threshold is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CycleCredits {
+    /// The billing cycle's first day.
     pub cycle_start: Date,
+    /// The cycle's allocation of credits.
     pub allocation: u64,
+    /// Credits used in the cycle.
     pub used: u64,
     /// The overage cap in force (`None`: no cap); only counts with auto billing on.
     pub max_overages: Option<u64>,
+    /// Whether usage may go beyond the allocation.
     pub auto_billing_enabled: bool,
 }
 
 impl UsageThreshold {
+    /// Every threshold.
     pub const ALL: [UsageThreshold; 3] =
         [Self::Allocation80, Self::Allocation100, Self::OverageCap];
 

@@ -16,10 +16,15 @@ pub type MaxOverages = Option<u64>;
 
 /// Quotas a new organization starts with, until the platform admin sets its own.
 pub mod defaults {
+    /// Members.
     pub const USER_QUOTA: u32 = 25;
+    /// Workspaces.
     pub const WORKSPACE_QUOTA: u32 = 10;
+    /// Analyses.
     pub const ANALYSIS_QUOTA: u32 = 100;
+    /// Asset evaluations.
     pub const ASSET_EVALUATION_QUOTA: u32 = 100;
+    /// Searches.
     pub const SEARCH_CREDITS: u32 = 1_000;
     /// No overage until someone decides how much may be billed.
     pub const MAX_OVERAGES: Option<u64> = Some(0);
@@ -28,65 +33,102 @@ pub mod defaults {
 /// Credits used in the billing cycle that started on `cycle_start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
+    /// The cycle's first day.
     pub cycle_start: Date,
+    /// Credits used in it, refunds subtracted.
     pub credits_used: u64,
 }
 
 /// One organization, with every field the three documented APIs know of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Organization {
+    /// Its public id.
     pub id: OrganizationId,
     // Identity.
+    /// Its name.
     pub name: OrganizationName,
+    /// Its web domain, unique among organizations.
     pub domain: Option<DomainName>,
+    /// Its logo image, kept in the database.
     pub logo: Option<Logo>,
+    /// Where its logo is, when it is kept elsewhere.
     pub logo_url: Option<HttpUrl>,
     // Contacts.
+    /// Where bills go.
     pub billing_email: Option<Email>,
+    /// Where notices go.
     pub notifications_email: Option<Email>,
     // Commercial terms.
+    /// Its account tier, which fixes its default credits and rate limits.
     pub account_type: AccountType,
+    /// Its commercial plan.
     pub plan: Plan,
+    /// When its contract ends.
     pub contract_end_date: Option<Date>,
+    /// Its reference in the CRM.
     pub salesforce_code: Option<SalesforceCode>,
+    /// Whether it may be used; an inactive organization records no usage and gains nothing.
     pub is_active: bool,
+    /// Whether usage may go on beyond the monthly allocation, billed as overage.
     pub auto_billing_enabled: bool,
+    /// The day of the month its billing cycles start.
     pub billing_cycle_start: BillingCycleDay,
     /// Credits per billing cycle set for this organization; `None` takes the tier's.
     pub credit_allocation: Option<u64>,
     // Entitlements.
+    /// The product modules it may use.
     pub modules: Modules,
+    /// How many members it may have.
     pub user_quota: Quota,
+    /// How many workspaces it may have.
     pub workspace_quota: Quota,
+    /// How many analyses it may run.
     pub analysis_quota: Quota,
+    /// How many asset evaluations it may run.
     pub asset_evaluation_quota: Quota,
+    /// Its search allowance.
     pub search_credits: Quota,
     // Limits.
+    /// Its own rate limits, per category, instead of its tier's.
     pub rate_limit_overrides: RateLimitOverrides,
+    /// How many credits it may use beyond its allocation with auto billing on (`None`: no cap).
     pub max_overages: MaxOverages,
     // Settings.
+    /// Free-form data of the customer's own (a JSON object).
     pub metadata: Metadata,
+    /// Its LLM providers' credentials.
     pub default_llm_credentials: LlmCredentials,
+    /// Whether content is checked for NSFW material.
     pub nsfw_check_enabled: bool,
+    /// Whether content is refused when the NSFW check cannot run.
     pub nsfw_fail_closed: bool,
     /// The dedicated infrastructure this organization runs on; `None` is the shared plane.
     pub infrastructure: Option<TextLine>,
+    /// The API base URL of its dedicated infrastructure.
     pub api_url: Option<HttpUrl>,
+    /// Its id at the authentication provider.
     pub auth_provider_org_id: Option<TextLine>,
     // Usage and counts.
+    /// What it used in its latest billing cycle.
     pub usage: Usage,
+    /// How many members it has.
     pub member_count: u64,
+    /// How many workspaces it has.
     pub workspace_count: u64,
     /// Bumped by every change; the ETag.
     pub version: u64,
+    /// When it was made.
     pub created_at: OffsetDateTime,
+    /// When it last changed.
     pub updated_at: OffsetDateTime,
 }
 
 /// What it takes to make an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrganization {
+    /// Its name.
     pub name: OrganizationName,
+    /// Its web domain, if it has one.
     pub domain: Option<DomainName>,
 }
 
@@ -343,34 +385,63 @@ macro_rules! organization_fields {
 }
 
 organization_fields! {
+    /// The organization's name.
     name: OrganizationName => Name, "name", Managers;
+    /// Its web domain, unique among organizations.
     domain: Option<DomainName> => Domain, "domain", Managers;
+    /// Its logo image, kept in the database.
     logo: Option<Logo> => Logo, "logo", Managers;
+    /// Where its logo is, when it is kept elsewhere.
     logo_url: Option<HttpUrl> => LogoUrl, "logo_url", Managers;
+    /// Where bills go.
     billing_email: Option<Email> => BillingEmail, "billing_email", Managers;
+    /// Where notices go.
     notifications_email: Option<Email> => NotificationsEmail, "notifications_email", Managers;
+    /// Its account tier, which fixes its default credits and rate limits.
     account_type: AccountType => AccountType, "account_type", PlatformAdmin;
+    /// Its commercial plan.
     plan: Plan => Plan, "plan", PlatformAdmin;
+    /// When its contract ends.
     contract_end_date: Option<Date> => ContractEndDate, "contract_end_date", PlatformAdmin;
+    /// Its reference in the CRM.
     salesforce_code: Option<SalesforceCode> => SalesforceCode, "salesforce_code", PlatformAdmin;
+    /// Whether it may be used; an inactive organization records no usage and gains nothing.
     is_active: bool => IsActive, "is_active", PlatformAdmin;
+    /// Whether usage may go on beyond the monthly allocation, billed as overage.
     auto_billing_enabled: bool => AutoBillingEnabled, "auto_billing_enabled", PlatformAdmin;
+    /// The day of the month its billing cycles start.
     billing_cycle_start: BillingCycleDay => BillingCycleStart, "billing_cycle_start", PlatformAdmin;
+    /// Its own credits per cycle, instead of its tier's.
     credit_allocation: Option<u64> => CreditAllocation, "credit_allocation", PlatformAdmin;
+    /// The product modules it may use.
     modules: Modules => Modules, "modules", PlatformAdmin;
+    /// How many members it may have.
     user_quota: Quota => UserQuota, "user_quota", PlatformAdmin;
+    /// How many workspaces it may have.
     workspace_quota: Quota => WorkspaceQuota, "workspace_quota", PlatformAdmin;
+    /// How many analyses it may run.
     analysis_quota: Quota => AnalysisQuota, "analysis_quota", PlatformAdmin;
+    /// How many asset evaluations it may run.
     asset_evaluation_quota: Quota => AssetEvaluationQuota, "asset_evaluation_quota", PlatformAdmin;
+    /// Its search allowance.
     search_credits: Quota => SearchCredits, "search_credits", PlatformAdmin;
+    /// Its own rate limits, per category, instead of its tier's.
     rate_limit_overrides: RateLimitOverrides => RateLimitOverrides, "rate_limit_overrides", PlatformAdmin;
+    /// How many credits it may use beyond its allocation with auto billing on (`None`: no cap).
     max_overages: MaxOverages => MaxOverages, "max_overages", Managers;
+    /// Free-form data of the customer's own (a JSON object).
     metadata: Metadata => Metadata, "metadata", Managers;
+    /// Its LLM providers' credentials.
     default_llm_credentials: LlmCredentials => DefaultLlmCredentials, "default_llm_credentials", Managers;
+    /// Whether content is checked for NSFW material.
     nsfw_check_enabled: bool => NsfwCheckEnabled, "nsfw_check_enabled", Managers;
+    /// Whether content is refused when the NSFW check cannot run.
     nsfw_fail_closed: bool => NsfwFailClosed, "nsfw_fail_closed", Managers;
+    /// The dedicated infrastructure it runs on; `None` is the shared plane.
     infrastructure: Option<TextLine> => Infrastructure, "infrastructure", PlatformAdmin;
+    /// The API base URL of its dedicated infrastructure.
     api_url: Option<HttpUrl> => ApiUrl, "api_url", PlatformAdmin;
+    /// Its id at the authentication provider.
     auth_provider_org_id: Option<TextLine> => AuthProviderOrgId, "auth_provider_org_id", PlatformAdmin;
 }
 
@@ -380,6 +451,7 @@ impl OrganizationChanges {
         self.changes().iter().map(FieldChange::field).collect()
     }
 
+    /// Whether the change names no field.
     pub fn is_empty(&self) -> bool {
         self.changes().is_empty()
     }

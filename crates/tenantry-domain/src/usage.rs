@@ -102,19 +102,25 @@ impl Actor {
 /// entry it refunds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageEntry {
+    /// Its public id (UUID v7).
     pub id: UsageEntryId,
+    /// The organization whose credits it counts.
     pub organization_id: OrganizationId,
     /// Credits used (above zero), or refunded (below zero).
     pub credits: i64,
+    /// What the credits were used for.
     pub category: UsageCategory,
     /// The first day of the billing cycle the entry counts in.
     pub cycle_start: Date,
+    /// Who made the call.
     pub actor: Actor,
+    /// The call's `Idempotency-Key`, if it had one.
     pub idempotency_key: Option<String>,
     /// The usage entry a refund gives credits back for.
     pub refund_of: Option<UsageEntryId>,
     /// For a usage entry: how many of its credits were refunded since.
     pub refunded: u64,
+    /// When it was recorded.
     pub created_at: OffsetDateTime,
 }
 

@@ -11,20 +11,35 @@ use crate::error::InvalidValue;
 
 /// The limits of every value, in one place, so validation and documentation agree.
 pub mod limits {
+    /// A name's longest (organizations, users, keys, workspaces), in characters.
     pub const NAME_MAX_CHARS: usize = 255;
+    /// An email address's longest, in characters.
     pub const EMAIL_MAX_CHARS: usize = 254;
+    /// A domain name's longest, in characters.
     pub const DOMAIN_MAX_CHARS: usize = 253;
+    /// A URL's longest, in characters.
     pub const URL_MAX_CHARS: usize = 2048;
+    /// A Salesforce code's longest, in characters.
     pub const SALESFORCE_CODE_MAX_CHARS: usize = 50;
+    /// A quota's largest.
     pub const QUOTA_MAX: u32 = 2_147_483_647;
+    /// The earliest day of the month a billing cycle may start.
     pub const BILLING_CYCLE_DAY_MIN: u8 = 1;
+    /// The latest day of the month a billing cycle may start (every month has it).
     pub const BILLING_CYCLE_DAY_MAX: u8 = 28;
+    /// A logo's largest, in bytes.
     pub const LOGO_MAX_BYTES: usize = 1024 * 1024;
+    /// The most keys organization metadata may hold.
     pub const METADATA_MAX_KEYS: usize = 64;
+    /// The largest organization metadata, in bytes of JSON.
     pub const METADATA_MAX_BYTES: usize = 16 * 1024;
+    /// The most LLM providers an organization may name.
     pub const LLM_CREDENTIALS_MAX_ENTRIES: usize = 32;
+    /// An LLM provider's longest name, in characters.
     pub const LLM_PROVIDER_MAX_CHARS: usize = 64;
+    /// An LLM secret's longest name, in characters.
     pub const LLM_SECRET_NAME_MAX_CHARS: usize = 255;
+    /// A single line of text's longest, in characters, unless its field says otherwise.
     pub const TEXT_LINE_MAX_CHARS: usize = 255;
     /// The largest amount of credits anywhere: an allocation, an overage cap, a tier's
     /// monthly credits, one usage call. Sums of two such amounts fit in 64 bits with room.
@@ -116,10 +131,12 @@ fn check_length(value: &str, min: usize, max: usize) -> Result<(), InvalidValue>
 macro_rules! string_value {
     ($name:ident) => {
         impl $name {
+            /// The value as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
 
+            /// The value's text, owned.
             pub fn into_inner(self) -> String {
                 self.0
             }
@@ -146,6 +163,16 @@ pub struct OrganizationName(String);
 string_value!(OrganizationName);
 
 impl OrganizationName {
+    /// Reads an organization's name: 1 to 255 characters on one line, with a visible character
+    /// and no bidirectional control.
+    ///
+    /// ```
+    /// use tenantry_domain::OrganizationName;
+    ///
+    /// assert_eq!(OrganizationName::parse("Acme").unwrap().as_str(), "Acme");
+    /// assert!(OrganizationName::parse("").is_err());
+    /// assert!(OrganizationName::parse("Acme\u{202e}gnp.exe").is_err());
+    /// ```
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         check_length(&value, 1, limits::NAME_MAX_CHARS)?;
@@ -162,6 +189,16 @@ pub struct TextLine(String);
 string_value!(TextLine);
 
 impl TextLine {
+    /// Reads a line of at most `max_chars` characters, with a visible character and no line
+    /// break or bidirectional control.
+    ///
+    /// ```
+    /// use tenantry_domain::TextLine;
+    ///
+    /// assert!(TextLine::parse("Lab", 10).is_ok());
+    /// assert!(TextLine::parse("Laboratory 1", 10).is_err(), "too long");
+    /// assert!(TextLine::parse("Lab\n2", 10).is_err());
+    /// ```
     pub fn parse(value: impl Into<String>, max_chars: usize) -> Result<Self, InvalidValue> {
         let value = value.into();
         check_length(&value, 1, max_chars)?;
@@ -178,6 +215,15 @@ pub struct Email(String);
 string_value!(Email);
 
 impl Email {
+    /// Reads an email address (kept as written; compared without regard to letter case).
+    ///
+    /// ```
+    /// use tenantry_domain::Email;
+    ///
+    /// assert!(Email::parse("ada@example.com").is_ok());
+    /// assert!(Email::parse("ada@@example.com").is_err());
+    /// assert!(Email::parse("ada").is_err());
+    /// ```
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         let invalid = || InvalidValue::new("must be an email address such as name@example.com");
@@ -237,6 +283,16 @@ pub struct DomainName(String);
 string_value!(DomainName);
 
 impl DomainName {
+    /// Reads a domain name (letters, digits and hyphens, in dot-separated labels), kept in
+    /// lower case.
+    ///
+    /// ```
+    /// use tenantry_domain::DomainName;
+    ///
+    /// assert_eq!(DomainName::parse("Acme.Example").unwrap().as_str(), "acme.example");
+    /// assert!(DomainName::parse("-acme.example").is_err());
+    /// assert!(DomainName::parse("acme..example").is_err());
+    /// ```
     pub fn parse(value: impl AsRef<str>) -> Result<Self, InvalidValue> {
         let value = value.as_ref();
         let value = value
@@ -260,6 +316,14 @@ pub struct HttpUrl(String);
 string_value!(HttpUrl);
 
 impl HttpUrl {
+    /// Reads an `http` or `https` URL.
+    ///
+    /// ```
+    /// use tenantry_domain::HttpUrl;
+    ///
+    /// assert!(HttpUrl::parse("https://acme.example/logo.png").is_ok());
+    /// assert!(HttpUrl::parse("ftp://acme.example/logo.png").is_err());
+    /// ```
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         let invalid = || {
@@ -300,6 +364,7 @@ pub struct SalesforceCode(String);
 string_value!(SalesforceCode);
 
 impl SalesforceCode {
+    /// Reads a Salesforce code: a line of at most 50 characters.
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         check_length(&value, 0, limits::SALESFORCE_CODE_MAX_CHARS)?;
@@ -313,6 +378,15 @@ impl SalesforceCode {
 pub struct Quota(u32);
 
 impl Quota {
+    /// Reads a quota: a whole number from 0 to 2,147,483,647.
+    ///
+    /// ```
+    /// use tenantry_domain::Quota;
+    ///
+    /// assert_eq!(Quota::parse(25).unwrap().get(), 25);
+    /// assert!(Quota::parse(-1).is_err());
+    /// assert!(Quota::parse(1 << 31).is_err());
+    /// ```
     pub fn parse(value: i64) -> Result<Self, InvalidValue> {
         if !(0..=i64::from(limits::QUOTA_MAX)).contains(&value) {
             return Err(InvalidValue::new(format!(
@@ -323,6 +397,7 @@ impl Quota {
         Ok(Self(value as u32))
     }
 
+    /// The quota as a number.
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -334,6 +409,14 @@ impl Quota {
 pub struct BillingCycleDay(u8);
 
 impl BillingCycleDay {
+    /// Reads a day of the month from 1 to 28, on which billing cycles start.
+    ///
+    /// ```
+    /// use tenantry_domain::BillingCycleDay;
+    ///
+    /// assert_eq!(BillingCycleDay::parse(9).unwrap().get(), 9);
+    /// assert!(BillingCycleDay::parse(31).is_err(), "not every month has it");
+    /// ```
     pub fn parse(value: i64) -> Result<Self, InvalidValue> {
         let (min, max) = (limits::BILLING_CYCLE_DAY_MIN, limits::BILLING_CYCLE_DAY_MAX);
         if !(i64::from(min)..=i64::from(max)).contains(&value) {
@@ -344,6 +427,7 @@ impl BillingCycleDay {
         Ok(Self(value as u8))
     }
 
+    /// The day as a number.
     pub const fn get(self) -> u8 {
         self.0
     }
@@ -358,15 +442,21 @@ impl Default for BillingCycleDay {
 /// The image formats a logo may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageType {
+    /// PNG.
     Png,
+    /// JPEG.
     Jpeg,
+    /// GIF.
     Gif,
+    /// WebP.
     Webp,
 }
 
 impl ImageType {
+    /// Every image type a logo may be.
     pub const ALL: [ImageType; 4] = [Self::Png, Self::Jpeg, Self::Gif, Self::Webp];
 
+    /// Its media type, such as `image/png`.
     pub const fn content_type(self) -> &'static str {
         match self {
             Self::Png => "image/png",
@@ -376,6 +466,7 @@ impl ImageType {
         }
     }
 
+    /// The image type of a media type, if a logo may be one.
     pub fn from_content_type(value: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
@@ -412,6 +503,16 @@ impl fmt::Debug for Logo {
 }
 
 impl Logo {
+    /// Reads a logo from a `data:` URL whose bytes are an image of the type it declares.
+    ///
+    /// ```
+    /// use tenantry_domain::Logo;
+    ///
+    /// let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGPwd3v6HwAE3AJ6zM4FjgAAAABJRU5ErkJggg==";
+    /// assert!(Logo::parse_data_url(png).is_ok());
+    /// assert!(Logo::parse_data_url("data:image/gif;base64,iVBORw0KGgo=").is_err(), "PNG bytes called GIF");
+    /// assert!(Logo::parse_data_url("https://acme.example/logo.png").is_err());
+    /// ```
     pub fn parse_data_url(value: &str) -> Result<Self, InvalidValue> {
         let invalid = || {
             InvalidValue::new(
@@ -430,6 +531,7 @@ impl Logo {
         Self::from_bytes(image_type, bytes)
     }
 
+    /// A logo of `bytes`, which must be an image of `image_type` and within the size limit.
     pub fn from_bytes(image_type: ImageType, bytes: Vec<u8>) -> Result<Self, InvalidValue> {
         if bytes.len() > limits::LOGO_MAX_BYTES {
             return Err(Self::too_large());
@@ -450,18 +552,22 @@ impl Logo {
         ))
     }
 
+    /// Its image type.
     pub fn image_type(&self) -> ImageType {
         self.image_type
     }
 
+    /// Its bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
+    /// Its bytes, owned.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 
+    /// The logo as a `data:` URL, base64-encoded.
     pub fn to_data_url(&self) -> String {
         format!(
             "data:{};base64,{}",
@@ -474,16 +580,24 @@ impl Logo {
 /// The product modules an organization may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Module {
+    /// Assets.
     Assets,
+    /// Models.
     Models,
+    /// Search.
     Search,
+    /// Sources.
     Sources,
+    /// Shopping.
     Shopping,
+    /// The website.
     Website,
+    /// The dashboard.
     Dashboard,
 }
 
 impl Module {
+    /// Every module.
     pub const ALL: [Module; 7] = [
         Self::Assets,
         Self::Models,
@@ -494,6 +608,7 @@ impl Module {
         Self::Dashboard,
     ];
 
+    /// The module's name, as the documented APIs spell it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Assets => "Assets",
@@ -506,6 +621,7 @@ impl Module {
         }
     }
 
+    /// Reads a module's name.
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         Self::ALL
             .into_iter()
@@ -524,6 +640,7 @@ impl Module {
 pub struct Modules(Vec<Module>);
 
 impl Modules {
+    /// A set of modules, each once.
     pub fn new(modules: impl IntoIterator<Item = Module>) -> Result<Self, InvalidValue> {
         let mut modules: Vec<Module> = modules.into_iter().collect();
         modules.sort();
@@ -534,6 +651,7 @@ impl Modules {
         Ok(Self(modules))
     }
 
+    /// Reads a set of module names; one repeated or unknown is refused.
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidValue> {
         let modules = values
             .into_iter()
@@ -542,14 +660,17 @@ impl Modules {
         Self::new(modules)
     }
 
+    /// Every module.
     pub fn all() -> Self {
         Self(Module::ALL.to_vec())
     }
 
+    /// The modules, in a stable order.
     pub fn iter(&self) -> impl Iterator<Item = Module> + '_ {
         self.0.iter().copied()
     }
 
+    /// Whether the set holds `module`.
     pub fn contains(&self, module: Module) -> bool {
         self.0.contains(&module)
     }
@@ -560,6 +681,14 @@ impl Modules {
 pub struct Metadata(serde_json::Map<String, serde_json::Value>);
 
 impl Metadata {
+    /// Reads metadata: a JSON object of at most 64 keys and 16 KiB.
+    ///
+    /// ```
+    /// use tenantry_domain::Metadata;
+    ///
+    /// assert!(Metadata::parse(serde_json::json!({"crm": "hubspot"})).is_ok());
+    /// assert!(Metadata::parse(serde_json::json!([1, 2])).is_err(), "an object only");
+    /// ```
     pub fn parse(value: serde_json::Value) -> Result<Self, InvalidValue> {
         let serde_json::Value::Object(map) = value else {
             return Err(InvalidValue::new("must be a JSON object"));
@@ -567,6 +696,7 @@ impl Metadata {
         Self::from_map(map)
     }
 
+    /// Metadata from a JSON object, checked as [`Metadata::parse`] checks it.
     pub fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, InvalidValue> {
         if map.len() > limits::METADATA_MAX_KEYS {
             return Err(InvalidValue::new(format!(
@@ -587,10 +717,12 @@ impl Metadata {
         Ok(Self(map))
     }
 
+    /// The object.
     pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.0
     }
 
+    /// The object as a JSON value.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(self.0.clone())
     }
@@ -602,6 +734,7 @@ impl Metadata {
 pub struct LlmCredentials(BTreeMap<String, String>);
 
 impl LlmCredentials {
+    /// Reads the secrets' names by provider, each within its length limit.
     pub fn parse(
         entries: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, InvalidValue> {
@@ -640,10 +773,12 @@ impl LlmCredentials {
         Ok(Self(map))
     }
 
+    /// The providers and their secrets' names.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// Whether no provider is named.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

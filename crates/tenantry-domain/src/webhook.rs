@@ -17,7 +17,9 @@ use crate::values::{TextLine, limits};
 /// Where a webhook endpoint's URL points: a host name, or an address written in the URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebhookHost {
+    /// A host name, resolved (and checked) at each connection.
     Name(String),
+    /// An IPv4 address.
     Address(IpAddr),
 }
 
@@ -32,6 +34,16 @@ pub struct WebhookUrl {
 }
 
 impl WebhookUrl {
+    /// Reads an endpoint URL: `http` or `https`, a host name or IPv4 address, no credentials
+    /// or fragment.
+    ///
+    /// ```
+    /// use tenantry_domain::WebhookUrl;
+    ///
+    /// assert!(WebhookUrl::parse("https://hooks.example.com/tenantry").is_ok());
+    /// assert!(WebhookUrl::parse("https://user:pw@hooks.example.com/").is_err());
+    /// assert!(WebhookUrl::parse("ftp://hooks.example.com/").is_err());
+    /// ```
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let url = value.into();
         let invalid = || {
@@ -86,14 +98,17 @@ impl WebhookUrl {
         Ok(Self { url, host, port })
     }
 
+    /// The URL as given.
     pub fn as_str(&self) -> &str {
         &self.url
     }
 
+    /// Its host.
     pub fn host(&self) -> &WebhookHost {
         &self.host
     }
 
+    /// Its port, explicit or the scheme's.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -192,6 +207,7 @@ impl WebhookSecret {
         }
     }
 
+    /// The secret in clear (`whsec_` and base64), to sign with and to show once.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -207,15 +223,21 @@ impl WebhookSecret {
 /// Where events are sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
+    /// Its public id.
     pub id: WebhookEndpointId,
+    /// Where events are sent.
     pub url: WebhookUrl,
     /// The types it receives; empty: every type.
     pub event_types: Vec<EventType>,
+    /// What it is for, as its registrant said.
     pub description: Option<TextLine>,
+    /// Whether events are sent to it.
     pub enabled: bool,
     /// Why it was disabled, when Tenantry disabled it (a `410 Gone`).
     pub disabled_reason: Option<String>,
+    /// When it was registered.
     pub created_at: OffsetDateTime,
+    /// When it was last changed.
     pub updated_at: OffsetDateTime,
 }
 
@@ -253,6 +275,7 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// The status's name: `pending`, `delivered` or `failed`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -261,6 +284,7 @@ impl DeliveryStatus {
         }
     }
 
+    /// Reads a status's name.
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         [Self::Pending, Self::Delivered, Self::Failed]
             .into_iter()
@@ -272,17 +296,25 @@ impl DeliveryStatus {
 /// One event's delivery to one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookDelivery {
+    /// Its public id.
     pub id: WebhookDeliveryId,
+    /// The event delivered.
     pub event_id: crate::ids::EventId,
+    /// The event's type.
     pub event_type: EventType,
+    /// Where the delivery stands.
     pub status: DeliveryStatus,
+    /// Attempts made so far.
     pub attempts: u32,
     /// The status the endpoint last answered, if it answered.
     pub last_status: Option<u16>,
     /// Why the last attempt failed: the status's excerpt, a time-out, a refused connection.
     pub last_error: Option<String>,
+    /// When the next attempt is due, while pending.
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// When the delivery was made (the event was dispatched).
     pub created_at: OffsetDateTime,
+    /// When the receiver accepted it.
     pub delivered_at: Option<OffsetDateTime>,
 }
 
