@@ -428,45 +428,43 @@ fn path_parameter_notes(document: &mut Value) {
             "Paste the `id` of a delivery (from the endpoint's `…/deliveries`).",
         ),
     ];
-    let Some(paths) = document["paths"].as_object_mut() else {
-        return;
-    };
-    for item in paths.values_mut() {
-        for operation in item
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|o| o.values_mut())
-        {
-            // `get_mut`, not indexing: indexing a missing key would add it as `null`.
-            let Some(parameters) = operation
-                .get_mut("parameters")
-                .and_then(Value::as_array_mut)
-            else {
+    for operation in operations_mut(document) {
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters {
+            if parameter["in"] != "path" {
                 continue;
-            };
-            for parameter in parameters {
-                if parameter["in"] != "path" {
-                    continue;
-                }
-                let Some((_, note)) = notes.iter().find(|(name, _)| parameter["name"] == *name)
-                else {
-                    panic!(
-                        "path parameter {} has no note on what to paste",
-                        parameter["name"]
-                    );
-                };
-                let description = parameter["description"].as_str().unwrap_or_default();
-                parameter["description"] = if description.is_empty() {
-                    Value::String((*note).to_owned())
-                } else {
-                    Value::String(format!(
-                        "{} {note}",
-                        description.trim_end_matches('.').to_owned() + "."
-                    ))
-                };
             }
+            let Some((_, note)) = notes.iter().find(|(name, _)| parameter["name"] == *name) else {
+                panic!(
+                    "path parameter {} has no note on what to paste",
+                    parameter["name"]
+                );
+            };
+            let description = parameter["description"].as_str().unwrap_or_default();
+            parameter["description"] = Value::String(if description.is_empty() {
+                (*note).to_owned()
+            } else {
+                format!("{}. {note}", description.trim_end_matches('.'))
+            });
         }
     }
+}
+
+/// Every operation object of the document, to change. (Walked with `get_mut`, never by
+/// indexing, which would add a missing key as `null`.)
+fn operations_mut(document: &mut Value) -> impl Iterator<Item = &mut Value> {
+    document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
 }
 
 /// Gives every documented error status its own example (Swagger UI would otherwise show the
@@ -485,44 +483,35 @@ fn error_examples(document: &mut Value) {
             )
         })
         .collect();
-    let Some(paths) = document["paths"].as_object_mut() else {
-        return;
-    };
-    for item in paths.values_mut() {
-        for operation in item
-            .as_object_mut()
-            .into_iter()
-            .flat_map(|o| o.values_mut())
-        {
-            let Some(responses) = operation
-                .get_mut("responses")
+    for operation in operations_mut(document) {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            let Some(media) = response
+                .pointer_mut("/content/application~1problem+json")
                 .and_then(Value::as_object_mut)
             else {
                 continue;
             };
-            for (status, response) in responses.iter_mut() {
-                let Some(media) = response
-                    .pointer_mut("/content/application~1problem+json")
-                    .and_then(Value::as_object_mut)
-                else {
-                    continue;
-                };
-                let mine: Vec<_> = examples
-                    .iter()
-                    .filter(|(_, s, _)| s.to_string() == *status)
-                    .collect();
-                match mine.as_slice() {
-                    [] => {}
-                    [(_, _, only)] => {
-                        media.insert("example".into(), only.clone());
-                    }
-                    several => {
-                        let named = several
-                            .iter()
-                            .map(|(name, _, value)| ((*name).to_owned(), json!({"value": value})))
-                            .collect();
-                        media.insert("examples".into(), Value::Object(named));
-                    }
+            let mine: Vec<_> = examples
+                .iter()
+                .filter(|(_, s, _)| s.to_string() == *status)
+                .collect();
+            match mine.as_slice() {
+                [] => {}
+                [(_, _, only)] => {
+                    media.insert("example".into(), only.clone());
+                }
+                several => {
+                    let named = several
+                        .iter()
+                        .map(|(name, _, value)| ((*name).to_owned(), json!({"value": value})))
+                        .collect();
+                    media.insert("examples".into(), Value::Object(named));
                 }
             }
         }
