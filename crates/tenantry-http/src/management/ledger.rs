@@ -220,7 +220,10 @@ pub(super) async fn create_usage_refund(
 #[derive(Debug, Clone, Copy, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CycleQuery {
-    /// The first day of the cycle (`YYYY-MM-DD`); the current cycle when absent.
+    /// The first day of the cycle (`YYYY-MM-DD`); the current cycle when absent. It must
+    /// fall on the organization's billing-cycle day (or be the first day of an earlier cycle
+    /// that has usage, if that day has since changed) and not after the current cycle:
+    /// another day is refused with 422 naming `cycle`.
     #[param(value_type = Option<String>, format = Date, example = "2026-11-01")]
     pub cycle: Option<Date>,
 }
