@@ -490,6 +490,13 @@ async fn an_import_refuses_what_is_not_a_whole_export_and_changes_nothing() {
     // Another schema.
     let other = whole.replacen("\"schema\":\"m", "\"schema\":\"x", 1);
     refused(&import("other.jsonl", other), "schema");
+    // An end line that miscounts, and a line after the end.
+    let miscounted = whole.replacen("{\"end\":{\"rows\":", "{\"end\":{\"rows\":1", 1);
+    refused(&import("miscounted.jsonl", miscounted), "end line counts");
+    refused(
+        &import("trailing.jsonl", format!("{whole}{}\n", lines[1])),
+        "after the end line",
+    );
 
     // Nothing of any of them stayed: the whole export still loads, once.
     let loaded = tenantry(
@@ -513,6 +520,11 @@ async fn an_import_refuses_what_is_not_a_whole_export_and_changes_nothing() {
         ),
         "not empty",
     );
+    // To standard output: the export itself, its summary on standard error.
+    let streamed = tenantry(&dir, &source.database_url, &["export", "-"], &[]);
+    assert!(streamed.status.success(), "{}", text(&streamed));
+    assert_eq!(String::from_utf8_lossy(&streamed.stdout), whole);
+    assert!(String::from_utf8_lossy(&streamed.stderr).contains("exported"));
     // An export never overwrites.
     refused(
         &tenantry(
