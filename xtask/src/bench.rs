@@ -35,6 +35,9 @@ pub(crate) struct BenchOptions {
     pub(crate) postgres: Option<String>,
     /// Only time the move from SQLite to PostgreSQL (`tenantry export`, then `import`).
     pub(crate) move_only: bool,
+    /// Only the endpoints whose name holds one of these (none: every endpoint, then the
+    /// fixed-rate runs and the delivery drain, which a selection leaves out).
+    pub(crate) only: Vec<String>,
 }
 
 impl BenchOptions {
@@ -45,6 +48,7 @@ impl BenchOptions {
             connections: 64,
             postgres: None,
             move_only: false,
+            only: Vec::new(),
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -70,6 +74,12 @@ impl BenchOptions {
                     options.postgres = Some((*url).to_owned());
                 }
                 "--move-only" => options.move_only = true,
+                "--only" => options.only.push(
+                    (*args
+                        .next()
+                        .ok_or("--only takes part of an endpoint's name")?)
+                    .to_owned(),
+                ),
                 other => return Err(format!("unknown option {other}")),
             }
         }
@@ -77,6 +87,19 @@ impl BenchOptions {
             return Err("--move-only moves to PostgreSQL: name it with --postgres".into());
         }
         Ok(options)
+    }
+}
+
+impl BenchOptions {
+    /// The endpoints this run loads.
+    fn pairs(&self) -> impl Iterator<Item = &'static Pair> {
+        let only = self.only.clone();
+        PAIRS.iter().filter(move |pair| {
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|part| pair.tenantry.name.contains(part.as_str()))
+        })
     }
 }
 
@@ -150,15 +173,18 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         &sqlite,
     )?);
     if let Some(admin_url) = &options.postgres {
-        // The SQLite database, as the loads left it (usage, events, deliveries), moves.
-        report.push_str(&moving(
-            &runtime,
-            &binaries,
-            dir.path(),
-            options,
-            &sqlite,
-            admin_url,
-        )?);
+        // The SQLite database, as the loads left it (usage, events, deliveries), moves
+        // (unless the run is a selection of endpoints).
+        if options.only.is_empty() {
+            report.push_str(&moving(
+                &runtime,
+                &binaries,
+                dir.path(),
+                options,
+                &sqlite,
+                admin_url,
+            )?);
+        }
         let url = runtime.block_on(fresh_postgres_database(admin_url))?;
         let result = run_on(&runtime, &binaries, dir.path(), options, "PostgreSQL", &url);
         runtime.block_on(drop_postgres_database(admin_url))?;
@@ -354,7 +380,7 @@ fn run_on(
     })?;
 
     let mut rows = Vec::new();
-    for pair in &PAIRS {
+    for pair in options.pairs() {
         eprintln!("bench: {backend}: {}", pair.tenantry.name);
         reset_peak_rss(tenantry.id());
         let mut ours = Totals::default();
@@ -389,17 +415,22 @@ fn run_on(
             peak_rss_kib: peak_rss_kib(tenantry.id()),
         });
     }
-    eprintln!("bench: {backend}: at a fixed rate");
-    let fixed = fixed_rates(binaries, &tenantry_url, &seeded, options)?;
-    eprintln!("bench: {backend}: webhook delivery");
-    let delivery = runtime.block_on(deliveries(
-        &client,
-        &tenantry_url,
-        &baseline_url,
-        &seeded,
-        options,
-        tenantry.id(),
-    ))?;
+    let (fixed, delivery) = if options.only.is_empty() {
+        eprintln!("bench: {backend}: at a fixed rate");
+        let fixed = fixed_rates(binaries, &tenantry_url, &seeded, options)?;
+        eprintln!("bench: {backend}: webhook delivery");
+        let delivery = runtime.block_on(deliveries(
+            &client,
+            &tenantry_url,
+            &baseline_url,
+            &seeded,
+            options,
+            tenantry.id(),
+        ))?;
+        (fixed, delivery)
+    } else {
+        (String::new(), String::new())
+    };
     drop(tenantry);
     drop(baseline);
 
@@ -409,7 +440,7 @@ fn run_on(
     let counts = runtime.block_on(async {
         wait_ready(&client, &format!("{probe_url}/readyz")).await?;
         let mut counts = Vec::new();
-        for pair in &PAIRS {
+        for pair in options.pairs() {
             counts
                 .push(count_statements(&client, &probe_url, &seeded, &pair.tenantry, &log).await?);
         }
@@ -1466,6 +1497,19 @@ mod tests {
             BenchOptions::parse(&["--move-only"]).is_err(),
             "needs --postgres"
         );
+        let only = BenchOptions::parse(&["--only", "PATCH", "--only", "usage"]).unwrap();
+        let names: Vec<&str> = only.pairs().map(|pair| pair.tenantry.name).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.contains("PATCH") || n.contains("usage"))
+        );
+        assert_eq!(
+            BenchOptions::parse(&[]).unwrap().pairs().count(),
+            PAIRS.len()
+        );
+        assert!(BenchOptions::parse(&["--only"]).is_err());
     }
 
     #[test]

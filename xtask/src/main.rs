@@ -4,9 +4,9 @@
 //! - `openapi --check`: fails when the committed document is stale, and says how to fix it.
 //! - `spec-check`: holds the document generated from the code against the documented APIs
 //!   in `openapi/documented/` and the house rules, printing every mismatch.
-//! - `bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL]`: loads a
-//!   release build of the server endpoint by endpoint, each against its ceiling, and prints
-//!   the figures.
+//! - `bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only
+//!   NAME]...`: loads a release build of the server endpoint by endpoint, each against its
+//!   ceiling, and prints the figures (`--only`: just the endpoints whose name holds NAME).
 
 mod bench;
 mod spec_check;
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL]"
+                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only NAME]..."
             );
             ExitCode::from(2)
         }

@@ -95,14 +95,14 @@ pub fn server(
                 let response = tenantry_storage::trace::scope(trace_id.map(|t| t.0), srv.call(req));
                 async move {
                     let mut response = response.await?;
-                    // The route's template, never the path: no id becomes a label.
-                    let route = response.request().match_pattern();
-                    metrics::request(
-                        route.as_deref().unwrap_or("unmatched"),
-                        method.as_str(),
-                        response.status().as_u16(),
-                        started.elapsed(),
-                    );
+                    if metrics::enabled() {
+                        metrics::request(
+                            &trace::route_of(response.request()),
+                            method.as_str(),
+                            response.status().as_u16(),
+                            started.elapsed(),
+                        );
+                    }
                     let headers = response.headers_mut();
                     headers.insert(
                         header::X_CONTENT_TYPE_OPTIONS,

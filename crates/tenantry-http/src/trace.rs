@@ -7,7 +7,7 @@ use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 /// A trace id: 16 bytes, written as 32 lower-case hex digits, never all zeros.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,14 @@ impl TraceId {
         valid.then(|| Self((*trace_id).to_owned()))
     }
 
+    /// The trace id of a request that names none: its request id's bytes (a random UUID,
+    /// never all zeros).
+    pub fn from_request_id(id: &RequestId) -> Self {
+        let mut bytes = *id.as_bytes();
+        bytes[0] |= 1;
+        Self(hex(&bytes))
+    }
+
     /// A `traceparent` for a call made in this trace: a new span id, sampled.
     pub fn traceparent(&self) -> String {
         let mut span = [0u8; 8];
@@ -56,7 +64,13 @@ impl TraceId {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 /// What is logged of each request. Whatever the choice, a request answered 5xx is logged
@@ -117,18 +131,13 @@ fn access_line<B>(response: &ServiceResponse<B>) {
         return;
     }
     let method = request.method().as_str();
-    let route = request.match_pattern();
-    let route = route.as_deref().unwrap_or("unmatched");
-    let id = request
-        .extensions()
-        .get::<tracing_actix_web::RequestId>()
+    let route = route_of(request);
+    let extensions = request.extensions();
+    let id = extensions
+        .get::<RequestId>()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let trace = request
-        .extensions()
-        .get::<TraceId>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default();
+    let trace = extensions.get::<TraceId>().map_or("", |t| t.0.as_str());
     let ms = elapsed.as_secs_f64() * 1_000.0;
     // Without a parent, so that the line is this and not the request span's every field.
     if status >= 500 {
@@ -147,14 +156,30 @@ pub struct TracedRootSpan;
 
 impl RootSpanBuilder for TracedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        let request_id = request.extensions().get::<RequestId>().copied();
+        // A request that names no trace starts one, named by its request id's random bits
+        // (which saves drawing sixteen more).
         let trace_id = request
             .headers()
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
             .and_then(TraceId::from_traceparent)
+            .or_else(|| request_id.map(|id| TraceId::from_request_id(&id)))
             .unwrap_or_else(TraceId::generate);
-        let span = tracing_actix_web::root_span!(request);
-        span.record("trace_id", trace_id.0.as_str());
+        let span = if access_log() == AccessLog::Full {
+            // Every field, for the line the span writes as it closes.
+            let span = tracing_actix_web::root_span!(request);
+            span.record("trace_id", trace_id.0.as_str());
+            span
+        } else {
+            // The fields every event of the request carries; the access line says the rest.
+            let request_id = request_id.map(|id| id.to_string()).unwrap_or_default();
+            tracing::info_span!(
+                "request",
+                request_id = request_id.as_str(),
+                trace_id = trace_id.0.as_str()
+            )
+        };
         request.extensions_mut().insert(trace_id);
         request
             .extensions_mut()
@@ -169,9 +194,30 @@ impl RootSpanBuilder for TracedRootSpan {
         if let Ok(response) = outcome {
             access_line(response);
         }
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        // The status and error fields are for the span's own line, which only the full
+        // access log writes.
+        if access_log() == AccessLog::Full {
+            DefaultRootSpanBuilder::on_request_end(span, outcome);
+        }
     }
 }
+
+/// The route template a request matched (`/organization/{organization_id}`), found once per
+/// request and kept in its extensions; `unmatched` if none did. Never the path: no id
+/// becomes a label or a log field.
+pub(crate) fn route_of(request: &actix_web::HttpRequest) -> std::rc::Rc<str> {
+    if let Some(route) = request.extensions().get::<MatchedRoute>() {
+        return route.0.clone();
+    }
+    let route: std::rc::Rc<str> = request
+        .match_pattern()
+        .map_or_else(|| "unmatched".into(), Into::into);
+    request.extensions_mut().insert(MatchedRoute(route.clone()));
+    route
+}
+
+#[derive(Debug, Clone)]
+struct MatchedRoute(std::rc::Rc<str>);
 
 #[cfg(test)]
 mod tests {

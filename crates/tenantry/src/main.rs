@@ -104,15 +104,19 @@ async fn main() -> ExitCode {
         Command::Serve => telemetry::LogTo::Stdout,
         _ => telemetry::LogTo::Stderr,
     };
-    if let Err(error) = telemetry::init(
+    // Held to the end of `main`: dropping it writes the lines still queued.
+    let _log = match telemetry::init(
         &settings.log,
         settings.log_format,
         log_to,
         settings.access_log.into(),
     ) {
-        eprintln!("tenantry: {error}");
-        return ExitCode::FAILURE;
-    }
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("tenantry: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate { status } => migrate(&settings, status).await,
