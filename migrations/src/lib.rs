@@ -12,6 +12,7 @@ mod m20261125_000002_revoke_keys_of_former_members;
 mod m20261125_000003_create_usage_entries;
 mod m20261125_000004_create_events;
 mod m20261125_000005_create_webhooks;
+mod m20261202_000001_sqlite_pending_rows;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_usage_entries::Migration),
             Box::new(m20261125_000004_create_events::Migration),
             Box::new(m20261125_000005_create_webhooks::Migration),
+            Box::new(m20261202_000001_sqlite_pending_rows::Migration),
         ]
     }
 }

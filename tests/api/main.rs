@@ -13,6 +13,7 @@ mod instances;
 mod members;
 mod metering;
 mod metrics;
+mod one_statement;
 mod openapi;
 mod organizations;
 mod rate_limits;

@@ -100,7 +100,7 @@ pub(crate) async fn append_holding_row(
 }
 
 /// How the `changes` column holds an event's changes (read back by [`event_from_model`]).
-fn changes_json(event: &Event) -> Value {
+pub(crate) fn changes_json(event: &Event) -> Value {
     event
         .changes
         .iter()

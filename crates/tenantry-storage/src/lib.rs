@@ -15,6 +15,8 @@ mod events;
 mod idempotency;
 mod members;
 mod organizations;
+mod pending;
+mod reusable;
 mod revocations;
 pub mod trace;
 mod transfer;

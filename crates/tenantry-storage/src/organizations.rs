@@ -19,6 +19,8 @@ use uuid::Uuid;
 use crate::entities::{idempotency_keys, memberships, organizations, users};
 use crate::events;
 use crate::idempotency::{IdempotencyRecord, Replay};
+use crate::pending;
+use crate::reusable::Reusable;
 use crate::revocations::{Revocation, announce};
 use crate::{Page, PageRequest, Store, StoreError, all_limited, exactly_one};
 
@@ -197,22 +199,41 @@ impl Store {
         id: OrganizationId,
         user: Option<UserId>,
     ) -> Result<(Organization, Option<Role>), StoreError> {
-        let query =
-            organizations::Entity::find().filter(organizations::Column::PublicId.eq(id.as_uuid()));
+        use sea_orm::{FromQueryResult as _, QueryTrait as _};
+        // Every request about an organization begins here: its SQL is built once.
+        static ALONE: Reusable<1> = Reusable::new();
+        static WITH_ROLE: Reusable<2> = Reusable::new();
+        let backend = self.db().get_database_backend();
+        let by_id =
+            |id: Uuid| organizations::Entity::find().filter(organizations::Column::PublicId.eq(id));
         let (model, membership) = match user {
-            None => query
-                .all(self.db())
-                .await?
-                .into_iter()
-                .next()
-                .map(|model| (model, None)),
-            Some(user) => query
-                .select_also(memberships::Entity)
-                .join(sea_orm::JoinType::LeftJoin, membership_of(user))
-                .all(self.db())
-                .await?
-                .into_iter()
-                .next(),
+            None => {
+                let statement =
+                    ALONE.statement(backend, [id.as_uuid()], |[id]| by_id(id).build(backend));
+                let rows = self.db().query_all_raw(statement).await?;
+                rows.first()
+                    .map(|row| organizations::Model::from_query_result(row, ""))
+                    .transpose()?
+                    .map(|model| (model, None))
+            }
+            Some(user) => {
+                let statement =
+                    WITH_ROLE.statement(backend, [id.as_uuid(), user.as_uuid()], |[id, user]| {
+                        by_id(id)
+                            .select_also(memberships::Entity)
+                            .join(sea_orm::JoinType::LeftJoin, membership_of_user(user))
+                            .build(backend)
+                    });
+                let rows = self.db().query_all_raw(statement).await?;
+                rows.first()
+                    .map(|row| {
+                        Ok::<_, sea_orm::DbErr>((
+                            organizations::Model::from_query_result(row, "A_")?,
+                            memberships::Model::from_query_result_optional(row, "B_")?,
+                        ))
+                    })
+                    .transpose()?
+            }
         }
         .ok_or(StoreError::NotFound)?;
         let role = membership
@@ -390,7 +411,9 @@ impl Store {
     }
 
     /// On SQLite, the update of a row still at `before`'s version and its event, in one
-    /// transaction; `None`: another change came first.
+    /// statement (the event rides in `pending_event`, which a trigger moves into the
+    /// events); `None`: another change came first. The event is made from `before` and the
+    /// change applied to it in memory, which is what the row becomes.
     async fn update_known(
         &self,
         before: &Organization,
@@ -399,25 +422,21 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Option<Organization>, StoreError> {
         use organizations::Column as C;
-        let (txn, _turn) = self.begin_write().await?;
-        let result = async {
-            let updated = update_statement(before.id, changes, now)
-                .filter(C::Version.eq(before.version as i64))
-                .exec_with_returning(&txn)
-                .await
-                .map_err(|e| {
-                    StoreError::unique(e, "an organization with this domain already exists")
-                })?;
-            let Some(model) = updated.into_iter().next() else {
-                return Ok(None);
-            };
-            let after = from_model(model)?;
-            let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
-            events::append_holding_row(&txn, &event, None).await?;
-            Ok(Some(after))
-        }
-        .await;
-        crate::members::finish(txn, result).await
+        let mut expected = before.clone();
+        changes.apply_to(&mut expected);
+        expected.version = before.version + 1;
+        expected.updated_at = now;
+        let event = Event::organization_updated(before, &expected, &changes.fields(), by, now);
+        let _turn = self.write_turn().await?;
+        let updated = update_statement(before.id, changes, now)
+            .col_expr(pending::event_column(), pending::event(&event)?)
+            .filter(C::Version.eq(before.version as i64))
+            .exec_with_returning(self.db())
+            .await
+            .map_err(|e| {
+                StoreError::unique(e, "an organization with this domain already exists")
+            })?;
+        updated.into_iter().next().map(from_model).transpose()
     }
 
     /// The update of a row read and locked first, and its event, in one transaction.
@@ -516,7 +535,6 @@ async fn update_with_event(
     now: OffsetDateTime,
 ) -> Result<Option<Organization>, StoreError> {
     use sea_orm::QueryTrait as _;
-    use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause};
     let mut after = before.clone();
     changes.apply_to(&mut after);
     after.version = before.version + 1;
@@ -528,6 +546,24 @@ async fn update_with_event(
         .returning_all()
         .to_owned();
     let insert = events::insert_for_each_row_of(&event, "updated");
+    let statement = with_appended(db, update, insert);
+    let rows = organizations::Entity::find()
+        .from_raw_sql(statement)
+        .all(db)
+        .await
+        .map_err(|e| StoreError::unique(e, "an organization with this domain already exists"))?;
+    rows.into_iter().next().map(from_model).transpose()
+}
+
+/// On PostgreSQL, one statement: `update` (an `UPDATE … RETURNING *` of organizations) as
+/// the common table `updated`, `insert` (which reads `updated`, so it writes only if the
+/// update did) as `appended`, answering the updated rows.
+pub(crate) fn with_appended(
+    db: &impl ConnectionTrait,
+    update: sea_orm::sea_query::UpdateStatement,
+    insert: sea_orm::sea_query::InsertStatement,
+) -> sea_orm::Statement {
+    use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause};
     let with = WithClause::new()
         .cte(
             CommonTableExpression::new()
@@ -547,13 +583,7 @@ async fn update_with_event(
         .from(Alias::new("updated"))
         .to_owned()
         .with(with);
-    let statement = db.get_database_backend().build(&select);
-    let rows = organizations::Entity::find()
-        .from_raw_sql(statement)
-        .all(db)
-        .await
-        .map_err(|e| StoreError::unique(e, "an organization with this domain already exists"))?;
-    rows.into_iter().next().map(from_model).transpose()
+    db.get_database_backend().build(&select)
 }
 
 /// The `UPDATE` that writes `changes` and bumps the version.
@@ -599,11 +629,15 @@ pub(crate) async fn bump_count(
 
 /// Joins an organization to the membership of `user` in it, if there is one.
 fn membership_of(user: UserId) -> sea_orm::RelationDef {
+    membership_of_user(user.as_uuid())
+}
+
+fn membership_of_user(user: Uuid) -> sea_orm::RelationDef {
     use sea_orm::sea_query::{IntoCondition, Query};
     let user_pk = Query::select()
         .column(users::Column::Id)
         .from(users::Entity)
-        .and_where(Expr::col(users::Column::PublicId).eq(user.as_uuid()))
+        .and_where(Expr::col(users::Column::PublicId).eq(user))
         .to_owned();
     organizations::Relation::Memberships
         .def()

@@ -7,9 +7,9 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 use tenantry_domain::{
-    AccountType, Actor, CycleCredits, Event, Organization, OrganizationId, RuleViolation,
-    TierTable, UsageCategory, UsageEntry, UsageEntryId, UsageThreshold, billing_cycle_start_date,
-    limits,
+    AccountType, Actor, BillingCycleDay, CycleCredits, Event, Organization, OrganizationId,
+    RuleViolation, TierTable, UsageCategory, UsageEntry, UsageEntryId, UsageThreshold,
+    billing_cycle_start_date, limits,
 };
 use time::{Date, OffsetDateTime};
 
@@ -84,6 +84,15 @@ impl Store {
         {
             return Ok(Recorded::Replayed(replay));
         }
+        if usage.idempotency.is_none()
+            && let Some((organization, entry)) =
+                self.record_in_one_statement(org, usage, tiers, now).await?
+        {
+            return Ok(Recorded::New {
+                organization,
+                entry,
+            });
+        }
         let (txn, _turn) = self.begin_write().await?;
         let result = record_in(&txn, org, usage, tiers, now).await;
         let (organization, entry) = match result {
@@ -127,6 +136,67 @@ impl Store {
             organization,
             entry,
         })
+    }
+
+    /// The common case of [`Store::record_usage`] in one statement: a call without an
+    /// idempotency key whose credits fit and leave the cycle's usage below 80% of the
+    /// allocation, so that no threshold is crossed and the entry is all it appends. The
+    /// `UPDATE` consumes the credits and appends the entry (on PostgreSQL with
+    /// `WITH … INSERT`, on SQLite through `pending_entry` and its trigger). `None`: the call
+    /// is not that case (or the billing day just changed), and the transaction decides it.
+    async fn record_in_one_statement(
+        &self,
+        org: &Organization,
+        usage: &NewUsage,
+        tiers: &TierTable,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Organization, UsageEntry)>, StoreError> {
+        let credits = credits_of(usage)?;
+        let day = org.billing_cycle_start;
+        let cycle = billing_cycle_start_date(now.date(), day);
+        let entry = UsageEntry {
+            id: UsageEntryId::generate(),
+            organization_id: org.id,
+            credits,
+            category: usage.category,
+            cycle_start: cycle,
+            actor: usage.actor,
+            idempotency_key: None,
+            refund_of: None,
+            refunded: 0,
+            created_at: now,
+        };
+        let update =
+            UsageUpdate::new(org.id, day, cycle, credits, tiers, now).statement_below_thresholds();
+        let db = self.db();
+        let rows = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let _turn = self.write_turn().await?;
+            update
+                .col_expr(
+                    crate::pending::entry_column(),
+                    crate::pending::entry(&entry)?,
+                )
+                .exec_with_returning(db)
+                .await?
+        } else {
+            use sea_orm::QueryTrait as _;
+            let update = update.into_query().returning_all().to_owned();
+            let statement = crate::organizations::with_appended(
+                db,
+                update,
+                insert_entry_for_each_row_of(&entry),
+            );
+            organizations::Entity::find()
+                .from_raw_sql(statement)
+                .all(db)
+                .await?
+        };
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(from_model)
+            .transpose()?
+            .map(|organization| (organization, entry)))
     }
 
     /// Refunds `credits` of the usage entry `entry` (all that is left of it when `None`),
@@ -259,21 +329,41 @@ impl Store {
 }
 
 /// Consumes the credits and writes the entry, inside `txn`.
-async fn record_in(
-    txn: &DatabaseTransaction,
-    org: &Organization,
-    usage: &NewUsage,
-    tiers: &TierTable,
-    now: OffsetDateTime,
-) -> Result<(Organization, UsageEntry), StoreError> {
-    let id = org.id;
-    let credits = i64::try_from(usage.credits)
+/// A call's credits, as stored: from 1 to [`limits::CREDITS_MAX`].
+fn credits_of(usage: &NewUsage) -> Result<i64, StoreError> {
+    i64::try_from(usage.credits)
         .ok()
         .filter(|c| (1..=limits::CREDITS_MAX).contains(c))
-        .ok_or_else(|| StoreError::Conflict("credits must be from 1 to 10^12".into()))?;
-    let mut day = org.billing_cycle_start;
-    for _ in 0..ATTEMPTS {
-        let cycle = billing_cycle_start_date(now.date(), day);
+        .ok_or_else(|| StoreError::Conflict("credits must be from 1 to 10^12".into()))
+}
+
+/// The conditional `UPDATE` that consumes a usage call's credits in its cycle, if they
+/// fit: within the allocation, or beyond it while auto billing is on and the overage stays
+/// within `max_overages`; only while the organization is active and its billing day is
+/// still `day`.
+struct UsageUpdate {
+    id: OrganizationId,
+    day: BillingCycleDay,
+    cycle: Date,
+    credits: i64,
+    /// The cycle's usage before this call, as SQL.
+    used: SimpleExpr,
+    /// The cycle's usage after this call, as SQL.
+    after: SimpleExpr,
+    /// The cycle's allocation, as SQL.
+    allocation: SimpleExpr,
+    now: OffsetDateTime,
+}
+
+impl UsageUpdate {
+    fn new(
+        id: OrganizationId,
+        day: BillingCycleDay,
+        cycle: Date,
+        credits: i64,
+        tiers: &TierTable,
+        now: OffsetDateTime,
+    ) -> Self {
         let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
         let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
             .finally(0i64)
@@ -281,6 +371,21 @@ async fn record_in(
         let after = used.clone().add(credits);
         let allocation: SimpleExpr =
             Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
+        Self {
+            id,
+            day,
+            cycle,
+            credits,
+            used,
+            after,
+            allocation,
+            now,
+        }
+    }
+
+    fn statement(&self) -> sea_orm::UpdateMany<organizations::Entity> {
+        let (used, after, allocation) = (&self.used, &self.after, &self.allocation);
+        let credits = self.credits;
         // Written so that no step can overflow 64 bits, whatever is stored: `used` is kept
         // within CREDITS_USED_MAX and `credits` within CREDITS_MAX, and the overage is
         // compared as `after - allocation` rather than the cap added to the allocation.
@@ -289,20 +394,48 @@ async fn record_in(
                 .clone()
                 .lte(allocation.clone())
                 .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
-                    Expr::col(C::MaxOverages)
-                        .is_null()
-                        .or(after.clone().sub(allocation).lte(Expr::col(C::MaxOverages))),
+                    Expr::col(C::MaxOverages).is_null().or(after
+                        .clone()
+                        .sub(allocation.clone())
+                        .lte(Expr::col(C::MaxOverages))),
                 )),
         );
-        let updated = organizations::Entity::update_many()
-            .col_expr(C::CreditsUsed, after)
-            .col_expr(C::UsageCycleStart, Expr::value(cycle))
+        organizations::Entity::update_many()
+            .col_expr(C::CreditsUsed, after.clone())
+            .col_expr(C::UsageCycleStart, Expr::value(self.cycle))
             .col_expr(C::Version, Expr::col(C::Version).add(1))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::PublicId.eq(id.as_uuid()))
+            .col_expr(C::UpdatedAt, Expr::value(self.now))
+            .filter(C::PublicId.eq(self.id.as_uuid()))
             .filter(C::IsActive.eq(true))
-            .filter(C::BillingCycleStart.eq(i32::from(day.get())))
+            .filter(C::BillingCycleStart.eq(i32::from(self.day.get())))
             .filter(allowed)
+    }
+
+    /// As [`UsageUpdate::statement`], only while the usage after this call stays below 80%
+    /// of the allocation, so that it crosses no threshold and appends no event: then the
+    /// entry is all the call appends.
+    fn statement_below_thresholds(&self) -> sea_orm::UpdateMany<organizations::Entity> {
+        // `after * 5 < allocation * 4`, without multiplying: `after < ceil(allocation * 4/5)`.
+        let eighty_percent = self.allocation.clone().sub(self.allocation.clone().div(5));
+        self.statement()
+            .filter(self.after.clone().lt(eighty_percent))
+    }
+}
+
+async fn record_in(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    usage: &NewUsage,
+    tiers: &TierTable,
+    now: OffsetDateTime,
+) -> Result<(Organization, UsageEntry), StoreError> {
+    let id = org.id;
+    let credits = credits_of(usage)?;
+    let mut day = org.billing_cycle_start;
+    for _ in 0..ATTEMPTS {
+        let cycle = billing_cycle_start_date(now.date(), day);
+        let updated = UsageUpdate::new(id, day, cycle, credits, tiers, now)
+            .statement()
             .exec_with_returning(txn)
             .await?;
         if let Some(model) = updated.into_iter().next() {
@@ -480,6 +613,43 @@ async fn insert_entry(
     .exec(db)
     .await?;
     Ok(())
+}
+
+/// An `INSERT` of `entry` for the organization row of the common table `updated` (and of
+/// nothing when it has none), on PostgreSQL.
+fn insert_entry_for_each_row_of(entry: &UsageEntry) -> sea_orm::sea_query::InsertStatement {
+    use sea_orm::sea_query::{Alias, Query};
+    use usage_entries::Column as E;
+    let values = Query::select()
+        .expr(Expr::val(entry.id.as_uuid()))
+        .expr(Expr::col((Alias::new("updated"), C::Id)))
+        .expr(Expr::val(entry.credits))
+        .expr(Expr::val(entry.category.as_str()))
+        .expr(Expr::val(entry.cycle_start))
+        .expr(Expr::val(entry.actor.kind()))
+        .expr(Expr::val(entry.actor.id()))
+        .expr(Expr::val(entry.idempotency_key.clone()))
+        .expr(Expr::val(0i64))
+        .expr(Expr::val(entry.created_at))
+        .from(Alias::new("updated"))
+        .to_owned();
+    Query::insert()
+        .into_table(usage_entries::Entity)
+        .columns([
+            E::PublicId,
+            E::OrganizationId,
+            E::Credits,
+            E::Category,
+            E::CycleStart,
+            E::ActorKind,
+            E::ActorId,
+            E::IdempotencyKey,
+            E::Refunded,
+            E::CreatedAt,
+        ])
+        .select_from(values)
+        .expect("the columns and values match")
+        .to_owned()
 }
 
 async fn entry_from_model(
