@@ -139,9 +139,9 @@ impl Store {
     }
 
     /// The common case of [`Store::record_usage`] in one statement: a call without an
-    /// idempotency key whose credits fit and leave the cycle's usage below 80% of the
-    /// allocation, so that no threshold is crossed and the entry is all it appends. The
-    /// `UPDATE` consumes the credits and appends the entry (on PostgreSQL with
+    /// idempotency key that leaves the cycle's usage below 80% of the allocation
+    /// ([`usage_below_thresholds`]), so that no threshold is crossed and the entry is all it
+    /// appends. The `UPDATE` consumes the credits and appends the entry (on PostgreSQL with
     /// `WITH … INSERT`, on SQLite through `pending_entry` and its trigger). `None`: the call
     /// is not that case (or the billing day just changed), and the transaction decides it.
     async fn record_in_one_statement(
@@ -166,8 +166,9 @@ impl Store {
             refunded: 0,
             created_at: now,
         };
-        let update =
-            UsageUpdate::new(org.id, day, cycle, credits, tiers, now).statement_below_thresholds();
+        let Some(update) = usage_below_thresholds(org, cycle, credits, tiers, now) else {
+            return Ok(None);
+        };
         let db = self.db();
         let rows = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let _turn = self.write_turn().await?;
@@ -329,6 +330,51 @@ impl Store {
 }
 
 /// Consumes the credits and writes the entry, inside `txn`.
+/// The common usage call as a small `UPDATE`: it applies only while the organization is
+/// still as `org` was read in what matters here (active, in the same cycle and billing day,
+/// on the same allocation), and while the cycle's usage after the call stays below 80% of
+/// that allocation, so that it crosses no threshold (and appends no event). Below 80% it
+/// is within the allocation, so the overage rules have nothing to say. `None`: the call
+/// cannot be that case, whatever is stored now.
+fn usage_below_thresholds(
+    org: &Organization,
+    cycle: Date,
+    credits: i64,
+    tiers: &TierTable,
+    now: OffsetDateTime,
+) -> Option<sea_orm::UpdateMany<organizations::Entity>> {
+    if !org.is_active || org.usage.cycle_start != cycle {
+        return None;
+    }
+    let allocation = Ord::min(
+        i64::try_from(org.monthly_allocation(tiers)).unwrap_or(i64::MAX),
+        limits::CREDITS_MAX,
+    );
+    // `after * 5 < allocation * 4`, without multiplying: `after < ceil(allocation * 4/5)`.
+    let eighty_percent = allocation - allocation / 5;
+    if credits >= eighty_percent {
+        return None;
+    }
+    let same_allocation = match org.credit_allocation {
+        Some(own) => C::CreditAllocation.eq(i64::try_from(own).ok()?),
+        None => C::CreditAllocation.is_null(),
+    };
+    Some(
+        organizations::Entity::update_many()
+            .col_expr(C::CreditsUsed, Expr::col(C::CreditsUsed).add(credits))
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::PublicId.eq(org.id.as_uuid()))
+            .filter(C::IsActive.eq(true))
+            .filter(C::BillingCycleStart.eq(i32::from(org.billing_cycle_start.get())))
+            .filter(C::UsageCycleStart.eq(cycle))
+            .filter(C::AccountType.eq(org.account_type.as_str()))
+            .filter(same_allocation)
+            // `used + credits < eighty_percent`, which cannot overflow.
+            .filter(Expr::col(C::CreditsUsed).lt(eighty_percent - credits)),
+    )
+}
+
 /// A call's credits, as stored: from 1 to [`limits::CREDITS_MAX`].
 fn credits_of(usage: &NewUsage) -> Result<i64, StoreError> {
     i64::try_from(usage.credits)
@@ -409,16 +455,6 @@ impl UsageUpdate {
             .filter(C::IsActive.eq(true))
             .filter(C::BillingCycleStart.eq(i32::from(self.day.get())))
             .filter(allowed)
-    }
-
-    /// As [`UsageUpdate::statement`], only while the usage after this call stays below 80%
-    /// of the allocation, so that it crosses no threshold and appends no event: then the
-    /// entry is all the call appends.
-    fn statement_below_thresholds(&self) -> sea_orm::UpdateMany<organizations::Entity> {
-        // `after * 5 < allocation * 4`, without multiplying: `after < ceil(allocation * 4/5)`.
-        let eighty_percent = self.allocation.clone().sub(self.allocation.clone().div(5));
-        self.statement()
-            .filter(self.after.clone().lt(eighty_percent))
     }
 }
 
