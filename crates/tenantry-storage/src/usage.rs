@@ -329,7 +329,6 @@ impl Store {
     }
 }
 
-/// Consumes the credits and writes the entry, inside `txn`.
 /// The common usage call as a small `UPDATE`: it applies only while the organization is
 /// still as `org` was read in what matters here (active, in the same cycle and billing day,
 /// on the same allocation), and while the cycle's usage after the call stays below 80% of
@@ -458,6 +457,7 @@ impl UsageUpdate {
     }
 }
 
+/// Consumes the credits and writes the entry, inside `txn`.
 async fn record_in(
     txn: &DatabaseTransaction,
     org: &Organization,
