@@ -78,7 +78,8 @@ async fn the_last_owner_cannot_be_removed_or_demoted() {
         .delete(&format!("/organization/{id}/member/{}", ada.id), &ada.key)
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    let (status, _) = app
+    assert_eq!(problem["type"], "/problems/last-owner", "{problem}");
+    let (status, problem) = app
         .patch(
             &format!("/organization/{id}/member/{}", ada.id),
             ADMIN_TOKEN,
@@ -86,6 +87,7 @@ async fn the_last_owner_cannot_be_removed_or_demoted() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(problem["type"], "/problems/last-owner", "{problem}");
     let (_, after) = app.get(&format!("/organization/{id}"), &ada.key).await;
     assert_eq!(after["memberCount"], 1);
     assert_eq!(after["members"][0]["role"], "owner");
@@ -257,6 +259,7 @@ async fn the_member_count_never_exceeds_the_user_quota() {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "/problems/quota-exceeded", "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("user quota"));
     let (_, after) = app.get(&format!("/organization/{id}"), &ada.key).await;
     assert_eq!(after["memberCount"], 2);

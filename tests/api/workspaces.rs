@@ -82,6 +82,7 @@ async fn the_workspace_quota_holds_and_lowering_it_removes_nothing() {
     }
     let (status, problem) = app.post(&path, &ada.key, json!({"name": "C"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "/problems/quota-exceeded", "{problem}");
     assert!(
         problem["detail"]
             .as_str()

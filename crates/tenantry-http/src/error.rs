@@ -102,6 +102,12 @@ pub enum ApiError {
     /// The organization is inactive and the action would use or extend it.
     #[error("{0}")]
     OrganizationInactive(String),
+    /// The change would leave the organization without an owner.
+    #[error("{0}")]
+    LastOwner(String),
+    /// The organization has as many members (or workspaces) as its quota allows.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{} invalid", describe_count(.0.len()))]
@@ -200,6 +206,8 @@ impl ApiError {
                 "organization-inactive",
                 "Organization inactive",
             ),
+            Self::LastOwner(_) => (StatusCode::CONFLICT, "last-owner", "Last owner"),
+            Self::QuotaExceeded(_) => (StatusCode::CONFLICT, "quota-exceeded", "Quota reached"),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -266,6 +274,14 @@ impl ApiError {
                 Self::OrganizationInactive(
                     "the organization is inactive: it records no usage".into(),
                 ),
+            ),
+            (
+                "last-owner",
+                Self::LastOwner("an organization must keep at least one owner".into()),
+            ),
+            (
+                "quota",
+                Self::QuotaExceeded("the organization has reached its user quota of 25".into()),
             ),
             ("stale", Self::PreconditionFailed),
             ("too-large", Self::PayloadTooLarge(1 << 20)),
@@ -351,9 +367,9 @@ impl ResponseError for ApiError {
 impl From<RuleViolation> for ApiError {
     fn from(rule: RuleViolation) -> Self {
         match rule {
-            RuleViolation::LastOwner
-            | RuleViolation::UserQuotaReached { .. }
-            | RuleViolation::WorkspaceQuotaReached { .. } => Self::Conflict(rule.to_string()),
+            RuleViolation::LastOwner => Self::LastOwner(rule.to_string()),
+            RuleViolation::UserQuotaReached { .. }
+            | RuleViolation::WorkspaceQuotaReached { .. } => Self::QuotaExceeded(rule.to_string()),
             RuleViolation::CreditsExhausted { .. } => Self::PaymentRequired(rule.to_string()),
             RuleViolation::OrganizationInactive => Self::OrganizationInactive(rule.to_string()),
             RuleViolation::OnlyOwnersTouchOwners | RuleViolation::Forbidden(_) => Self::Forbidden {

@@ -148,8 +148,8 @@ pub struct OrganizationUpdate {
     #[validate(custom(function = "crate::common::checks::email"))]
     #[schema(format = Email, min_length = 3, max_length = 254)]
     pub billing_email: Option<String>,
-    /// Set the opt-in single address that receives alert/system notifications (None leaves
-    /// it unchanged via exclude_unset).
+    /// Set the opt-in single address that receives alert/system notifications (absent or
+    /// `null` leaves it unchanged).
     #[serde(default)]
     #[validate(custom(function = "crate::common::checks::email"))]
     #[schema(format = Email, min_length = 3, max_length = 254)]
@@ -206,8 +206,8 @@ impl From<&Member> for OrganizationUser {
 
 /// Response model for organization endpoints.
 ///
-/// SECURITY: Does NOT expose internal_id to prevent leakage of high-entropy secrets. Only
-/// organization_id (public identifier) is included in API responses.
+/// The organization is named by its public id only (`organization_id`, a UUID); the
+/// database's own key never leaves the server.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrganizationModel {
     #[schema(example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")]
