@@ -210,8 +210,9 @@ impl TestApp {
     pub fn metrics(&self) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("an address").port();
-        let server = tenantry_http::metrics::server(AppState::new(self.store.clone()), listener)
-            .expect("the metrics server starts");
+        let server =
+            tenantry_http::metrics_listener::server(AppState::new(self.store.clone()), listener)
+                .expect("the metrics server starts");
         tokio::spawn(server);
         format!("http://127.0.0.1:{port}")
     }

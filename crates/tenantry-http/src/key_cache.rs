@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tenantry_domain::{ApiKeyId, KeyHash};
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 
 /// How many keys are remembered at most; beyond it, expired entries are dropped first and,
 /// if none have expired, everything is.

@@ -2,15 +2,19 @@
 //! the OpenAPI document and Swagger UI.
 
 pub mod auth;
+mod caller;
 pub mod common;
+mod destinations;
 pub mod error;
 pub mod extract;
 mod health;
 mod json_text;
 pub mod key_cache;
+pub mod limits;
 pub mod maintenance;
 pub mod management;
 pub mod metrics;
+pub mod metrics_listener;
 mod openapi;
 mod ops;
 pub mod rate_limit;

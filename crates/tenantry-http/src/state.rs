@@ -8,7 +8,6 @@ use tenantry_storage::Store;
 
 use crate::key_cache::KeyCache;
 use crate::rate_limit::RateLimiter;
-use crate::webhooks::WebhookOptions;
 
 /// Requests per minute of a key for requests that name no organization, by default.
 pub const DEFAULT_KEY_RATE_LIMIT: u32 = 600;
@@ -56,6 +55,31 @@ impl AppState {
             keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
             body_timeout: DEFAULT_BODY_TIMEOUT,
             webhooks: WebhookOptions::default(),
+        }
+    }
+}
+
+/// How the worker sends.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    /// Whether endpoints may be on loopback, private, link-local or unique-local
+    /// addresses (refused by default).
+    pub allow_private: bool,
+    /// How long an endpoint has to answer.
+    pub timeout: Duration,
+    /// How often the worker looks for work when it did not find a full batch.
+    pub idle_poll: Duration,
+    /// How many deliveries are in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            idle_poll: Duration::from_millis(200),
+            concurrency: 64,
         }
     }
 }

@@ -2,46 +2,21 @@
 //! events, claims the due ones, signs each as the Standard Webhooks specification says and
 //! sends it, and records what the endpoint answered.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sha2::Sha256;
-use tenantry_domain::{WebhookHost, WebhookSecret, WebhookUrl, is_public_address, retry_after};
+use tenantry_domain::{WebhookHost, WebhookSecret, is_public_address, retry_after};
 use tenantry_storage::{ClaimedDelivery, DeliveryOutcome, Store};
 use time::OffsetDateTime;
 
+use crate::destinations::{CheckedResolver, refused_address};
 use crate::management::EventView;
+pub use crate::state::WebhookOptions;
 use crate::trace::TraceId;
-
-/// How the worker sends.
-#[derive(Debug, Clone)]
-pub struct WebhookOptions {
-    /// Whether endpoints may be on loopback, private, link-local or unique-local
-    /// addresses (refused by default).
-    pub allow_private: bool,
-    /// How long an endpoint has to answer.
-    pub timeout: Duration,
-    /// How often the worker looks for work when it did not find a full batch.
-    pub idle_poll: Duration,
-    /// How many deliveries are in flight at once.
-    pub concurrency: usize,
-}
-
-impl Default for WebhookOptions {
-    fn default() -> Self {
-        Self {
-            allow_private: false,
-            timeout: Duration::from_secs(10),
-            idle_poll: Duration::from_millis(200),
-            concurrency: 64,
-        }
-    }
-}
 
 /// Events a dispatch takes at most.
 const DISPATCH_BATCH: u64 = 1_000;
@@ -250,12 +225,6 @@ fn describe_error(error: &reqwest::Error) -> String {
     }
 }
 
-fn refused_address(address: IpAddr) -> String {
-    format!(
-        "{address} is a loopback, private, link-local or otherwise non-public address; set TENANTRY_WEBHOOK_ALLOW_PRIVATE=true to allow it"
-    )
-}
-
 fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
     getrandom::fill(&mut bytes).ok();
@@ -277,69 +246,6 @@ fn client(options: &WebhookOptions) -> Result<reqwest::Client, reqwest::Error> {
             allow_private: options.allow_private,
         }))
         .build()
-}
-
-/// Resolves host names, keeping only the addresses webhooks may go to.
-#[derive(Debug)]
-struct CheckedResolver {
-    allow_private: bool,
-}
-
-impl Resolve for CheckedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addresses = resolve_checked(&host, 0, allow_private)
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
-            Ok(Box::new(addresses.into_iter()) as Addrs)
-        })
-    }
-}
-
-/// The addresses `host` resolves to that webhooks may go to; an error names the refusal.
-pub async fn resolve_checked(
-    host: &str,
-    port: u16,
-    allow_private: bool,
-) -> Result<Vec<SocketAddr>, String> {
-    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("{host} does not resolve: {e}"))?
-        .collect();
-    if all.is_empty() {
-        return Err(format!("{host} resolves to no address"));
-    }
-    let allowed: Vec<SocketAddr> = all
-        .iter()
-        .copied()
-        .filter(|a| allow_private || is_public_address(a.ip()))
-        .collect();
-    if allowed.is_empty() {
-        return Err(format!(
-            "{host} resolves only to loopback, private, link-local or otherwise non-public addresses ({}); set TENANTRY_WEBHOOK_ALLOW_PRIVATE=true to allow them",
-            all[0].ip()
-        ));
-    }
-    Ok(allowed)
-}
-
-/// Checks, as an endpoint is registered or changed, that its URL leads to an address
-/// webhooks may go to.
-pub async fn check_destination(url: &WebhookUrl, allow_private: bool) -> Result<(), String> {
-    match url.host() {
-        WebhookHost::Address(address) => {
-            if allow_private || is_public_address(*address) {
-                Ok(())
-            } else {
-                Err(refused_address(*address))
-            }
-        }
-        WebhookHost::Name(name) => resolve_checked(name, url.port(), allow_private)
-            .await
-            .map(drop),
-    }
 }
 
 #[cfg(test)]

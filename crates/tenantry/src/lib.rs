@@ -129,8 +129,8 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
             let metrics_error = |cause| StartError::Listen { address: at, cause };
             let listener = TcpListener::bind(at).map_err(metrics_error)?;
             let bound = listener.local_addr().map_err(metrics_error)?;
-            let metrics =
-                tenantry_http::metrics::server(state.clone(), listener).map_err(metrics_error)?;
+            let metrics = tenantry_http::metrics_listener::server(state.clone(), listener)
+                .map_err(metrics_error)?;
             tokio::spawn(metrics);
             Some(bound)
         }

@@ -12,8 +12,8 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ListProblems, now};
 use crate::error::{ApiError, FieldError};
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::limits::Limits;
 use crate::ops::{organization_not_found, require_active};
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "api-keys";

@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::common::{AccountTypeValue, ModuleValue, PlanValue, ReadProblems, now};
 use crate::error::ApiError;
 use crate::extract::{NoQuery, path_id};
-use crate::rate_limit::Limits;
+use crate::limits::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "entitlements";

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::common::{AdminListProblems, GuardedListProblems};
 use crate::error::ApiError;
 use crate::extract::{Paging, path_id};
-use crate::rate_limit::Limits;
+use crate::limits::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "events";

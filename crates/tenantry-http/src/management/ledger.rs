@@ -21,8 +21,8 @@ use crate::common::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
+use crate::limits::Limits;
 use crate::ops::organization_not_found;
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "usage";

@@ -11,8 +11,8 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, ReadProblems, WriteProblems, now};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::limits::Limits;
 use crate::ops::{organization_not_found, read_organization, require_active};
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 

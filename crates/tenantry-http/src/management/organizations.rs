@@ -18,8 +18,8 @@ use crate::extract::{
     FieldCase, IfMatch, JsonBody, NoQuery, Paging, idempotency_key, path_id, replay_response,
     request_fingerprint,
 };
+use crate::limits::Limits;
 use crate::ops::{apply_changes, authorize_changes, organization_not_found};
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 

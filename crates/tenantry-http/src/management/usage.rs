@@ -16,8 +16,8 @@ use crate::extract::{
     FieldCase, JsonBody, NoQuery, RequestBody, idempotency_key, path_id, replay_response,
     request_fingerprint,
 };
+use crate::limits::Limits;
 use crate::ops::organization_not_found;
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "usage";

@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, Fields, ReadProblems, now};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, NoQuery};
-use crate::rate_limit::Limits;
+use crate::limits::Limits;
 use crate::state::AppState;
 
 const TAG: &str = "users";

@@ -20,11 +20,11 @@ use crate::common::{
     AdminListProblems, AdminReadProblems, CreateProblems, DeleteProblems, Fields, WriteProblems,
     non_null, now,
 };
+use crate::destinations::check_destination;
 use crate::error::ApiError;
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
-use crate::rate_limit::Limits;
+use crate::limits::Limits;
 use crate::state::AppState;
-use crate::webhooks::check_destination;
 
 const TAG: &str = "webhooks";
 

@@ -14,8 +14,8 @@ use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
+use crate::limits::Limits;
 use crate::ops::{organization_not_found, require_active};
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 

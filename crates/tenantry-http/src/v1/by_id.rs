@@ -22,8 +22,8 @@ use crate::common::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
+use crate::limits::Limits;
 use crate::ops::{apply_changes, authorize_changes};
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 

@@ -25,8 +25,8 @@ use crate::auth::Caller;
 use crate::common::{AccountTypeValue, Fields, ReadProblems, RoleValue, WriteProblems, now};
 use crate::error::ApiError;
 use crate::extract::{FieldCase, IfMatch, JsonBody, NoQuery, RequestBody, single_header};
+use crate::limits::Limits;
 use crate::ops::{apply_changes, authorize_changes, organization_not_found, read_organization};
-use crate::rate_limit::Limits;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 
