@@ -47,11 +47,9 @@ impl TraceId {
     }
 
     /// The trace id of a request that names none: its request id's bytes (a random UUID,
-    /// never all zeros).
+    /// version 4, so never all zeros), the same hex digits without the dashes.
     pub fn from_request_id(id: &RequestId) -> Self {
-        let mut bytes = *id.as_bytes();
-        bytes[0] |= 1;
-        Self(hex(&bytes))
+        Self(hex(id.as_bytes()))
     }
 
     /// A `traceparent` for a call made in this trace: a new span id, sampled.
