@@ -49,7 +49,7 @@ impl TraceId {
     /// The trace id of a request that names none: its request id's bytes (a random UUID,
     /// version 4, so never all zeros), the same hex digits without the dashes.
     pub fn from_request_id(id: &RequestId) -> Self {
-        Self(hex(id.as_bytes()))
+        Self(id.simple().to_string())
     }
 
     /// A `traceparent` for a call made in this trace: a new span id, sampled.
@@ -62,13 +62,7 @@ impl TraceId {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    text
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What is logged of each request. Whatever the choice, a request answered 5xx is logged

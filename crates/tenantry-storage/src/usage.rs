@@ -7,9 +7,9 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 use tenantry_domain::{
-    AccountType, Actor, BillingCycleDay, CycleCredits, Event, Organization, OrganizationId,
-    RuleViolation, TierTable, UsageCategory, UsageEntry, UsageEntryId, UsageThreshold,
-    billing_cycle_start_date, limits,
+    AccountType, Actor, CycleCredits, Event, Organization, OrganizationId, RuleViolation,
+    TierTable, UsageCategory, UsageEntry, UsageEntryId, UsageThreshold, billing_cycle_start_date,
+    limits,
 };
 use time::{Date, OffsetDateTime};
 
@@ -152,8 +152,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Option<(Organization, UsageEntry)>, StoreError> {
         let credits = credits_of(usage)?;
-        let day = org.billing_cycle_start;
-        let cycle = billing_cycle_start_date(now.date(), day);
+        let cycle = billing_cycle_start_date(now.date(), org.billing_cycle_start);
+        let Some(update) = usage_below_thresholds(org, cycle, credits, tiers, now) else {
+            return Ok(None);
+        };
         let entry = UsageEntry {
             id: UsageEntryId::generate(),
             organization_id: org.id,
@@ -165,9 +167,6 @@ impl Store {
             refund_of: None,
             refunded: 0,
             created_at: now,
-        };
-        let Some(update) = usage_below_thresholds(org, cycle, credits, tiers, now) else {
-            return Ok(None);
         };
         let db = self.db();
         let rows = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
@@ -382,81 +381,6 @@ fn credits_of(usage: &NewUsage) -> Result<i64, StoreError> {
         .ok_or_else(|| StoreError::Conflict("credits must be from 1 to 10^12".into()))
 }
 
-/// The conditional `UPDATE` that consumes a usage call's credits in its cycle, if they
-/// fit: within the allocation, or beyond it while auto billing is on and the overage stays
-/// within `max_overages`; only while the organization is active and its billing day is
-/// still `day`.
-struct UsageUpdate {
-    id: OrganizationId,
-    day: BillingCycleDay,
-    cycle: Date,
-    credits: i64,
-    /// The cycle's usage before this call, as SQL.
-    used: SimpleExpr,
-    /// The cycle's usage after this call, as SQL.
-    after: SimpleExpr,
-    /// The cycle's allocation, as SQL.
-    allocation: SimpleExpr,
-    now: OffsetDateTime,
-}
-
-impl UsageUpdate {
-    fn new(
-        id: OrganizationId,
-        day: BillingCycleDay,
-        cycle: Date,
-        credits: i64,
-        tiers: &TierTable,
-        now: OffsetDateTime,
-    ) -> Self {
-        let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
-        let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
-            .finally(0i64)
-            .into();
-        let after = used.clone().add(credits);
-        let allocation: SimpleExpr =
-            Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
-        Self {
-            id,
-            day,
-            cycle,
-            credits,
-            used,
-            after,
-            allocation,
-            now,
-        }
-    }
-
-    fn statement(&self) -> sea_orm::UpdateMany<organizations::Entity> {
-        let (used, after, allocation) = (&self.used, &self.after, &self.allocation);
-        let credits = self.credits;
-        // Written so that no step can overflow 64 bits, whatever is stored: `used` is kept
-        // within CREDITS_USED_MAX and `credits` within CREDITS_MAX, and the overage is
-        // compared as `after - allocation` rather than the cap added to the allocation.
-        let allowed = used.clone().lte(limits::CREDITS_USED_MAX - credits).and(
-            after
-                .clone()
-                .lte(allocation.clone())
-                .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
-                    Expr::col(C::MaxOverages).is_null().or(after
-                        .clone()
-                        .sub(allocation.clone())
-                        .lte(Expr::col(C::MaxOverages))),
-                )),
-        );
-        organizations::Entity::update_many()
-            .col_expr(C::CreditsUsed, after.clone())
-            .col_expr(C::UsageCycleStart, Expr::value(self.cycle))
-            .col_expr(C::Version, Expr::col(C::Version).add(1))
-            .col_expr(C::UpdatedAt, Expr::value(self.now))
-            .filter(C::PublicId.eq(self.id.as_uuid()))
-            .filter(C::IsActive.eq(true))
-            .filter(C::BillingCycleStart.eq(i32::from(self.day.get())))
-            .filter(allowed)
-    }
-}
-
 /// Consumes the credits and writes the entry, inside `txn`.
 async fn record_in(
     txn: &DatabaseTransaction,
@@ -470,8 +394,35 @@ async fn record_in(
     let mut day = org.billing_cycle_start;
     for _ in 0..ATTEMPTS {
         let cycle = billing_cycle_start_date(now.date(), day);
-        let updated = UsageUpdate::new(id, day, cycle, credits, tiers, now)
-            .statement()
+        let in_cycle = Expr::col(C::UsageCycleStart).eq(cycle);
+        let used: SimpleExpr = Expr::case(in_cycle, Expr::col(C::CreditsUsed))
+            .finally(0i64)
+            .into();
+        let after = used.clone().add(credits);
+        let allocation: SimpleExpr =
+            Func::coalesce([Expr::col(C::CreditAllocation), tier_allocation(tiers)]).into();
+        // Written so that no step can overflow 64 bits, whatever is stored: `used` is kept
+        // within CREDITS_USED_MAX and `credits` within CREDITS_MAX, and the overage is
+        // compared as `after - allocation` rather than the cap added to the allocation.
+        let allowed = used.clone().lte(limits::CREDITS_USED_MAX - credits).and(
+            after
+                .clone()
+                .lte(allocation.clone())
+                .or(Expr::col(C::AutoBillingEnabled).eq(true).and(
+                    Expr::col(C::MaxOverages)
+                        .is_null()
+                        .or(after.clone().sub(allocation).lte(Expr::col(C::MaxOverages))),
+                )),
+        );
+        let updated = organizations::Entity::update_many()
+            .col_expr(C::CreditsUsed, after)
+            .col_expr(C::UsageCycleStart, Expr::value(cycle))
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::PublicId.eq(id.as_uuid()))
+            .filter(C::IsActive.eq(true))
+            .filter(C::BillingCycleStart.eq(i32::from(day.get())))
+            .filter(allowed)
             .exec_with_returning(txn)
             .await?;
         if let Some(model) = updated.into_iter().next() {

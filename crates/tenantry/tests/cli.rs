@@ -576,6 +576,13 @@ fn unknown_commands_and_flags_and_a_taken_metrics_address_are_one_line_errors() 
         stderr.contains(&address) && stderr.contains("in use"),
         "{stderr}"
     );
+    // The failure is in the log as well, naming the address (its line is queued for the
+    // log's thread just before the process ends).
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        stdout.contains("could not start") && stdout.contains(&address),
+        "{stdout}"
+    );
 }
 
 /// Serves with `access` as the access log until two requests are answered (one 200, one
