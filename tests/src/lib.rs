@@ -171,7 +171,8 @@ impl TestApp {
         // limit tests set their own.
         state.key_rate_limit = u32::MAX;
         for tier in tenantry_domain::AccountType::ALL {
-            state.tiers.get_mut(tier).rate_limits = tenantry_domain::RateLimits::uniform(u32::MAX);
+            state.tiers.get_mut(tier).rate_limits =
+                tenantry_domain::RateLimits::uniform(tenantry_domain::limits::RATE_LIMIT_MAX);
         }
         // Test receivers listen on loopback.
         state.webhooks.allow_private = true;

@@ -44,6 +44,9 @@ pub mod limits {
     /// The largest amount of credits anywhere: an allocation, an overage cap, a tier's
     /// monthly credits, one usage call. Sums of two such amounts fit in 64 bits with room.
     pub const CREDITS_MAX: i64 = 1_000_000_000_000;
+    /// The highest rate limit, in requests per minute: of a tier's defaults and of an
+    /// organization's overrides alike, so every limit an answer reports is within it.
+    pub const RATE_LIMIT_MAX: u32 = 1_000_000;
     /// The most credits a billing cycle can record as used (reached only without an
     /// overage cap): a usage call that would go beyond it is refused, so adding one more
     /// call's credits can never overflow a signed 64-bit column.

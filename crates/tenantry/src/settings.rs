@@ -329,6 +329,21 @@ impl Settings {
                     tenantry_domain::limits::CREDITS_MAX
                 )));
             }
+            let limits = &tier.rate_limits;
+            for (category, limit) in [
+                ("metadata", limits.metadata),
+                ("data", limits.data),
+                ("search", limits.search),
+                ("upload", limits.upload),
+                ("compute", limits.compute),
+            ] {
+                if limit.is_some_and(|l| l > tenantry_domain::limits::RATE_LIMIT_MAX) {
+                    return Err(SettingsError::Value(format!(
+                        "tiers.{name}.rate_limits.{category} must be at most {}",
+                        tenantry_domain::limits::RATE_LIMIT_MAX
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -411,6 +426,21 @@ mod tests {
         );
         settings.database_url = "sqlite://tenantry.db".into();
         assert_eq!(settings.database_url(), "sqlite://tenantry.db?mode=rwc");
+    }
+
+    /// An answer reports a tier's limits as they are: above the highest an override may set,
+    /// they would break the document's bound, so the configuration refuses them.
+    #[test]
+    fn a_tier_rate_limit_is_at_most_the_highest_an_override_may_set() {
+        let mut settings = Settings::load(Path::new("/nonexistent.toml")).unwrap();
+        let mut tier = TierSettings::default();
+        tier.rate_limits.search = Some(tenantry_domain::limits::RATE_LIMIT_MAX);
+        settings.tiers.insert("pro".into(), tier.clone());
+        settings.check().unwrap();
+        tier.rate_limits.search = Some(tenantry_domain::limits::RATE_LIMIT_MAX + 1);
+        settings.tiers.insert("pro".into(), tier);
+        let error = settings.check().unwrap_err().to_string();
+        assert!(error.contains("tiers.pro.rate_limits.search"), "{error}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tenantry_domain::RateLimitCategory;
 
 const TAG: &str = "current organization";
 /// The highest rate limit an override may set, in requests per minute.
-pub(crate) const RATE_LIMIT_MAX: u32 = 1_000_000;
+pub(crate) const RATE_LIMIT_MAX: u32 = tenantry_domain::limits::RATE_LIMIT_MAX;
 /// The most members the `users` list shows.
 const USERS_MAX: u64 = 1000;
 /// How often a change based on the current overrides is retried when another change wins.
