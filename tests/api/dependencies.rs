@@ -1,6 +1,6 @@
 //! The domain crate stays pure: nothing in its dependency tree is a web framework, a
 //! database driver, an ORM, an async runtime or an OpenAPI generator, so another team can
-//! use it alone.
+//! use it alone; and the client builds none of the server.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,20 +48,45 @@ fn lock_graph() -> BTreeMap<String, Vec<String>> {
     graph
 }
 
-#[test]
-fn the_domain_crate_depends_on_no_web_database_async_or_openapi_crate() {
+/// Every package in the tree of `root`, `root` included.
+fn tree(root: &str) -> BTreeSet<String> {
     let graph = lock_graph();
-    assert!(
-        graph.contains_key("tenantry-domain"),
-        "the lock file lists the domain crate"
-    );
+    assert!(graph.contains_key(root), "the lock file lists {root}");
     let mut seen = BTreeSet::new();
-    let mut stack = vec!["tenantry-domain".to_owned()];
+    let mut stack = vec![root.to_owned()];
     while let Some(package) = stack.pop() {
         if seen.insert(package.clone()) {
             stack.extend(graph.get(&package).into_iter().flatten().cloned());
         }
     }
+    seen
+}
+
+/// A program that only calls Tenantry builds none of the server: no web framework, no
+/// database, none of Tenantry's own crates.
+#[test]
+fn the_client_depends_on_no_server_crate() {
+    let seen = tree("tenantry-client");
+    let found: Vec<_> = seen
+        .iter()
+        .filter(|name| {
+            ["actix-web", "sea-orm", "sqlx", "utoipa", "redis"].contains(&name.as_str())
+                || (name.starts_with("tenantry") && name.as_str() != "tenantry-client")
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "tenantry-client's tree contains {found:?}"
+    );
+    assert!(
+        seen.contains("reqwest"),
+        "the walk found the client's real dependencies"
+    );
+}
+
+#[test]
+fn the_domain_crate_depends_on_no_web_database_async_or_openapi_crate() {
+    let seen = tree("tenantry-domain");
     let found: Vec<_> = seen
         .iter()
         .filter(|name| {

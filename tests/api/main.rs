@@ -2,6 +2,7 @@
 //! test.
 
 mod api_keys;
+mod client;
 mod contract;
 mod dependencies;
 mod entitlements;

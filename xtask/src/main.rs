@@ -4,11 +4,14 @@
 //! - `openapi --check`: fails when the committed document is stale, and says how to fix it.
 //! - `spec-check`: holds the document generated from the code against the documented APIs
 //!   in `openapi/documented/` and the house rules, printing every mismatch.
+//! - `client`: writes the typed Rust client, `crates/tenantry-client/src/generated.rs`, from the
+//!   committed `openapi/openapi.json`; `client --check` fails when it is stale.
 //! - `bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only
 //!   NAME]...`: loads a release build of the server endpoint by endpoint, each against its
 //!   ceiling, and prints the figures (`--only`: just the endpoints whose name holds NAME).
 
 mod bench;
+mod client;
 mod spec_check;
 
 use std::path::{Path, PathBuf};
@@ -33,10 +36,12 @@ fn main() -> ExitCode {
         ["openapi"] => write_openapi(),
         ["openapi", "--check"] => check_openapi(),
         ["spec-check"] => spec_check(),
+        ["client"] => write_client(),
+        ["client", "--check"] => check_client(),
         ["bench", rest @ ..] => bench(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only NAME]..."
+                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask client [--check] | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only NAME]..."
             );
             ExitCode::from(2)
         }
@@ -66,6 +71,46 @@ fn check_openapi() -> ExitCode {
     } else {
         eprintln!("{OPENAPI_PATH} is stale: run `cargo xtask openapi` and commit the result");
         ExitCode::FAILURE
+    }
+}
+
+fn write_client() -> ExitCode {
+    let root = workspace_root();
+    let path = root.join(client::GENERATED_PATH);
+    let written = client::generate(&root.join(OPENAPI_PATH)).and_then(|code| {
+        std::fs::write(&path, code).map_err(|e| format!("{}: {e}", path.display()))
+    });
+    match written {
+        Ok(()) => {
+            eprintln!("wrote {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_client() -> ExitCode {
+    let root = workspace_root();
+    let committed = std::fs::read_to_string(root.join(client::GENERATED_PATH)).unwrap_or_default();
+    match client::generate(&root.join(OPENAPI_PATH)) {
+        Ok(code) if code == committed => {
+            eprintln!("{} is up to date", client::GENERATED_PATH);
+            ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            eprintln!(
+                "{} is stale: run `cargo xtask client` and commit the result",
+                client::GENERATED_PATH
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("client: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
