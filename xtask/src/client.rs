@@ -40,6 +40,11 @@ pub(crate) fn generate(openapi_path: &Path) -> Result<String, String> {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_derive("PartialEq");
+    // Any JSON value is serde_json's `Value`, as Rust code expects it (the generated enum
+    // of alternatives would read every number as `f64`).
+    for name in ["JsonValue", "MetadataValue"] {
+        settings.with_replacement(name, "::serde_json::Value", std::iter::empty());
+    }
     for name in WRITTEN_BY_HAND {
         settings.with_replacement(
             name,

@@ -449,10 +449,10 @@ overrides. In a request, the categories to override; the others keep their value
     ///      "type": "string"
     ///    },
     ///    "from": {
-    ///      "description": "Its value before."
+    ///      "$ref": "#/components/schemas/JsonValue"
     ///    },
     ///    "to": {
-    ///      "description": "Its value after."
+    ///      "$ref": "#/components/schemas/JsonValue"
     ///    }
     ///  }
     ///}
@@ -462,9 +462,7 @@ overrides. In a request, the categories to override; the others keep their value
     pub struct ChangeView {
         ///The field's name in the management API's spelling.
         pub field: ::std::string::String,
-        ///Its value before.
         pub from: ::serde_json::Value,
-        ///Its value after.
         pub to: ::serde_json::Value,
     }
 
@@ -2386,7 +2384,10 @@ unique-local address.*/
     ///    },
     ///    "data": {
     ///      "description": "What the change made or removed, in the management API's spelling; each type's\npayload is described under the document's `webhooks`. Never a secret: no key\nsecret or hash, no logo bytes (their type and size), LLM credentials by provider\nname only.",
-    ///      "type": "object"
+    ///      "type": "object",
+    ///      "additionalProperties": {
+    ///        "$ref": "#/components/schemas/JsonValue"
+    ///      }
     ///    },
     ///    "id": {
     ///      "description": "The event's id (UUID v7).",
@@ -2422,7 +2423,10 @@ to. Empty for the other types.*/
 payload is described under the document's `webhooks`. Never a secret: no key
 secret or hash, no logo bytes (their type and size), LLM credentials by provider
 name only.*/
-        pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        pub data: ::std::collections::HashMap<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
         ///The event's id (UUID v7).
         pub id: ::uuid::Uuid,
         #[serde(rename = "occurredAt")]
@@ -2947,275 +2951,6 @@ query parameter).*/
         }
     }
 
-    ///A metadata value: any JSON value without NUL characters.
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "description": "A metadata value: any JSON value without NUL characters.",
-    ///  "anyOf": [
-    ///    {
-    ///      "type": "string",
-    ///      "pattern": "^[^\\u0000]*$"
-    ///    },
-    ///    {
-    ///      "oneOf": [
-    ///        {
-    ///          "type": "null"
-    ///        },
-    ///        {
-    ///          "anyOf": [
-    ///            {
-    ///              "type": "number"
-    ///            },
-    ///            {
-    ///              "type": "boolean"
-    ///            }
-    ///          ]
-    ///        }
-    ///      ]
-    ///    },
-    ///    {
-    ///      "type": "array",
-    ///      "items": {
-    ///        "$ref": "#/components/schemas/MetadataValue"
-    ///      }
-    ///    },
-    ///    {
-    ///      "type": "object",
-    ///      "additionalProperties": {
-    ///        "$ref": "#/components/schemas/MetadataValue"
-    ///      }
-    ///    }
-    ///  ]
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum MetadataValue {
-        Variant0(MetadataValueVariant0),
-        Variant1(::std::option::Option<MetadataValueVariant1>),
-        Variant2(::std::vec::Vec<MetadataValue>),
-        Variant3(::std::collections::HashMap<::std::string::String, MetadataValue>),
-    }
-
-    impl ::std::convert::From<&Self> for MetadataValue {
-        fn from(value: &MetadataValue) -> Self {
-            value.clone()
-        }
-    }
-
-    impl ::std::convert::From<MetadataValueVariant0> for MetadataValue {
-        fn from(value: MetadataValueVariant0) -> Self {
-            Self::Variant0(value)
-        }
-    }
-
-    impl ::std::convert::From<::std::option::Option<MetadataValueVariant1>>
-    for MetadataValue {
-        fn from(value: ::std::option::Option<MetadataValueVariant1>) -> Self {
-            Self::Variant1(value)
-        }
-    }
-
-    impl ::std::convert::From<::std::vec::Vec<MetadataValue>> for MetadataValue {
-        fn from(value: ::std::vec::Vec<MetadataValue>) -> Self {
-            Self::Variant2(value)
-        }
-    }
-
-    impl ::std::convert::From<
-        ::std::collections::HashMap<::std::string::String, MetadataValue>,
-    > for MetadataValue {
-        fn from(
-            value: ::std::collections::HashMap<::std::string::String, MetadataValue>,
-        ) -> Self {
-            Self::Variant3(value)
-        }
-    }
-
-    ///`MetadataValueVariant0`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "type": "string",
-    ///  "pattern": "^[^\\u0000]*$"
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct MetadataValueVariant0(::std::string::String);
-    impl ::std::ops::Deref for MetadataValueVariant0 {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-
-    impl ::std::convert::From<MetadataValueVariant0> for ::std::string::String {
-        fn from(value: MetadataValueVariant0) -> Self {
-            value.0
-        }
-    }
-
-    impl ::std::convert::From<&MetadataValueVariant0> for MetadataValueVariant0 {
-        fn from(value: &MetadataValueVariant0) -> Self {
-            value.clone()
-        }
-    }
-
-    impl ::std::str::FromStr for MetadataValueVariant0 {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[^\\u0000]*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[^\\u0000]*$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-
-    impl ::std::convert::TryFrom<&str> for MetadataValueVariant0 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-
-    impl ::std::convert::TryFrom<&::std::string::String> for MetadataValueVariant0 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-
-    impl ::std::convert::TryFrom<::std::string::String> for MetadataValueVariant0 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-
-    impl<'de> ::serde::Deserialize<'de> for MetadataValueVariant0 {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-
-    ///`MetadataValueVariant1`
-    ///
-    /// <details><summary>JSON schema</summary>
-    ///
-    /// ```json
-    ///{
-    ///  "anyOf": [
-    ///    {
-    ///      "type": "number"
-    ///    },
-    ///    {
-    ///      "type": "boolean"
-    ///    }
-    ///  ]
-    ///}
-    /// ```
-    /// </details>
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(untagged)]
-    pub enum MetadataValueVariant1 {
-        Variant0(f64),
-        Variant1(bool),
-    }
-
-    impl ::std::convert::From<&Self> for MetadataValueVariant1 {
-        fn from(value: &MetadataValueVariant1) -> Self {
-            value.clone()
-        }
-    }
-
-    impl ::std::str::FromStr for MetadataValueVariant1 {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if let Ok(v) = value.parse() {
-                Ok(Self::Variant0(v))
-            } else if let Ok(v) = value.parse() {
-                Ok(Self::Variant1(v))
-            } else {
-                Err("string conversion failed for all variants".into())
-            }
-        }
-    }
-
-    impl ::std::convert::TryFrom<&str> for MetadataValueVariant1 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-
-    impl ::std::convert::TryFrom<&::std::string::String> for MetadataValueVariant1 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-
-    impl ::std::convert::TryFrom<::std::string::String> for MetadataValueVariant1 {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-
-    impl ::std::fmt::Display for MetadataValueVariant1 {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Variant0(x) => x.fmt(f),
-                Self::Variant1(x) => x.fmt(f),
-            }
-        }
-    }
-
-    impl ::std::convert::From<f64> for MetadataValueVariant1 {
-        fn from(value: f64) -> Self {
-            Self::Variant0(value)
-        }
-    }
-
-    impl ::std::convert::From<bool> for MetadataValueVariant1 {
-        fn from(value: bool) -> Self {
-            Self::Variant1(value)
-        }
-    }
-
     ///A product module, as the organization-by-id API spells it.
     ///
     /// <details><summary>JSON schema</summary>
@@ -3383,8 +3118,7 @@ query parameter).*/
     ///    "modules": {
     ///      "type": "array",
     ///      "items": {
-    ///        "readOnly": true,
-    ///        "type": "string"
+    ///        "$ref": "#/components/schemas/ModuleValue"
     ///      }
     ///    },
     ///    "name": {
@@ -3444,7 +3178,7 @@ query parameter).*/
 data:image/png;base64,XXXXXX. Present only with `include_logo=true`.*/
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub logo: ::std::option::Option<::std::string::String>,
-        pub modules: ::std::vec::Vec<::std::string::String>,
+        pub modules: ::std::vec::Vec<ModuleValue>,
         pub name: OrganizationByIdName,
         pub plan: PlanValue,
         ///SalesForce organization code
@@ -3902,7 +3636,10 @@ database's own key never leaves the server.*/
     ///      ]
     ///    },
     ///    "metadata": {
-    ///      "type": "object"
+    ///      "type": "object",
+    ///      "additionalProperties": {
+    ///        "$ref": "#/components/schemas/MetadataValue"
+    ///      }
     ///    },
     ///    "notifications_email": {
     ///      "type": [
@@ -3969,8 +3706,14 @@ database's own key never leaves the server.*/
         >,
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub logo_url: ::std::option::Option<::std::string::String>,
-        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-        pub metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub metadata: ::std::collections::HashMap<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub notifications_email: ::std::option::Option<::std::string::String>,
         pub organization_id: ::std::string::String,
@@ -4121,7 +3864,7 @@ database's own key never leaves the server.*/
         ///Replace metadata with provided dictionary when set (at most 64 keys and 16 KiB).
         #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<
-            ::std::collections::HashMap<::std::string::String, MetadataValue>,
+            ::std::collections::HashMap<::std::string::String, ::serde_json::Value>,
         >,
         /**Set the opt-in single address that receives alert/system notifications (absent or
 `null` leaves it unchanged).*/
@@ -8283,7 +8026,7 @@ sent in `webhook-signature`).*/
                 ::std::string::String,
             >,
             data: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::collections::HashMap<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
             id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
@@ -8340,7 +8083,10 @@ sent in `webhook-signature`).*/
             pub fn data<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::serde_json::Value,
+                    >,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -8830,7 +8576,7 @@ sent in `webhook-signature`).*/
                 ::std::string::String,
             >,
             modules: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::ModuleValue>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<
@@ -8963,7 +8709,7 @@ sent in `webhook-signature`).*/
             }
             pub fn modules<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ModuleValue>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.modules = value
@@ -9470,7 +9216,7 @@ sent in `webhook-signature`).*/
                 ::std::string::String,
             >,
             metadata: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::collections::HashMap<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
             notifications_email: ::std::result::Result<
@@ -9692,7 +9438,10 @@ sent in `webhook-signature`).*/
             pub fn metadata<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::serde_json::Value,
+                    >,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -9863,7 +9612,7 @@ sent in `webhook-signature`).*/
                 ::std::option::Option<
                     ::std::collections::HashMap<
                         ::std::string::String,
-                        super::MetadataValue,
+                        ::serde_json::Value,
                     >,
                 >,
                 ::std::string::String,
@@ -9963,7 +9712,7 @@ sent in `webhook-signature`).*/
                     ::std::option::Option<
                         ::std::collections::HashMap<
                             ::std::string::String,
-                            super::MetadataValue,
+                            ::serde_json::Value,
                         >,
                     >,
                 >,
@@ -12888,7 +12637,7 @@ Sends a `DELETE` request to `/organization/{organization_id}/member/{user_id}`
 
 Arguments:
 - `organization_id`: Organization ID. Paste the `id` of an organization you belong to (the README walk's `$ORG`).
-- `user_id`: User ID to remove. Paste the `id` of a member (the README walk's `$BOB`).
+- `user_id`: User ID of the member. Paste the `id` of a member (the README walk's `$BOB`).
 ```ignore
 let response = client.remove_member()
     .organization_id(organization_id)

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -365,13 +364,6 @@ pub(crate) fn replay_response(
         .insert_header(("Idempotent-Replayed", "true"))
         .content_type("application/json")
         .body(replay.response.body))
-}
-
-/// Parses a public id from a path segment, naming the parameter when it is not a UUID.
-pub fn path_id<T: FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
-    value
-        .parse()
-        .map_err(|_| ApiError::validation(name, "must be a UUID"))
 }
 
 /// Keyset paging parameters of every `/list` operation.

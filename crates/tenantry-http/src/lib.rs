@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod metrics_listener;
 mod openapi;
 mod ops;
+pub mod path;
 pub mod rate_limit;
 pub mod revocations;
 pub mod state;
@@ -81,9 +82,6 @@ pub fn server(
         App::new()
             .app_data(data.clone())
             .app_data(known.clone())
-            .app_data(web::PathConfig::default().error_handler(|err, _| {
-                ApiError::BadRequest(format!("the path is malformed: {err}")).into()
-            }))
             .wrap_fn(|mut req, srv| {
                 let request_id = req.extensions().get::<RequestId>().copied();
                 // HEAD is answered wherever GET is: routed as GET, and the connection

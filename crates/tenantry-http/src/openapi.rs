@@ -110,7 +110,6 @@ fn refine(document: &mut Value) {
     error_examples(document);
     links(document);
     request_examples(document);
-    path_parameter_notes(document);
     for (pointer, keywords) in rules() {
         let target = document
             .pointer_mut(pointer)
@@ -391,70 +390,6 @@ fn request_examples(document: &mut Value) {
     }
 }
 
-/// What to paste into each path parameter: its example is a placeholder (an id of this
-/// server's cannot be known in advance), so the description says whose id goes there.
-fn path_parameter_notes(document: &mut Value) {
-    let notes = [
-        (
-            "organization_id",
-            "Paste the `id` of an organization you belong to (the README walk's `$ORG`).",
-        ),
-        (
-            "id",
-            "Paste the `id` of an organization you belong to (the README walk's `$ORG`).",
-        ),
-        (
-            "user_id",
-            "Paste the `id` of a member (the README walk's `$BOB`).",
-        ),
-        (
-            "key_id",
-            "Paste the `id` of a key (from `GET /api-key/list`).",
-        ),
-        (
-            "entry_id",
-            "Paste the `entryId` a usage call answered (the README walk's `$ENTRY`).",
-        ),
-        (
-            "workspace_id",
-            "Paste the `id` of a workspace (from its `…/workspace/list`).",
-        ),
-        (
-            "endpoint_id",
-            "Paste the `id` of a webhook endpoint (from `GET /webhook-endpoint/list`).",
-        ),
-        (
-            "delivery_id",
-            "Paste the `id` of a delivery (from the endpoint's `…/deliveries`).",
-        ),
-    ];
-    for operation in operations_mut(document) {
-        let Some(parameters) = operation
-            .get_mut("parameters")
-            .and_then(Value::as_array_mut)
-        else {
-            continue;
-        };
-        for parameter in parameters {
-            if parameter["in"] != "path" {
-                continue;
-            }
-            let Some((_, note)) = notes.iter().find(|(name, _)| parameter["name"] == *name) else {
-                panic!(
-                    "path parameter {} has no note on what to paste",
-                    parameter["name"]
-                );
-            };
-            let description = parameter["description"].as_str().unwrap_or_default();
-            parameter["description"] = Value::String(if description.is_empty() {
-                (*note).to_owned()
-            } else {
-                format!("{}. {note}", description.trim_end_matches('.'))
-            });
-        }
-    }
-}
-
 /// Every operation object of the document, to change. (Walked with `get_mut`, never by
 /// indexing, which would add a missing key as `null`.)
 fn operations_mut(document: &mut Value) -> impl Iterator<Item = &mut Value> {
@@ -730,6 +665,23 @@ fn rules() -> Vec<(&'static str, Value)> {
             "/components/schemas/CreateWebhookEndpointRequest/properties/eventTypes",
             json!({"uniqueItems": true}),
         ),
+        // Answers: what a free-form value holds, so that no generated type is left unknown.
+        (
+            "/components/schemas/OrganizationModel/properties/metadata",
+            json!({"additionalProperties": {"$ref": "#/components/schemas/MetadataValue"}}),
+        ),
+        (
+            "/components/schemas/EventView/properties/data",
+            json!({"additionalProperties": {"$ref": "#/components/schemas/JsonValue"}}),
+        ),
+        (
+            "/components/schemas/ChangeView/properties/from",
+            json!({"$ref": "#/components/schemas/JsonValue"}),
+        ),
+        (
+            "/components/schemas/ChangeView/properties/to",
+            json!({"$ref": "#/components/schemas/JsonValue"}),
+        ),
         (
             "/components/schemas/UpdateWebhookEndpointRequest/properties/eventTypes",
             json!({"uniqueItems": true}),
@@ -739,20 +691,33 @@ fn rules() -> Vec<(&'static str, Value)> {
 
 /// Schemas that only the rules above refer to.
 fn extra_schemas() -> Vec<(&'static str, Value)> {
-    vec![(
-        "MetadataValue",
-        json!({
-            "description": "A metadata value: any JSON value without NUL characters.",
-            "anyOf": [
-                {"type": "string", "pattern": r"^[^\u0000]*$"},
-                {"type": ["number", "boolean", "null"]},
-                {"type": "array", "items": {"$ref": "#/components/schemas/MetadataValue"}},
-                {
-                    "type": "object",
-                    "propertyNames": {"pattern": r"^[^\u0000]*$"},
-                    "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"}
-                }
-            ]
-        }),
-    )]
+    vec![
+        (
+            "JsonValue",
+            json!({
+                "description": "Any JSON value: a field's value as an event records it.",
+                "anyOf": [
+                    {"type": ["string", "number", "boolean", "null"]},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+                    {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}}
+                ]
+            }),
+        ),
+        (
+            "MetadataValue",
+            json!({
+                "description": "A metadata value: any JSON value without NUL characters.",
+                "anyOf": [
+                    {"type": "string", "pattern": r"^[^\u0000]*$"},
+                    {"type": ["number", "boolean", "null"]},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/MetadataValue"}},
+                    {
+                        "type": "object",
+                        "propertyNames": {"pattern": r"^[^\u0000]*$"},
+                        "additionalProperties": {"$ref": "#/components/schemas/MetadataValue"}
+                    }
+                ]
+            }),
+        ),
+    ]
 }

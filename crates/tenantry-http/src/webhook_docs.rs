@@ -83,7 +83,12 @@ fn text() -> Value {
 }
 
 fn role() -> Value {
-    json!({"type": "string", "enum": ["owner", "admin", "member"]})
+    component("RoleValue")
+}
+
+/// A schema of the document's components, by name.
+fn component(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
 /// A type's summary and the schema of its `data`.
@@ -182,25 +187,46 @@ fn field_schema(field: OrganizationField) -> Value {
             "description": "The logo's type and size; never its bytes.",
             "oneOf": [
                 {"type": "null"},
-                {"type": "object", "properties": {"type": text(), "size": count()}, "required": ["type", "size"]}
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string", "enum": ["image/png", "image/jpeg", "image/gif", "image/webp"]},
+                        "size": count()
+                    },
+                    "required": ["type", "size"]
+                }
             ]
         }),
-        F::AccountType => json!({"type": "string", "enum": ["free", "pro", "team", "enterprise"]}),
-        F::Plan => text(),
+        F::AccountType => component("AccountTypeValue"),
+        F::Plan => component("PlanValue"),
         F::ContractEndDate => json!({"type": ["string", "null"], "format": "date"}),
         F::IsActive | F::AutoBillingEnabled | F::NsfwCheckEnabled | F::NsfwFailClosed => {
             json!({"type": "boolean"})
         }
         F::BillingCycleStart => json!({"type": "integer", "minimum": 1, "maximum": 28}),
         F::CreditAllocation | F::MaxOverages => json!({"type": ["integer", "null"], "minimum": 0}),
-        F::Modules => json!({"type": "array", "items": text()}),
+        F::Modules => json!({"type": "array", "items": component("ModuleValue")}),
         F::UserQuota
         | F::WorkspaceQuota
         | F::AnalysisQuota
         | F::AssetEvaluationQuota
         | F::SearchCredits => count(),
-        F::RateLimitOverrides => json!({"type": "object", "additionalProperties": count()}),
-        F::Metadata => json!({"type": "object"}),
+        F::RateLimitOverrides => {
+            let categories: Map<String, Value> = tenantry_domain::RateLimitCategory::ALL
+                .iter()
+                .map(|c| (c.as_str().to_owned(), count()))
+                .collect();
+            json!({
+                "type": "object",
+                "description": "The categories overridden, in requests per minute; the others are the tier's.",
+                "properties": categories,
+                "additionalProperties": false
+            })
+        }
+        F::Metadata => json!({
+            "type": "object",
+            "additionalProperties": component("MetadataValue")
+        }),
         F::DefaultLlmCredentials => json!({
             "type": "array",
             "items": text(),

@@ -11,9 +11,10 @@ use super::views::*;
 use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ListProblems, now};
 use crate::error::{ApiError, FieldError};
-use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::extract::{JsonBody, NoQuery, Paging};
 use crate::limits::Limits;
 use crate::ops::{organization_not_found, require_active};
+use crate::path::KeyIdPath;
 use crate::state::AppState;
 
 const TAG: &str = "api-keys";
@@ -222,7 +223,7 @@ pub(super) async fn list_api_keys(
     path = "/api-key/{key_id}",
     tag = TAG,
     operation_id = "delete_api_key",
-    params(("key_id" = Uuid, Path, description = "API key ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e11")),
+    params(KeyIdPath),
     responses((status = 204, description = "The key is revoked."), DeleteProblems),
     security(("bearer" = [])),
 )]
@@ -231,11 +232,10 @@ pub(super) async fn delete_api_key(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    KeyIdPath(id): KeyIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     limits.key(&caller).await?;
-    let id: ApiKeyId = path_id("key_id", &path)?;
     let not_found = || ApiError::not_found("the API key");
     let key = state.store.api_key(id).await.map_err(|e| match e {
         StoreError::NotFound => not_found(),

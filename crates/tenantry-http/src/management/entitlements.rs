@@ -3,15 +3,16 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
-use tenantry_domain::{OrganizationId, RateLimitCategory, RateLimits};
+use tenantry_domain::{RateLimitCategory, RateLimits};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::common::{AccountTypeValue, ModuleValue, PlanValue, ReadProblems, now};
 use crate::error::ApiError;
-use crate::extract::{NoQuery, path_id};
+use crate::extract::NoQuery;
 use crate::limits::Limits;
+use crate::path::OrganizationIdPath;
 use crate::state::AppState;
 
 const TAG: &str = "entitlements";
@@ -110,7 +111,7 @@ pub struct EntitlementsView {
     tag = TAG,
     operation_id = "get_entitlements",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of an earlier answer: 304 without a body while it is still current."),
     ),
     responses(
@@ -128,10 +129,9 @@ pub(super) async fn get_entitlements(
     caller: Caller,
     limits: Limits,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let (_, org) = limits
         .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;

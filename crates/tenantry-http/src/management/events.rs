@@ -14,8 +14,9 @@ use super::ledger::{ActorView, LogWindow, query_pairs};
 use crate::auth::Caller;
 use crate::common::{AdminListProblems, GuardedListProblems};
 use crate::error::ApiError;
-use crate::extract::{Paging, path_id};
+use crate::extract::Paging;
 use crate::limits::Limits;
+use crate::path::OrganizationIdPath;
 use crate::state::AppState;
 
 const TAG: &str = "events";
@@ -292,7 +293,7 @@ async fn page(
     tag = TAG,
     operation_id = "list_organization_events",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         EventsQuery,
     ),
     responses(
@@ -308,9 +309,8 @@ pub(super) async fn list_organization_events(
     caller: Caller,
     limits: Limits,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let (query, _) = EventsQuery::from_request(&req, false)?;
     let access = limits.access(&caller, id, RateLimitCategory::Data).await?;
     if !matches!(access, Access::PlatformAdmin) && !access.can_manage() {

@@ -4,8 +4,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use tenantry_domain::{
-    Access, Organization, OrganizationId, RateLimitCategory, TierTable, UsageEntry, UsageEntryId,
-    billing_cycle_end_date, billing_cycle_start_date, limits,
+    Access, Organization, RateLimitCategory, TierTable, UsageEntry, billing_cycle_end_date,
+    billing_cycle_start_date, limits,
 };
 use tenantry_storage::{EntryFilter, PageRequest, StoreError};
 use time::format_description::well_known::Rfc3339;
@@ -20,9 +20,10 @@ use crate::common::{
     CreateProblems, GuardedListProblems, ReadProblems, format_date, non_null, now, parse_date,
 };
 use crate::error::{ApiError, FieldError};
-use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
+use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody};
 use crate::limits::Limits;
 use crate::ops::organization_not_found;
+use crate::path::{EntryIdPath, OrganizationIdPath};
 use crate::state::AppState;
 
 const TAG: &str = "usage";
@@ -168,8 +169,8 @@ pub struct UsageSummaryView {
     operation_id = "create_usage_refund",
     request_body = RefundRequest,
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("entry_id" = Uuid, Path, description = "The usage entry to refund (`entryId` of the usage call)", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e31"),
+        OrganizationIdPath,
+        EntryIdPath,
     ),
     responses(
         (status = 201, description = "The refund was recorded.", body = RefundView,
@@ -183,12 +184,11 @@ pub(super) async fn create_usage_refund(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<(String, String)>,
+    OrganizationIdPath(org): OrganizationIdPath,
+    EntryIdPath(entry): EntryIdPath,
     _query: NoQuery,
     body: JsonBody<RefundRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path.0)?;
-    let entry: UsageEntryId = path_id("entry_id", &path.1)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     if !access.can_manage() {
         return Err(ApiError::Forbidden {
@@ -275,7 +275,7 @@ pub(super) fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, Ap
     tag = TAG,
     operation_id = "get_usage",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         CycleQuery,
     ),
     responses(
@@ -289,10 +289,9 @@ pub(super) async fn get_usage(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     query: CycleQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let (_, org) = limits
         .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
@@ -549,7 +548,7 @@ impl EntriesQuery {
     tag = TAG,
     operation_id = "list_usage_entries",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         EntriesQuery,
     ),
     responses(
@@ -564,10 +563,9 @@ pub(super) async fn list_usage_entries(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     query: EntriesQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let access = limits.access(&caller, id, RateLimitCategory::Data).await?;
     if !matches!(access, Access::PlatformAdmin) && !access.can_manage() {
         return Err(ApiError::Forbidden {

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use tenantry_domain::{Access, OrganizationId, UserId};
+use tenantry_domain::{Access, UserId};
 use tenantry_storage::StoreError;
 
 use super::organizations::detail_response;
@@ -10,9 +10,10 @@ use super::views::*;
 use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, ReadProblems, WriteProblems, now};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, NoQuery, Paging, path_id};
+use crate::extract::{JsonBody, NoQuery, Paging};
 use crate::limits::Limits;
 use crate::ops::{organization_not_found, read_organization, require_active};
+use crate::path::{OrganizationIdPath, UserIdPath};
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 
@@ -36,7 +37,7 @@ fn member_not_found(error: StoreError) -> ApiError {
     tag = TAG,
     operation_id = "add_member",
     request_body = AddMemberRequest,
-    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    params(OrganizationIdPath),
     responses(
         (status = 201, description = "The new member.", body = MemberView),
         CreateProblems,
@@ -48,11 +49,10 @@ pub(super) async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(org): OrganizationIdPath,
     _query: NoQuery,
     body: JsonBody<AddMemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     let request = body.0;
     let user = UserId::from_uuid(request.user_id);
@@ -92,7 +92,7 @@ pub(super) async fn add_member(
     tag = TAG,
     operation_id = "list_members",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         Paging,
     ),
     responses(
@@ -107,10 +107,9 @@ pub(super) async fn list_members(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(org): OrganizationIdPath,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     let page = state
         .store
@@ -144,8 +143,8 @@ pub(super) async fn list_members(
     operation_id = "update_member",
     request_body = UpdateMemberRequest,
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("user_id" = Uuid, Path, description = "User ID of the member", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e10"),
+        OrganizationIdPath,
+        UserIdPath,
     ),
     responses(
         (status = 200, description = "The member.", body = MemberView),
@@ -158,12 +157,11 @@ pub(super) async fn update_member(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<(String, String)>,
+    OrganizationIdPath(org): OrganizationIdPath,
+    UserIdPath(user): UserIdPath,
     _query: NoQuery,
     body: JsonBody<UpdateMemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path.0)?;
-    let user: UserId = path_id("user_id", &path.1)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     require_active(&state, org, access).await?;
     let member = state
@@ -185,8 +183,8 @@ pub(super) async fn update_member(
     tag = TAG,
     operation_id = "remove_member",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("user_id" = Uuid, Path, description = "User ID to remove", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e10"),
+        OrganizationIdPath,
+        UserIdPath,
     ),
     responses(
         (status = 200, description = "The organization, without the removed member.", body = OrganizationDetailView,
@@ -200,11 +198,10 @@ pub(super) async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<(String, String)>,
+    OrganizationIdPath(org): OrganizationIdPath,
+    UserIdPath(user): UserIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path.0)?;
-    let user: UserId = path_id("user_id", &path.1)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     state
         .store

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use tenantry_domain::{
     Access, BillingCycleDay, DomainName, HttpUrl, KeyHash, NewOrganization, Organization,
-    OrganizationChanges, OrganizationId, OrganizationName,
+    OrganizationChanges, OrganizationName,
 };
 use tenantry_storage::{Created, IdempotencyRecord, PageRequest, StoredResponse};
 
@@ -15,11 +15,12 @@ use crate::common::{
 };
 use crate::error::{ApiError, FieldError};
 use crate::extract::{
-    FieldCase, IfMatch, JsonBody, NoQuery, Paging, idempotency_key, path_id, replay_response,
+    FieldCase, IfMatch, JsonBody, NoQuery, Paging, idempotency_key, replay_response,
     request_fingerprint,
 };
 use crate::limits::Limits;
 use crate::ops::{apply_changes, authorize_changes, organization_not_found};
+use crate::path::OrganizationIdPath;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 
@@ -209,7 +210,7 @@ pub(super) async fn list_organizations(
     path = "/organization/{organization_id}",
     tag = TAG,
     operation_id = "get_organization",
-    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    params(OrganizationIdPath),
     responses(
         (status = 200, description = "The organization.", body = OrganizationDetailView,
          headers(("ETag" = String, description = "The organization's version, for `If-Match`."))),
@@ -222,10 +223,9 @@ pub(super) async fn get_organization(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let (_, org) = limits
         .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
@@ -271,7 +271,7 @@ pub(super) async fn detail_response(
     operation_id = "update_organization",
     request_body = UpdateOrganizationRequest,
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
     responses(
@@ -286,12 +286,11 @@ pub(super) async fn update_organization(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     if_match: IfMatch,
     _query: NoQuery,
     body: JsonBody<UpdateOrganizationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     // The organization as it is now: the write applies to this version unless another
     // change comes first.
     let (access, known) = limits
@@ -350,7 +349,7 @@ pub(super) async fn update_organization(
     path = "/organization/{organization_id}",
     tag = TAG,
     operation_id = "delete_organization",
-    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    params(OrganizationIdPath),
     responses((status = 204, description = "The organization is gone."), DeleteProblems),
     security(("bearer" = [])),
 )]
@@ -359,10 +358,9 @@ pub(super) async fn delete_organization(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let access = limits
         .access(&caller, id, RateLimitCategory::Metadata)
         .await?;
@@ -396,7 +394,7 @@ pub(super) async fn delete_organization(
     operation_id = "set_max_overages",
     request_body = SetMaxOveragesRequest,
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
     responses(
@@ -411,12 +409,11 @@ pub(super) async fn set_max_overages(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     if_match: IfMatch,
     _query: NoQuery,
     body: JsonBody<SetMaxOveragesRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let (access, known) = limits
         .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
@@ -464,7 +461,7 @@ pub(super) async fn set_max_overages(
     tag = TAG,
     operation_id = "get_organization_logo",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of a copy the client holds."),
     ),
     responses(
@@ -481,10 +478,9 @@ pub(super) async fn get_organization_logo(
     caller: Caller,
     limits: Limits,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let (_, org) = limits
         .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::{Organization, OrganizationId, UsageEntry};
+use tenantry_domain::{Organization, UsageEntry};
 use tenantry_storage::{NewUsage, Recorded, StoredResponse};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,11 +13,12 @@ use crate::auth::Caller;
 use crate::common::{UsageProblems, non_null, now};
 use crate::error::ApiError;
 use crate::extract::{
-    FieldCase, JsonBody, NoQuery, RequestBody, idempotency_key, path_id, replay_response,
+    FieldCase, JsonBody, NoQuery, RequestBody, idempotency_key, replay_response,
     request_fingerprint,
 };
 use crate::limits::Limits;
 use crate::ops::organization_not_found;
+use crate::path::OrganizationIdPath;
 use crate::state::AppState;
 
 const TAG: &str = "usage";
@@ -125,7 +126,7 @@ impl UsageView {
     operation_id = "create_usage",
     request_body = RecordUsageRequest,
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]{1,255}$", description = "Makes retries of this call safe: the same key with the same body answers as the first call did and records nothing more; with another body it is a 409. Scoped to the organization, kept 40 days.", max_length = 255),
     ),
     responses(
@@ -141,11 +142,10 @@ pub(super) async fn create_usage(
     caller: Caller,
     limits: Limits,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrganizationIdPath(id): OrganizationIdPath,
     _query: NoQuery,
     body: JsonBody<RecordUsageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("organization_id", &path)?;
     let request = body.0;
     let idempotency = idempotency_key(&req)?;
     let category: tenantry_domain::UsageCategory = request.category.unwrap_or_default().into();

@@ -5,8 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use tenantry_domain::{
-    PREVIOUS_SECRET_GRACE, TextLine, WebhookDelivery, WebhookDeliveryId, WebhookEndpoint,
-    WebhookEndpointId, WebhookSecret, WebhookUrl, limits, parse_event_types,
+    PREVIOUS_SECRET_GRACE, TextLine, WebhookDelivery, WebhookEndpoint, WebhookEndpointId,
+    WebhookSecret, WebhookUrl, limits, parse_event_types,
 };
 use tenantry_storage::{StoreError, WebhookEndpointChanges};
 use time::OffsetDateTime;
@@ -22,8 +22,9 @@ use crate::common::{
 };
 use crate::destinations::check_destination;
 use crate::error::ApiError;
-use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
+use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody};
 use crate::limits::Limits;
+use crate::path::{DeliveryIdPath, EndpointIdPath};
 use crate::state::AppState;
 
 const TAG: &str = "webhooks";
@@ -354,7 +355,7 @@ pub(super) async fn list_webhook_endpoints(
     path = "/webhook-endpoint/{endpoint_id}",
     tag = TAG,
     operation_id = "get_webhook_endpoint",
-    params(("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51")),
+    params(EndpointIdPath),
     responses(
         (status = 200, description = "The endpoint.", body = WebhookEndpointView),
         AdminReadProblems,
@@ -366,10 +367,9 @@ pub(super) async fn get_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    EndpointIdPath(id): EndpointIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: WebhookEndpointId = path_id("endpoint_id", &path)?;
     admin_only(&caller, &limits).await?;
     let endpoint = state
         .store
@@ -392,7 +392,7 @@ pub(super) async fn get_webhook_endpoint(
     tag = TAG,
     operation_id = "update_webhook_endpoint",
     request_body = UpdateWebhookEndpointRequest,
-    params(("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51")),
+    params(EndpointIdPath),
     responses(
         (status = 200, description = "The endpoint as it is now.", body = WebhookEndpointView),
         WriteProblems,
@@ -404,11 +404,10 @@ pub(super) async fn update_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    EndpointIdPath(id): EndpointIdPath,
     _query: NoQuery,
     body: JsonBody<UpdateWebhookEndpointRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: WebhookEndpointId = path_id("endpoint_id", &path)?;
     admin_only(&caller, &limits).await?;
     let request = body.0;
     let mut fields = Fields::default();
@@ -442,7 +441,7 @@ pub(super) async fn update_webhook_endpoint(
     path = "/webhook-endpoint/{endpoint_id}",
     tag = TAG,
     operation_id = "delete_webhook_endpoint",
-    params(("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51")),
+    params(EndpointIdPath),
     responses((status = 204, description = "The endpoint is gone."), DeleteProblems),
     security(("bearer" = [])),
 )]
@@ -451,10 +450,9 @@ pub(super) async fn delete_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    EndpointIdPath(id): EndpointIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: WebhookEndpointId = path_id("endpoint_id", &path)?;
     admin_only(&caller, &limits).await?;
     state
         .store
@@ -475,7 +473,7 @@ pub(super) async fn delete_webhook_endpoint(
     path = "/webhook-endpoint/{endpoint_id}/rotate-secret",
     tag = TAG,
     operation_id = "create_webhook_endpoint_secret",
-    params(("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51")),
+    params(EndpointIdPath),
     responses(
         (status = 201, description = "The new secret (shown once).", body = WebhookSecretView),
         CreateProblems,
@@ -487,10 +485,9 @@ pub(super) async fn create_webhook_endpoint_secret(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    EndpointIdPath(id): EndpointIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: WebhookEndpointId = path_id("endpoint_id", &path)?;
     admin_only(&caller, &limits).await?;
     let secret = new_secret()?;
     let now = now();
@@ -517,7 +514,7 @@ pub(super) async fn create_webhook_endpoint_secret(
     tag = TAG,
     operation_id = "list_webhook_deliveries",
     params(
-        ("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51"),
+        EndpointIdPath,
         Paging,
     ),
     responses(
@@ -532,10 +529,9 @@ pub(super) async fn list_webhook_deliveries(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    EndpointIdPath(id): EndpointIdPath,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
-    let id: WebhookEndpointId = path_id("endpoint_id", &path)?;
     admin_only(&caller, &limits).await?;
     let page = state
         .store
@@ -564,8 +560,8 @@ pub(super) async fn list_webhook_deliveries(
     tag = TAG,
     operation_id = "create_webhook_delivery_retry",
     params(
-        ("endpoint_id" = Uuid, Path, description = "Webhook endpoint ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e51"),
-        ("delivery_id" = Uuid, Path, description = "Delivery ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e52"),
+        EndpointIdPath,
+        DeliveryIdPath,
     ),
     responses(
         (status = 202, description = "The delivery is due now.", body = WebhookDeliveryView),
@@ -578,11 +574,10 @@ pub(super) async fn create_webhook_delivery_retry(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<(String, String)>,
+    EndpointIdPath(id): EndpointIdPath,
+    DeliveryIdPath(delivery): DeliveryIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: WebhookEndpointId = path_id("endpoint_id", &path.0)?;
-    let delivery: WebhookDeliveryId = path_id("delivery_id", &path.1)?;
     admin_only(&caller, &limits).await?;
     let delivery = state
         .store

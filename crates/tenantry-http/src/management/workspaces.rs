@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::{OrganizationId, TextLine, Workspace, WorkspaceId, limits};
+use tenantry_domain::{TextLine, Workspace, limits};
 use tenantry_storage::StoreError;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -13,9 +13,10 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::common::{CreateProblems, DeleteProblems, Fields, ReadProblems, now};
 use crate::error::ApiError;
-use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody, path_id};
+use crate::extract::{FieldCase, JsonBody, NoQuery, Paging, RequestBody};
 use crate::limits::Limits;
 use crate::ops::{organization_not_found, require_active};
+use crate::path::{OrganizationIdPath, WorkspaceIdPath};
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 
@@ -73,7 +74,7 @@ fn forbidden() -> ApiError {
     tag = TAG,
     operation_id = "create_workspace",
     request_body = CreateWorkspaceRequest,
-    params(("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f")),
+    params(OrganizationIdPath),
     responses((status = 201, description = "The new workspace.", body = WorkspaceView), CreateProblems),
     security(("bearer" = [])),
 )]
@@ -82,11 +83,10 @@ pub(super) async fn create_workspace(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(org): OrganizationIdPath,
     _query: NoQuery,
     body: JsonBody<CreateWorkspaceRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path)?;
     let access = limits.access(&caller, org, RateLimitCategory::Data).await?;
     if !access.can_manage() {
         return Err(forbidden());
@@ -122,7 +122,7 @@ pub(super) async fn create_workspace(
     tag = TAG,
     operation_id = "list_workspaces",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
+        OrganizationIdPath,
         Paging,
     ),
     responses(
@@ -137,10 +137,9 @@ pub(super) async fn list_workspaces(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    OrganizationIdPath(org): OrganizationIdPath,
     paging: Paging,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path)?;
     limits.access(&caller, org, RateLimitCategory::Data).await?;
     let page = state
         .store
@@ -164,8 +163,8 @@ pub(super) async fn list_workspaces(
     tag = TAG,
     operation_id = "delete_workspace",
     params(
-        ("organization_id" = Uuid, Path, description = "Organization ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e0f"),
-        ("workspace_id" = Uuid, Path, description = "Workspace ID", example = "0192f8a4-1b2c-7d3e-8f40-5a6b7c8d9e12"),
+        OrganizationIdPath,
+        WorkspaceIdPath,
     ),
     responses((status = 204, description = "The workspace is gone."), DeleteProblems),
     security(("bearer" = [])),
@@ -175,11 +174,10 @@ pub(super) async fn delete_workspace(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<(String, String)>,
+    OrganizationIdPath(org): OrganizationIdPath,
+    WorkspaceIdPath(workspace): WorkspaceIdPath,
     _query: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let org: OrganizationId = path_id("organization_id", &path.0)?;
-    let workspace: WorkspaceId = path_id("workspace_id", &path.1)?;
     if !limits
         .access(&caller, org, RateLimitCategory::Data)
         .await?

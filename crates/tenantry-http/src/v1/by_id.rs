@@ -9,8 +9,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, patch, web};
 use serde::{Deserialize, Serialize};
 use tenantry_domain::{
-    Logo, Modules, Organization, OrganizationChanges, OrganizationId, OrganizationName, Quota,
-    SalesforceCode, limits,
+    Logo, Modules, Organization, OrganizationChanges, OrganizationName, Quota, SalesforceCode,
+    limits,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -21,9 +21,10 @@ use crate::common::{
     Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, format_date, non_null, parse_date,
 };
 use crate::error::{ApiError, FieldError};
-use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody, path_id};
+use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody};
 use crate::limits::Limits;
 use crate::ops::{apply_changes, authorize_changes};
+use crate::path::IdPath;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
 
@@ -50,7 +51,7 @@ pub struct OrganizationById {
     pub analysis_quota: u32,
     pub workspace_count: u64,
     #[schema(read_only)]
-    pub modules: Vec<String>,
+    pub modules: Vec<ModuleValue>,
     #[schema(minimum = 0, maximum = 2147483647, required = false)]
     pub asset_evaluation_quota: u32,
     #[schema(minimum = 0, maximum = 2147483647, required = false)]
@@ -80,7 +81,7 @@ impl OrganizationById {
             workspace_quota: org.workspace_quota.get(),
             analysis_quota: org.analysis_quota.get(),
             workspace_count: org.workspace_count,
-            modules: org.modules.iter().map(|m| m.as_str().to_owned()).collect(),
+            modules: org.modules.iter().map(ModuleValue::from).collect(),
             asset_evaluation_quota: org.asset_evaluation_quota.get(),
             search_credits: org.search_credits.get(),
             logo: include_logo.then(|| org.logo.as_ref().map(Logo::to_data_url)),
@@ -213,7 +214,7 @@ fn respond(org: &Organization, query: LogoQuery) -> HttpResponse {
     tag = TAG,
     operation_id = "get_organization_by_id",
     params(
-        ("id" = Uuid, Path, description = "A UUID string identifying this organization.", example = "3c90c3cc-0d44-4b50-8888-8dd25736052a"),
+        IdPath,
         LogoQuery,
     ),
     responses(
@@ -227,10 +228,9 @@ fn respond(org: &Organization, query: LogoQuery) -> HttpResponse {
 pub(super) async fn get_organization_by_id(
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    IdPath(id): IdPath,
     query: LogoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("id", &path)?;
     let (_, org) = limits
         .access_and_read(&caller, id, RateLimitCategory::Metadata)
         .await?;
@@ -250,7 +250,7 @@ pub(super) async fn get_organization_by_id(
     operation_id = "update_organization_by_id",
     request_body = PatchedOrganizationRequest,
     params(
-        ("id" = Uuid, Path, description = "A UUID string identifying this organization.", example = "3c90c3cc-0d44-4b50-8888-8dd25736052a"),
+        IdPath,
         LogoQuery,
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *(, *(\*|W/"[!#-+\--~]*"|"[!#-+\--~]*"|[0-9]{1,19}) *)*$"#, description = "The ETag of the version this change is based on, or a comma-separated list of them (the change applies if the current version is one of them; a weak tag never matches), or `*`."),
     ),
@@ -266,12 +266,11 @@ pub(super) async fn update_organization_by_id(
     state: web::Data<AppState>,
     caller: Caller,
     limits: Limits,
-    path: web::Path<String>,
+    IdPath(id): IdPath,
     query: LogoQuery,
     if_match: IfMatch,
     body: JsonBody<PatchedOrganizationRequest, LOGO_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: OrganizationId = path_id("id", &path)?;
     // The organization as it is now: the write applies to this version unless another
     // change comes first.
     let (access, known) = limits
