@@ -1,6 +1,6 @@
 //! One error type for the whole API, rendered as RFC 9457 `application/problem+json`.
 //!
-//! Each kind of error has one row in [`ApiError::kind`]: its status, a stable `type` slug
+//! Each kind of error has one row in `ApiError::kind`: its status, a stable `type` slug
 //! and a title. The cause of a server-side failure is logged, never sent.
 
 use actix_web::http::StatusCode;

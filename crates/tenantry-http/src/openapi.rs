@@ -65,7 +65,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The OpenAPI document as served and committed: [`openapi`] with the rules utoipa's
-/// attributes cannot state (see [`refine`]).
+/// attributes cannot state (the private `refine`).
 pub fn openapi_document() -> Value {
     let mut document = serde_json::to_value(openapi()).expect("the document serializes");
     refine(&mut document);

@@ -6,7 +6,7 @@
 //! A row named by a unique key is read with `.all()`, never `.one()`: `.one()` adds a
 //! `LIMIT ?`, and SQLite plans with the value bound to a `LIMIT`, so it parses such a
 //! statement anew on every run (most of the database's time on a read path, measured).
-//! For the same reason a page's LIMIT is written into its SQL ([`all_limited`]).
+//! For the same reason a page's LIMIT is written into its SQL (`all_limited`).
 
 mod api_keys;
 mod entities;
