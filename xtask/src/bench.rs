@@ -360,7 +360,12 @@ fn run_on(
     for tier in ["free", "pro", "team", "enterprise"] {
         toml.push_str(&format!("[tiers.{tier}.rate_limits]\n"));
         for category in ["metadata", "data", "search", "upload", "compute"] {
-            toml.push_str(&format!("{category} = 1000000000\n"));
+            // As high as a tier may go: the load is not held back by rate limits, which
+            // still count every request.
+            toml.push_str(&format!(
+                "{category} = {}\n",
+                tenantry_domain::limits::RATE_LIMIT_MAX
+            ));
         }
     }
     std::fs::write(&config, toml).map_err(|e| e.to_string())?;
