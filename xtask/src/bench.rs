@@ -378,7 +378,9 @@ fn run_on(
         .build()
         .map_err(|e| e.to_string())?;
     let startup = runtime.block_on(async {
-        wait_ready(&client, &format!("{tenantry_url}/readyz")).await?;
+        wait_ready(&client, &format!("{tenantry_url}/readyz"))
+            .await
+            .map_err(|e| tenantry.explain(e))?;
         let startup = started.elapsed();
         wait_ready(&client, &format!("{baseline_url}/static")).await?;
         Ok::<_, String>(startup)
@@ -443,7 +445,9 @@ fn run_on(
     let log = dir.join("statements.log");
     let (probe, probe_url) = spawn_tenantry(binaries, &config, database, Some(&log))?;
     let counts = runtime.block_on(async {
-        wait_ready(&client, &format!("{probe_url}/readyz")).await?;
+        wait_ready(&client, &format!("{probe_url}/readyz"))
+            .await
+            .map_err(|e| probe.explain(e))?;
         let mut counts = Vec::new();
         for pair in options.pairs() {
             counts
@@ -539,13 +543,31 @@ async fn deliveries(
     ))
 }
 
-/// A child process, stopped when dropped.
-struct Server(Child);
+/// A child process, stopped when dropped; with the file its standard error goes to.
+struct Server(Child, Option<PathBuf>);
 
 impl Server {
     fn id(&self) -> u32 {
         self.0.id()
     }
+
+    /// `error`, with what the server wrote to its standard error (why it did not start).
+    fn explain(&self, error: String) -> String {
+        with_output(error, self.1.as_deref())
+    }
+}
+
+/// `error` followed by the end of the file at `path`, if it says anything.
+fn with_output(error: String, path: Option<&Path>) -> String {
+    let written = path
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    let written = written.trim();
+    if written.is_empty() {
+        return error;
+    }
+    let start = written.floor_char_boundary(written.len().saturating_sub(2_000));
+    format!("{error}; the server wrote:\n{}", &written[start..])
 }
 
 impl Drop for Server {
@@ -579,8 +601,10 @@ fn spawn_tenantry(
         .env("TENANTRY_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("TENANTRY_KEY_RATE_LIMIT", "1000000000")
         // The delivery figure's receiver is the baseline, on loopback.
-        .env("TENANTRY_WEBHOOK_ALLOW_PRIVATE", "true")
-        .stderr(Stdio::null());
+        .env("TENANTRY_WEBHOOK_ALLOW_PRIVATE", "true");
+    // Where a start-up failure is said, for the bench's error.
+    let stderr = config.with_file_name("tenantry.stderr");
+    command.stderr(std::fs::File::create(&stderr).map_err(|e| e.to_string())?);
     match log {
         // As a user runs it: the default log filter and access line, written (to nowhere).
         None => {
@@ -597,7 +621,10 @@ fn spawn_tenantry(
     let child = command
         .spawn()
         .map_err(|e| format!("{}: {e}", binaries.tenantry.display()))?;
-    Ok((Server(child), format!("http://127.0.0.1:{port}")))
+    Ok((
+        Server(child, Some(stderr)),
+        format!("http://127.0.0.1:{port}"),
+    ))
 }
 
 fn spawn_baseline(binaries: &Binaries, database: &str) -> Result<(Server, String), String> {
@@ -609,7 +636,7 @@ fn spawn_baseline(binaries: &Binaries, database: &str) -> Result<(Server, String
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("{}: {e}", binaries.baseline.display()))?;
-    Ok((Server(child), format!("http://127.0.0.1:{port}")))
+    Ok((Server(child, None), format!("http://127.0.0.1:{port}")))
 }
 
 /// What the load needs to know of the seeded database.
@@ -1475,6 +1502,25 @@ fn report(backend: &str, rows: &[Row], startup: Duration, seeded_in: Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_up_failure_carries_what_the_server_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenantry.stderr");
+        std::fs::write(
+            &path,
+            "tenantry: invalid configuration: tiers.free.rate_limits.search must be at most 1000000\n",
+        )
+        .unwrap();
+        let error = with_output("x did not become ready".into(), Some(&path));
+        assert_eq!(
+            error,
+            "x did not become ready; the server wrote:\ntenantry: invalid configuration: tiers.free.rate_limits.search must be at most 1000000"
+        );
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(with_output("quiet".into(), Some(&path)), "quiet");
+        assert_eq!(with_output("none".into(), None), "none");
+    }
 
     #[test]
     fn wrks_report_is_read() {
