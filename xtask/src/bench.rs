@@ -372,7 +372,7 @@ fn run_on(
 
     let started = Instant::now();
     let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, database, None)?;
-    let (baseline, baseline_url) = spawn_baseline(binaries, database)?;
+    let (baseline, baseline_url) = spawn_baseline(binaries, dir, database)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.connections)
         .build()
@@ -382,7 +382,9 @@ fn run_on(
             .await
             .map_err(|e| tenantry.explain(e))?;
         let startup = started.elapsed();
-        wait_ready(&client, &format!("{baseline_url}/static")).await?;
+        wait_ready(&client, &format!("{baseline_url}/static"))
+            .await
+            .map_err(|e| baseline.explain(e))?;
         Ok::<_, String>(startup)
     })?;
 
@@ -523,11 +525,13 @@ async fn deliveries(
     let rate = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
     // wrk counts the answers it read: the requests still in flight when it stopped wrote
     // their events too, and those are delivered as well.
-    let in_flight = match delivered.checked_sub(events) {
-        Some(extra) if extra > 0 => format!(
-            " (the {extra} more were written by requests still in flight when the load stopped)"
-        ),
-        _ => String::new(),
+    let in_flight = if delivered > events {
+        format!(
+            " (the {} more were written by requests still in flight when the load stopped)",
+            delivered - events
+        )
+    } else {
+        String::new()
     };
     let met = if rate(drained, drained_in) >= 2_000.0 || backlog == 0 {
         "met"
@@ -543,25 +547,37 @@ async fn deliveries(
     ))
 }
 
-/// A child process, stopped when dropped; with the file its standard error goes to.
-struct Server(Child, Option<PathBuf>);
+/// A child process, stopped when dropped, with the file its standard error goes to.
+struct Server {
+    child: Child,
+    stderr: PathBuf,
+}
 
 impl Server {
+    /// Starts `command` with its standard error written to `stderr`, where a server says
+    /// why it did not start.
+    fn spawn(command: &mut Command, stderr: PathBuf) -> Result<Self, String> {
+        let file = std::fs::File::create(&stderr).map_err(|e| e.to_string())?;
+        let child = command
+            .stderr(file)
+            .spawn()
+            .map_err(|e| format!("{}: {e}", command.get_program().display()))?;
+        Ok(Self { child, stderr })
+    }
+
     fn id(&self) -> u32 {
-        self.0.id()
+        self.child.id()
     }
 
     /// `error`, with what the server wrote to its standard error (why it did not start).
     fn explain(&self, error: String) -> String {
-        with_output(error, self.1.as_deref())
+        with_output(error, &self.stderr)
     }
 }
 
 /// `error` followed by the end of the file at `path`, if it says anything.
-fn with_output(error: String, path: Option<&Path>) -> String {
-    let written = path
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
+fn with_output(error: String, path: &Path) -> String {
+    let written = std::fs::read_to_string(path).unwrap_or_default();
     let written = written.trim();
     if written.is_empty() {
         return error;
@@ -572,8 +588,8 @@ fn with_output(error: String, path: Option<&Path>) -> String {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -602,9 +618,6 @@ fn spawn_tenantry(
         .env("TENANTRY_KEY_RATE_LIMIT", "1000000000")
         // The delivery figure's receiver is the baseline, on loopback.
         .env("TENANTRY_WEBHOOK_ALLOW_PRIVATE", "true");
-    // Where a start-up failure is said, for the bench's error.
-    let stderr = config.with_file_name("tenantry.stderr");
-    command.stderr(std::fs::File::create(&stderr).map_err(|e| e.to_string())?);
     match log {
         // As a user runs it: the default log filter and access line, written (to nowhere).
         None => {
@@ -618,25 +631,24 @@ fn spawn_tenantry(
                 .stdout(file);
         }
     }
-    let child = command
-        .spawn()
-        .map_err(|e| format!("{}: {e}", binaries.tenantry.display()))?;
-    Ok((
-        Server(child, Some(stderr)),
-        format!("http://127.0.0.1:{port}"),
-    ))
+    let server = Server::spawn(&mut command, config.with_file_name("tenantry.stderr"))?;
+    Ok((server, format!("http://127.0.0.1:{port}")))
 }
 
-fn spawn_baseline(binaries: &Binaries, database: &str) -> Result<(Server, String), String> {
+fn spawn_baseline(
+    binaries: &Binaries,
+    dir: &Path,
+    database: &str,
+) -> Result<(Server, String), String> {
     let port = free_port()?;
-    let child = Command::new(&binaries.baseline)
-        .env("BASELINE_DATABASE_URL", database)
-        .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", binaries.baseline.display()))?;
-    Ok((Server(child, None), format!("http://127.0.0.1:{port}")))
+    let server = Server::spawn(
+        Command::new(&binaries.baseline)
+            .env("BASELINE_DATABASE_URL", database)
+            .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null()),
+        dir.join("baseline.stderr"),
+    )?;
+    Ok((server, format!("http://127.0.0.1:{port}")))
 }
 
 /// What the load needs to know of the seeded database.
@@ -1512,14 +1524,28 @@ mod tests {
             "tenantry: invalid configuration: tiers.free.rate_limits.search must be at most 1000000\n",
         )
         .unwrap();
-        let error = with_output("x did not become ready".into(), Some(&path));
+        let error = with_output("x did not become ready".into(), &path);
         assert_eq!(
             error,
             "x did not become ready; the server wrote:\ntenantry: invalid configuration: tiers.free.rate_limits.search must be at most 1000000"
         );
-        std::fs::write(&path, "").unwrap();
-        assert_eq!(with_output("quiet".into(), Some(&path)), "quiet");
-        assert_eq!(with_output("none".into(), None), "none");
+        // A long output keeps its end, cut at a character's boundary.
+        std::fs::write(
+            &path,
+            format!("{}é{}last line", "a".repeat(3_000), "b".repeat(1_990)),
+        )
+        .unwrap();
+        // The last 2,000 bytes begin inside the "é": the cut moves back to keep it whole.
+        assert_eq!(
+            with_output("e".into(), &path),
+            format!("e; the server wrote:\né{}last line", "b".repeat(1_990))
+        );
+        std::fs::write(&path, "\n").unwrap();
+        assert_eq!(with_output("quiet".into(), &path), "quiet");
+        assert_eq!(
+            with_output("none".into(), &dir.path().join("missing")),
+            "none"
+        );
     }
 
     #[test]
