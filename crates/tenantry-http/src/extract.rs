@@ -99,8 +99,11 @@ impl<T: RequestBody + 'static, const LIMIT: usize> FromRequest for JsonBody<T, L
                 }
                 body.extend_from_slice(&chunk);
             }
-            req.extensions_mut()
-                .insert(BodyHash(KeyHash::of_bytes(&body)));
+            // Only a request that may be retried under its key needs its body's hash.
+            if req.headers().contains_key("idempotency-key") {
+                req.extensions_mut()
+                    .insert(BodyHash(KeyHash::of_bytes(&body)));
+            }
             parse_body::<T>(&body).map(JsonBody)
         })
     }

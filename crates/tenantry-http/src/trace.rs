@@ -19,7 +19,7 @@ impl TraceId {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).ok();
         bytes[0] |= 1; // never all zeros, even if the generator failed
-        Self(hex(&bytes))
+        Self(format!("{:032x}", u128::from_be_bytes(bytes)))
     }
 
     /// The trace id of a `traceparent` header, if it is well formed: `version-traceid-
@@ -57,12 +57,8 @@ impl TraceId {
         let mut span = [0u8; 8];
         getrandom::fill(&mut span).ok();
         span[0] |= 1;
-        format!("00-{}-{}-01", self.0, hex(&span))
+        format!("00-{}-{:016x}-01", self.0, u64::from_be_bytes(span))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What is logged of each request. Whatever the choice, a request answered 5xx is logged

@@ -118,7 +118,8 @@ pub(crate) fn insert_for_each_row_of(
     use events::Column as E;
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let json = |value: Value| Expr::val(value).cast_as("json");
-    let values = Query::select()
+    let mut values = Query::select();
+    values
         .expr(Expr::val(event.id.as_uuid()))
         .expr(Expr::val(event.event_type.as_str()))
         .expr(Expr::val(event.organization_id.map(|o| o.as_uuid())))
@@ -129,9 +130,9 @@ pub(crate) fn insert_for_each_row_of(
         .expr(json(changes_json(event)))
         .expr(Expr::val(false))
         .expr(Expr::val(crate::trace::current()))
-        .from(Alias::new(source))
-        .to_owned();
-    Query::insert()
+        .from(Alias::new(source));
+    let mut insert = Query::insert();
+    insert
         .into_table(events::Entity)
         .columns([
             E::PublicId,
@@ -146,8 +147,8 @@ pub(crate) fn insert_for_each_row_of(
             E::TraceId,
         ])
         .select_from(values)
-        .expect("the columns and values match")
-        .to_owned()
+        .expect("the columns and values match");
+    insert
 }
 
 impl Store {

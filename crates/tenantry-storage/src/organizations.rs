@@ -542,17 +542,26 @@ async fn update_with_event(
     let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
     let update = update_statement(before.id, changes, now)
         .filter(organizations::Column::Version.eq(before.version as i64))
-        .into_query()
-        .returning_all()
-        .to_owned();
+        .into_query();
     let insert = events::insert_for_each_row_of(&event, "updated");
-    let statement = with_appended(db, update, insert);
-    let rows = organizations::Entity::find()
-        .from_raw_sql(statement)
-        .all(db)
+    let rows = updated_rows(db, with_appended(db, update, insert))
         .await
         .map_err(|e| StoreError::unique(e, "an organization with this domain already exists"))?;
     rows.into_iter().next().map(from_model).transpose()
+}
+
+/// The organization rows a statement answers (an `UPDATE … RETURNING *`, or
+/// [`with_appended`]'s), decoded by name.
+pub(crate) async fn updated_rows(
+    db: &impl ConnectionTrait,
+    statement: sea_orm::Statement,
+) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {
+    use sea_orm::FromQueryResult as _;
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| organizations::Model::from_query_result(row, ""))
+        .collect()
 }
 
 /// On PostgreSQL, one statement: `update` (an `UPDATE … RETURNING *` of organizations) as
@@ -560,30 +569,21 @@ async fn update_with_event(
 /// update did) as `appended`, answering the updated rows.
 pub(crate) fn with_appended(
     db: &impl ConnectionTrait,
-    update: sea_orm::sea_query::UpdateStatement,
+    mut update: sea_orm::sea_query::UpdateStatement,
     insert: sea_orm::sea_query::InsertStatement,
 ) -> sea_orm::Statement {
-    use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause};
-    let with = WithClause::new()
-        .cte(
-            CommonTableExpression::new()
-                .query(update)
-                .table_name(Alias::new("updated"))
-                .to_owned(),
-        )
-        .cte(
-            CommonTableExpression::new()
-                .query(insert)
-                .table_name(Alias::new("appended"))
-                .to_owned(),
-        )
-        .to_owned();
-    let select = Query::select()
-        .column(Asterisk)
-        .from(Alias::new("updated"))
-        .to_owned()
-        .with(with);
-    db.get_database_backend().build(&select)
+    use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithQuery};
+    // Each part is moved into the next, never cloned: the statement holds the event's JSON.
+    update.returning_all();
+    let mut updated = CommonTableExpression::new();
+    updated.query(update).table_name(Alias::new("updated"));
+    let mut appended = CommonTableExpression::new();
+    appended.query(insert).table_name(Alias::new("appended"));
+    let mut select = Query::select();
+    select.column(Asterisk).from(Alias::new("updated"));
+    let mut with = WithQuery::new();
+    with.cte(updated).cte(appended).query(select);
+    db.get_database_backend().build(&with)
 }
 
 /// The `UPDATE` that writes `changes` and bumps the version.

@@ -180,16 +180,12 @@ impl Store {
                 .await?
         } else {
             use sea_orm::QueryTrait as _;
-            let update = update.into_query().returning_all().to_owned();
             let statement = crate::organizations::with_appended(
                 db,
-                update,
+                update.into_query(),
                 insert_entry_for_each_row_of(&entry),
             );
-            organizations::Entity::find()
-                .from_raw_sql(statement)
-                .all(db)
-                .await?
+            crate::organizations::updated_rows(db, statement).await?
         };
         Ok(rows
             .into_iter()
@@ -607,7 +603,8 @@ async fn insert_entry(
 fn insert_entry_for_each_row_of(entry: &UsageEntry) -> sea_orm::sea_query::InsertStatement {
     use sea_orm::sea_query::{Alias, Query};
     use usage_entries::Column as E;
-    let values = Query::select()
+    let mut values = Query::select();
+    values
         .expr(Expr::val(entry.id.as_uuid()))
         .expr(Expr::col((Alias::new("updated"), C::Id)))
         .expr(Expr::val(entry.credits))
@@ -618,9 +615,9 @@ fn insert_entry_for_each_row_of(entry: &UsageEntry) -> sea_orm::sea_query::Inser
         .expr(Expr::val(entry.idempotency_key.clone()))
         .expr(Expr::val(0i64))
         .expr(Expr::val(entry.created_at))
-        .from(Alias::new("updated"))
-        .to_owned();
-    Query::insert()
+        .from(Alias::new("updated"));
+    let mut insert = Query::insert();
+    insert
         .into_table(usage_entries::Entity)
         .columns([
             E::PublicId,
@@ -635,8 +632,8 @@ fn insert_entry_for_each_row_of(entry: &UsageEntry) -> sea_orm::sea_query::Inser
             E::CreatedAt,
         ])
         .select_from(values)
-        .expect("the columns and values match")
-        .to_owned()
+        .expect("the columns and values match");
+    insert
 }
 
 async fn entry_from_model(
