@@ -109,8 +109,9 @@ impl<T: RequestBody + 'static, const LIMIT: usize> FromRequest for JsonBody<T, L
     }
 }
 
-/// The hash of the body a [`JsonBody`] read, kept in the request's extensions (to tell
-/// whether a retry with an idempotency key is the same request).
+/// The hash of the body a [`JsonBody`] read, kept in the request's extensions when the
+/// request sends an `Idempotency-Key` (to tell whether a retry under that key is the same
+/// request); other requests are not hashed.
 #[derive(Debug, Clone)]
 pub struct BodyHash(pub KeyHash);
 
