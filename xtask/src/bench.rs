@@ -24,6 +24,8 @@ use tenantry_domain::{
 };
 use tenantry_storage::{Store, StoreOptions};
 
+mod instructions;
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct BenchOptions {
@@ -38,6 +40,8 @@ pub(crate) struct BenchOptions {
     /// Only the endpoints whose name holds one of these (none: every endpoint, then the
     /// fixed-rate runs and the delivery drain, which a selection leaves out).
     pub(crate) only: Vec<String>,
+    /// Count each endpoint's instructions per request under callgrind instead of timing it.
+    pub(crate) instructions: bool,
 }
 
 impl BenchOptions {
@@ -49,6 +53,7 @@ impl BenchOptions {
             postgres: None,
             move_only: false,
             only: Vec::new(),
+            instructions: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -74,6 +79,7 @@ impl BenchOptions {
                     options.postgres = Some((*url).to_owned());
                 }
                 "--move-only" => options.move_only = true,
+                "--instructions" => options.instructions = true,
                 "--only" => options.only.push(
                     (*args
                         .next()
@@ -85,6 +91,9 @@ impl BenchOptions {
         }
         if options.move_only && options.postgres.is_none() {
             return Err("--move-only moves to PostgreSQL: name it with --postgres".into());
+        }
+        if options.move_only && options.instructions {
+            return Err("--move-only and --instructions measure different things".into());
         }
         Ok(options)
     }
@@ -105,7 +114,11 @@ impl BenchOptions {
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 /// The database the bench makes (and drops) on a PostgreSQL server.
-const POSTGRES_DATABASE: &str = "tenantry_bench";
+/// The database the bench makes on the PostgreSQL server it is given: one per run, so that
+/// two runs on one server do not drop each other's.
+fn postgres_database() -> String {
+    format!("tenantry_bench_{}", std::process::id())
+}
 /// Organizations that get an organization-scoped key of their own.
 const KEYED_ORGANIZATIONS: usize = 1_000;
 /// Requests sent one by one to count statements.
@@ -135,7 +148,7 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
     let binaries = Binaries {
         tenantry: target.join("release").join("tenantry"),
         baseline: target.join("release").join("bench-baseline"),
-        oha: if options.move_only {
+        oha: if options.move_only || options.instructions {
             PathBuf::new()
         } else {
             ensure_oha()?
@@ -147,10 +160,14 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
 
-    let mut report = format!(
-        "{} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves (p50: the halves' mean, p99: the worse); the server logs as by default; the load generator shares the machine\n",
-        options.orgs, options.connections, options.seconds
-    );
+    let mut report = if options.instructions {
+        instructions::heading(options)
+    } else {
+        format!(
+            "{} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves (p50: the halves' mean, p99: the worse); the server logs as by default; the load generator shares the machine\n",
+            options.orgs, options.connections, options.seconds
+        )
+    };
     let sqlite = format!(
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
@@ -174,8 +191,8 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
     )?);
     if let Some(admin_url) = &options.postgres {
         // The SQLite database, as the loads left it (usage, events, deliveries), moves
-        // (unless the run is a selection of endpoints).
-        if options.only.is_empty() {
+        // (unless the run is a selection of endpoints, or counts instructions).
+        if options.only.is_empty() && !options.instructions {
             report.push_str(&moving(
                 &runtime,
                 &binaries,
@@ -369,10 +386,13 @@ fn run_on(
         }
     }
     std::fs::write(&config, toml).map_err(|e| e.to_string())?;
+    if options.instructions {
+        return instructions::run_on(runtime, binaries, dir, options, backend, database, &seeded);
+    }
 
     let started = Instant::now();
-    let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, database, None)?;
-    let (baseline, baseline_url) = spawn_baseline(binaries, dir, database)?;
+    let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, database, None, None)?;
+    let (baseline, baseline_url) = spawn_baseline(binaries, dir, database, None)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.connections)
         .build()
@@ -445,7 +465,7 @@ fn run_on(
 
     eprintln!("bench: {backend}: counting statements per request");
     let log = dir.join("statements.log");
-    let (probe, probe_url) = spawn_tenantry(binaries, &config, database, Some(&log))?;
+    let (probe, probe_url) = spawn_tenantry(binaries, &config, database, Some(&log), None)?;
     let counts = runtime.block_on(async {
         wait_ready(&client, &format!("{probe_url}/readyz"))
             .await
@@ -600,15 +620,33 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Starts Tenantry on `database`; with `log`, every SQL statement is logged there as JSON.
+/// `binary`, or with `callgrind` (the file its counts are dumped to), `binary` under
+/// valgrind's callgrind. Either way the process's id is the program's.
+fn command_for(binary: &Path, callgrind: Option<&Path>) -> Command {
+    match callgrind {
+        None => Command::new(binary),
+        Some(out) => {
+            let mut command = Command::new("valgrind");
+            command
+                .arg("--tool=callgrind")
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(binary);
+            command
+        }
+    }
+}
+
+/// Starts Tenantry on `database`; with `log`, every SQL statement is logged there as JSON;
+/// with `callgrind`, under callgrind (see [`command_for`]).
 fn spawn_tenantry(
     binaries: &Binaries,
     config: &Path,
     database: &str,
     log: Option<&Path>,
+    callgrind: Option<&Path>,
 ) -> Result<(Server, String), String> {
     let port = free_port()?;
-    let mut command = Command::new(&binaries.tenantry);
+    let mut command = command_for(&binaries.tenantry, callgrind);
     command
         .arg("serve")
         .env("TENANTRY_CONFIG", config)
@@ -639,10 +677,11 @@ fn spawn_baseline(
     binaries: &Binaries,
     dir: &Path,
     database: &str,
+    callgrind: Option<&Path>,
 ) -> Result<(Server, String), String> {
     let port = free_port()?;
     let server = Server::spawn(
-        Command::new(&binaries.baseline)
+        command_for(&binaries.baseline, callgrind)
             .env("BASELINE_DATABASE_URL", database)
             .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null()),
@@ -770,7 +809,7 @@ async fn fresh_postgres_database(admin_url: &str) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {POSTGRES_DATABASE}"))
+        .execute_unprepared(&format!("CREATE DATABASE {}", postgres_database()))
         .await
         .map_err(|e| e.to_string())?;
     admin.close().await.map_err(|e| e.to_string())?;
@@ -781,7 +820,7 @@ async fn fresh_postgres_database(admin_url: &str) -> Result<String, String> {
         .ok_or("the PostgreSQL URL names no database")?;
     // Plain TCP, as the baseline (whose sqlx has no TLS) connects: on loopback, TLS would
     // only add its cost to Tenantry's side of every comparison.
-    Ok(format!("{server}/{POSTGRES_DATABASE}?sslmode=disable"))
+    Ok(format!("{server}/{}?sslmode=disable", postgres_database()))
 }
 
 async fn drop_postgres_database(admin_url: &str) -> Result<(), String> {
@@ -790,7 +829,8 @@ async fn drop_postgres_database(admin_url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     admin
         .execute_unprepared(&format!(
-            "DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)"
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            postgres_database()
         ))
         .await
         .map_err(|e| e.to_string())?;
@@ -798,7 +838,17 @@ async fn drop_postgres_database(admin_url: &str) -> Result<(), String> {
 }
 
 async fn wait_ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
-    for _ in 0..600 {
+    wait_ready_within(client, url, Duration::from_secs(6)).await
+}
+
+/// As [`wait_ready`], waiting up to `limit`.
+async fn wait_ready_within(
+    client: &reqwest::Client,
+    url: &str,
+    limit: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
         if client
             .get(url)
             .send()
@@ -1083,6 +1133,31 @@ fn wrk_load(
     options: &BenchOptions,
     pid: u32,
 ) -> Result<Totals, String> {
+    let path = wrk_script(dir, base, seeded, scenario)?;
+    let cpu_before = cpu_time(pid);
+    let started = Instant::now();
+    let text = run_wrk(&path, base, 2, options.connections, duration)?;
+    let elapsed = started.elapsed();
+    let cpu = cpu_time(pid).saturating_sub(cpu_before);
+    let (requests, errors, p50, p99) = parse_wrk(&text)?;
+    Ok(Totals {
+        errors,
+        elapsed,
+        cpu,
+        counted: requests,
+        percentiles: vec![(p50, p99)],
+        ..Default::default()
+    })
+}
+
+/// Writes the wrk script that cycles through [`WRK_REQUESTS`] of `scenario`'s requests to
+/// `base`, answering its path.
+fn wrk_script(
+    dir: &Path,
+    base: &str,
+    seeded: &Seeded,
+    scenario: &Scenario,
+) -> Result<PathBuf, String> {
     let client = reqwest::Client::new();
     let mut script = String::from("local requests = {\n");
     for i in 0..WRK_REQUESTS {
@@ -1125,38 +1200,39 @@ fn wrk_load(
     );
     let path = dir.join("scenario.lua");
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    let cpu_before = cpu_time(pid);
-    let started = Instant::now();
+    Ok(path)
+}
+
+/// Runs wrk with `script` against `base` (`threads`, `connections`, for `duration`),
+/// answering its report.
+fn run_wrk(
+    script: &Path,
+    base: &str,
+    threads: usize,
+    connections: usize,
+    duration: Duration,
+) -> Result<String, String> {
     let output = Command::new("wrk")
         .args([
-            "-t2",
-            &format!("-c{}", options.connections),
+            &format!("-t{threads}"),
+            &format!("-c{connections}"),
             &format!("-d{}s", duration.as_secs().max(1)),
             "--latency",
             "-s",
         ])
-        .arg(&path)
+        .arg(script)
         .arg(base)
         .output()
         .map_err(|e| format!("wrk: {e}"))?;
-    let elapsed = started.elapsed();
-    let cpu = cpu_time(pid).saturating_sub(cpu_before);
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    if !output.status.success() {
-        return Err(format!(
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
             "wrk failed: {}{text}",
             String::from_utf8_lossy(&output.stderr)
-        ));
+        ))
     }
-    let (requests, errors, p50, p99) = parse_wrk(&text)?;
-    Ok(Totals {
-        errors,
-        elapsed,
-        cpu,
-        counted: requests,
-        percentiles: vec![(p50, p99)],
-        ..Default::default()
-    })
 }
 
 /// A Lua string literal of `text`.
