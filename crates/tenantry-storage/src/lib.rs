@@ -18,6 +18,7 @@ mod organizations;
 mod pending;
 mod reusable;
 mod revocations;
+mod rows;
 pub mod trace;
 mod transfer;
 
@@ -33,8 +34,8 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, FromQueryResult, QueryTrait, RuntimeErr, SelectModel, SelectorRaw,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    DbErr, FromQueryResult, QueryResult, QueryTrait, RuntimeErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use tenantry_migrations::{Migrator, MigratorTrait};
 use uuid::Uuid;
@@ -493,12 +494,23 @@ pub(crate) async fn all_limited<M: FromQueryResult>(
     select: &impl QueryTrait,
     limit: u64,
 ) -> Result<Vec<M>, DbErr> {
+    rows_limited(db, select, limit)
+        .await?
+        .iter()
+        .map(|row| M::from_query_result(row, ""))
+        .collect()
+}
+
+/// The rows of `select` with `LIMIT limit`, undecoded.
+pub(crate) async fn rows_limited(
+    db: &impl ConnectionTrait,
+    select: &impl QueryTrait,
+    limit: u64,
+) -> Result<Vec<QueryResult>, DbErr> {
     let mut statement = select.build(db.get_database_backend());
     // LIMIT is the last clause of a SELECT; `limit` is a number, not text from a request.
     statement.sql.push_str(&format!(" LIMIT {limit}"));
-    SelectorRaw::<SelectModel<M>>::from_statement(statement)
-        .all(db)
-        .await
+    db.query_all_raw(statement).await
 }
 
 /// Runs a statement that must affect exactly one row.

@@ -22,7 +22,8 @@ use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::pending;
 use crate::reusable::Reusable;
 use crate::revocations::{Revocation, announce};
-use crate::{Page, PageRequest, Store, StoreError, all_limited, exactly_one};
+use crate::rows::{ORGANIZATION_COLUMNS, organization_at, returning as returning_organization};
+use crate::{Page, PageRequest, Store, StoreError, exactly_one, rows_limited};
 
 /// What creating an organization did.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,7 +200,7 @@ impl Store {
         id: OrganizationId,
         user: Option<UserId>,
     ) -> Result<(Organization, Option<Role>), StoreError> {
-        use sea_orm::{FromQueryResult as _, QueryTrait as _};
+        use sea_orm::QueryTrait as _;
         // Every request about an organization begins here: its SQL is built once.
         static ALONE: Reusable<1> = Reusable::new();
         static WITH_ROLE: Reusable<2> = Reusable::new();
@@ -212,15 +213,16 @@ impl Store {
                     ALONE.statement(backend, [id.as_uuid()], |[id]| by_id(id).build(backend));
                 let rows = self.db().query_all_raw(statement).await?;
                 rows.first()
-                    .map(|row| organizations::Model::from_query_result(row, ""))
+                    .map(|row| organization_at(row, 0))
                     .transpose()?
                     .map(|model| (model, None))
             }
             Some(user) => {
                 let statement =
                     WITH_ROLE.statement(backend, [id.as_uuid(), user.as_uuid()], |[id, user]| {
+                        // The organization's columns, then the member's role.
                         by_id(id)
-                            .select_also(memberships::Entity)
+                            .column_as(memberships::Column::Role, "role")
                             .join(sea_orm::JoinType::LeftJoin, membership_of_user(user))
                             .build(backend)
                     });
@@ -228,8 +230,8 @@ impl Store {
                 rows.first()
                     .map(|row| {
                         Ok::<_, sea_orm::DbErr>((
-                            organizations::Model::from_query_result(row, "A_")?,
-                            memberships::Model::from_query_result_optional(row, "B_")?,
+                            organization_at(row, 0)?,
+                            row.try_get_by_index::<Option<String>>(ORGANIZATION_COLUMNS)?,
                         ))
                     })
                     .transpose()?
@@ -237,8 +239,8 @@ impl Store {
         }
         .ok_or(StoreError::NotFound)?;
         let role = membership
-            .map(|m| {
-                Role::parse(&m.role)
+            .map(|role| {
+                Role::parse(&role)
                     .map_err(|e| StoreError::Corrupt(format!("memberships.role: {e}")))
             })
             .transpose()?;
@@ -342,11 +344,10 @@ impl Store {
                 }
             }
         }
-        let models: Vec<organizations::Model> =
-            all_limited(self.db(), &query, page.limit + 1).await?;
-        let items = models
-            .into_iter()
-            .map(from_model)
+        let items = rows_limited(self.db(), &query, page.limit + 1)
+            .await?
+            .iter()
+            .map(|row| from_model(organization_at(row, 0)?))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |org| {
             org.id.as_uuid()
@@ -428,14 +429,12 @@ impl Store {
         expected.updated_at = now;
         let event = Event::organization_updated(before, &expected, &changes.fields(), by, now);
         let _turn = self.write_turn().await?;
-        let updated = update_statement(before.id, changes, now)
+        let update = update_statement(before.id, changes, now)
             .col_expr(pending::event_column(), pending::event(&event)?)
-            .filter(C::Version.eq(before.version as i64))
-            .exec_with_returning(self.db())
-            .await
-            .map_err(|e| {
-                StoreError::unique(e, "an organization with this domain already exists")
-            })?;
+            .filter(C::Version.eq(before.version as i64));
+        let updated = update_returning(self.db(), update).await.map_err(|e| {
+            StoreError::unique(e, "an organization with this domain already exists")
+        })?;
         updated.into_iter().next().map(from_model).transpose()
     }
 
@@ -467,8 +466,7 @@ impl Store {
             if expected_version.is_some_and(|v| v != before.version) {
                 return Err(StoreError::VersionMismatch);
             }
-            let updated = update_statement(id, changes, now)
-                .exec_with_returning(&txn)
+            let updated = update_returning(&txn, update_statement(id, changes, now))
                 .await
                 .map_err(|e| {
                     StoreError::unique(e, "an organization with this domain already exists")
@@ -550,21 +548,31 @@ async fn update_with_event(
     rows.into_iter().next().map(from_model).transpose()
 }
 
-/// The organization rows a statement answers (an `UPDATE … RETURNING *`, or
-/// [`with_appended`]'s), decoded by name.
+/// The organization rows a statement answers (an `UPDATE` returning [`returning_organization`],
+/// or [`with_appended`]'s), decoded by position.
 pub(crate) async fn updated_rows(
     db: &impl ConnectionTrait,
     statement: sea_orm::Statement,
 ) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {
-    use sea_orm::FromQueryResult as _;
     db.query_all_raw(statement)
         .await?
         .iter()
-        .map(|row| organizations::Model::from_query_result(row, ""))
+        .map(|row| organization_at(row, 0))
         .collect()
 }
 
-/// On PostgreSQL, one statement: `update` (an `UPDATE … RETURNING *` of organizations) as
+/// Runs an `UPDATE` of organizations, answering the rows it changed as they are now.
+pub(crate) async fn update_returning(
+    db: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<organizations::Entity>,
+) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {
+    use sea_orm::QueryTrait as _;
+    let mut update = update.into_query();
+    update.returning(returning_organization());
+    updated_rows(db, db.get_database_backend().build(&update)).await
+}
+
+/// On PostgreSQL, one statement: `update` (an `UPDATE` of organizations) as
 /// the common table `updated`, `insert` (which reads `updated`, so it writes only if the
 /// update did) as `appended`, answering the updated rows.
 pub(crate) fn with_appended(
@@ -574,7 +582,7 @@ pub(crate) fn with_appended(
 ) -> sea_orm::Statement {
     use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithQuery};
     // Each part is moved into the next, never cloned: the statement holds the event's JSON.
-    update.returning_all();
+    update.returning(returning_organization());
     let mut updated = CommonTableExpression::new();
     updated.query(update).table_name(Alias::new("updated"));
     let mut appended = CommonTableExpression::new();
@@ -666,14 +674,13 @@ pub(crate) async fn read_in(
     db: &impl ConnectionTrait,
     id: OrganizationId,
 ) -> Result<Organization, StoreError> {
-    let model = organizations::Entity::find()
+    use sea_orm::QueryTrait as _;
+    let select = organizations::Entity::find()
         .filter(organizations::Column::PublicId.eq(id.as_uuid()))
-        .all(db)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(StoreError::NotFound)?;
-    from_model(model)
+        .build(db.get_database_backend());
+    let rows = db.query_all_raw(select).await?;
+    let row = rows.first().ok_or(StoreError::NotFound)?;
+    from_model(organization_at(row, 0)?)
 }
 
 pub(crate) async fn organization_pk(

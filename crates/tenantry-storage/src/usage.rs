@@ -171,13 +171,11 @@ impl Store {
         let db = self.db();
         let rows = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let _turn = self.write_turn().await?;
-            update
-                .col_expr(
-                    crate::pending::entry_column(),
-                    crate::pending::entry(&entry)?,
-                )
-                .exec_with_returning(db)
-                .await?
+            let update = update.col_expr(
+                crate::pending::entry_column(),
+                crate::pending::entry(&entry)?,
+            );
+            crate::organizations::update_returning(db, update).await?
         } else {
             use sea_orm::QueryTrait as _;
             let statement = crate::organizations::with_appended(
@@ -410,7 +408,7 @@ async fn record_in(
                         .or(after.clone().sub(allocation).lte(Expr::col(C::MaxOverages))),
                 )),
         );
-        let updated = organizations::Entity::update_many()
+        let update = organizations::Entity::update_many()
             .col_expr(C::CreditsUsed, after)
             .col_expr(C::UsageCycleStart, Expr::value(cycle))
             .col_expr(C::Version, Expr::col(C::Version).add(1))
@@ -418,9 +416,8 @@ async fn record_in(
             .filter(C::PublicId.eq(id.as_uuid()))
             .filter(C::IsActive.eq(true))
             .filter(C::BillingCycleStart.eq(i32::from(day.get())))
-            .filter(allowed)
-            .exec_with_returning(txn)
-            .await?;
+            .filter(allowed);
+        let updated = crate::organizations::update_returning(txn, update).await?;
         if let Some(model) = updated.into_iter().next() {
             let org_pk = model.id;
             let organization = from_model(model)?;
@@ -542,15 +539,14 @@ async fn refund_in(
             "the entry has fewer than {amount} credits left to refund"
         )));
     }
-    let updated = organizations::Entity::update_many()
+    let update = organizations::Entity::update_many()
         .col_expr(C::CreditsUsed, Expr::col(C::CreditsUsed).sub(amount_i64))
         .col_expr(C::Version, Expr::col(C::Version).add(1))
         .col_expr(C::UpdatedAt, Expr::value(now))
         .filter(C::Id.eq(org_pk))
         .filter(C::UsageCycleStart.eq(cycle))
-        .filter(Expr::col(C::CreditsUsed).gte(amount_i64))
-        .exec_with_returning(txn)
-        .await?;
+        .filter(Expr::col(C::CreditsUsed).gte(amount_i64));
+    let updated = crate::organizations::update_returning(txn, update).await?;
     let Some(model) = updated.into_iter().next() else {
         return Err(StoreError::Corrupt(
             "the organization's usage is below its ledger's".into(),
