@@ -113,9 +113,8 @@ impl BenchOptions {
 }
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
-/// The database the bench makes (and drops) on a PostgreSQL server.
-/// The database the bench makes on the PostgreSQL server it is given: one per run, so that
-/// two runs on one server do not drop each other's.
+/// The database the bench makes (and drops) on the PostgreSQL server it is given: one per
+/// run, so that two runs on one server do not drop each other's.
 fn postgres_database() -> String {
     format!("tenantry_bench_{}", std::process::id())
 }
@@ -387,7 +386,9 @@ fn run_on(
     }
     std::fs::write(&config, toml).map_err(|e| e.to_string())?;
     if options.instructions {
-        return instructions::run_on(runtime, binaries, dir, options, backend, database, &seeded);
+        return instructions::run_on(
+            runtime, binaries, &config, options, backend, database, &seeded,
+        );
     }
 
     let started = Instant::now();

@@ -46,7 +46,7 @@ pub(super) fn heading(options: &BenchOptions) -> String {
 pub(super) fn run_on(
     runtime: &tokio::runtime::Runtime,
     binaries: &Binaries,
-    dir: &Path,
+    config: &Path,
     options: &BenchOptions,
     backend: &str,
     database: &str,
@@ -59,7 +59,10 @@ pub(super) fn run_on(
     {
         return Err("--instructions needs valgrind (callgrind_control was not found)".into());
     }
-    let config = dir.join("tenantry.toml");
+    // The run's files (the configuration, the scripts, the dumps) share one directory.
+    let dir = config
+        .parent()
+        .ok_or("the configuration has no directory")?;
     let duration = Duration::from_secs(options.seconds);
     let mut ceilings: HashMap<&'static str, u64> = HashMap::new();
     let mut text = format!(
@@ -67,16 +70,28 @@ pub(super) fn run_on(
     );
     for pair in options.pairs() {
         eprintln!("bench: {backend}: {} (callgrind)", pair.tenantry.name);
-        let ours = count(dir, seeded, &pair.tenantry, duration, runtime, |out| {
-            spawn_tenantry(binaries, &config, database, None, Some(out))
-        })?;
+        let ours = count(
+            dir,
+            seeded,
+            &pair.tenantry,
+            duration,
+            runtime,
+            "/readyz",
+            |out| spawn_tenantry(binaries, config, database, None, Some(out)),
+        )?;
         let ceiling = match ceilings.get(pair.ceiling.name) {
             Some(&known) => known,
             None => {
                 eprintln!("bench: {backend}: {} (callgrind)", pair.ceiling.name);
-                let counted = count(dir, seeded, &pair.ceiling, duration, runtime, |out| {
-                    spawn_baseline(binaries, dir, database, Some(out))
-                })?;
+                let counted = count(
+                    dir,
+                    seeded,
+                    &pair.ceiling,
+                    duration,
+                    runtime,
+                    "/static",
+                    |out| spawn_baseline(binaries, dir, database, Some(out)),
+                )?;
                 ceilings.insert(pair.ceiling.name, counted);
                 counted
             }
@@ -93,14 +108,16 @@ pub(super) fn run_on(
     Ok(text)
 }
 
-/// Starts a server with `spawn` under callgrind (dumping to the path it is given), loads
-/// `scenario` on it, and answers the instructions per request.
+/// Starts a server with `spawn` under callgrind (dumping to the path it is given), waits
+/// until `ready` (a path) answers, loads `scenario` on it, and answers the instructions
+/// per request.
 fn count(
     dir: &Path,
     seeded: &Seeded,
     scenario: &Scenario,
     duration: Duration,
     runtime: &tokio::runtime::Runtime,
+    ready: &str,
     spawn: impl FnOnce(&Path) -> Result<(super::Server, String), String>,
 ) -> Result<u64, String> {
     let out = dir.join("callgrind.out");
@@ -109,14 +126,13 @@ fn count(
         let _ = std::fs::remove_file(file);
     }
     let (server, base) = spawn(&out)?;
-    let ready = if scenario.name.starts_with("raw") || scenario.name.starts_with("static") {
-        format!("{base}/static")
-    } else {
-        format!("{base}/readyz")
-    };
     let client = reqwest::Client::new();
     runtime
-        .block_on(wait_ready_within(&client, &ready, READY_WITHIN))
+        .block_on(wait_ready_within(
+            &client,
+            &format!("{base}{ready}"),
+            READY_WITHIN,
+        ))
         .map_err(|e| server.explain(e))?;
     let script = wrk_script(dir, &base, seeded, scenario)?;
     run_wrk(&script, &base, 1, CONNECTIONS, WARM_UP)?;
