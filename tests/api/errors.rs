@@ -152,6 +152,9 @@ async fn other_methods_on_a_list_path_are_405_not_an_item_route() {
         (Method::DELETE, "/organization/list".to_owned()),
         (Method::OPTIONS, format!("/organization/{id}/member/list")),
         (Method::PATCH, format!("/organization/{id}/member/list")),
+        (Method::DELETE, format!("/organization/{id}/workspace/list")),
+        (Method::PATCH, "/webhook-endpoint/list".to_owned()),
+        (Method::DELETE, "/webhook-endpoint/list".to_owned()),
     ] {
         let response = app
             .request(method.clone(), &path, &ada.key)

@@ -42,11 +42,13 @@ pub use error::{ApiError, FieldError, Problem};
 pub use openapi::{openapi, openapi_document, openapi_json};
 pub use state::AppState;
 
-/// Registers every documented operation.
+/// Registers every documented operation. Routes are tried in this order, so the ones
+/// probes and products call most come first: health, then the two `/v1` surfaces (whose
+/// paths no other route shares), then the management API.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    management::configure(cfg);
-    v1::configure(cfg);
     health::configure(cfg);
+    v1::configure(cfg);
+    management::configure(cfg);
 }
 
 /// How the server runs.
