@@ -76,6 +76,12 @@ pub enum AccessLog {
     Off,
 }
 
+/// The target of the access line. Its message is made of a method (token characters, as
+/// the HTTP parser admits them), a route template (one of ours, or `unmatched`), numbers
+/// and hex ids: nothing a terminal would take as a control sequence, which lets the text
+/// log write it as it is (see the binary's `telemetry.rs`).
+pub const ACCESS_TARGET: &str = "tenantry::access";
+
 /// A request that takes longer is logged as a warning, whatever the access log.
 pub const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -129,11 +135,11 @@ fn access_line<B>(response: &ServiceResponse<B>) {
     let ms = elapsed.as_secs_f64() * 1_000.0;
     // Without a parent, so that the line is this and not the request span's every field.
     if status >= 500 {
-        tracing::error!(target: "tenantry::access", parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace}");
+        tracing::error!(target: ACCESS_TARGET, parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace}");
     } else if slow {
-        tracing::warn!(target: "tenantry::access", parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace} (slow)");
+        tracing::warn!(target: ACCESS_TARGET, parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace} (slow)");
     } else {
-        tracing::info!(target: "tenantry::access", parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace}");
+        tracing::info!(target: ACCESS_TARGET, parent: None, "{method} {route} {status} {ms:.1}ms request_id={id} trace_id={trace}");
     }
 }
 
