@@ -167,11 +167,13 @@ impl RootSpanBuilder for TracedRootSpan {
             span
         } else {
             // The fields every event of the request carries; the access line says the rest.
+            // Recorded as displayed, unquoted as the access line writes them (a quoted
+            // string is escaped one character at a time; hex digits and dashes need none).
             let request_id = request_id.map(|id| id.to_string()).unwrap_or_default();
             tracing::info_span!(
                 "request",
-                request_id = request_id.as_str(),
-                trace_id = trace_id.0.as_str()
+                request_id = %request_id,
+                trace_id = %trace_id.0
             )
         };
         request.extensions_mut().insert(trace_id);
