@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::format::{Format, FormatEvent, FormatFields, Full, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -71,12 +71,13 @@ pub fn init(
     };
     let writer = BoxMakeWriter::new(writer);
     let builder = tracing_subscriber::fmt()
+        .with_timer(Timestamp)
         .with_env_filter(filter)
         .with_span_events(spans)
         .with_writer(writer)
         .with_ansi(terminal);
     let result = match format {
-        LogFormat::Pretty => builder.event_format(TextFormat::new(SystemTime)).try_init(),
+        LogFormat::Pretty => builder.event_format(TextFormat::new(Timestamp)).try_init(),
         LogFormat::Json => builder
             .json()
             .with_current_span(true)
@@ -86,6 +87,76 @@ pub fn init(
     result
         .map(|()| LogGuard(guard))
         .map_err(|e| format!("could not set up logging: {e}"))
+}
+
+/// When a line was written, exactly as tracing-subscriber's `SystemTime` spells it (UTC,
+/// microseconds: `2026-12-04T23:49:18.851549Z`), with the date and time of day written once
+/// per second and thread rather than formatted field by field on every line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timestamp;
+
+/// `YYYY-MM-DDTHH:MM:SS` of a second since the Unix epoch, if its year has four digits.
+fn second_text(seconds: u64) -> Option<[u8; 19]> {
+    let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?;
+    let year = u32::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
+    let mut text = [0u8; 19];
+    let mut put = |at: usize, value: u32, digits: usize| {
+        let mut value = value;
+        for i in (0..digits).rev() {
+            text[at + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, u32::from(u8::from(at.month())), 2);
+    put(8, u32::from(at.day()), 2);
+    put(11, u32::from(at.hour()), 2);
+    put(14, u32::from(at.minute()), 2);
+    put(17, u32::from(at.second()), 2);
+    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+        text[at] = separator;
+    }
+    Some(text)
+}
+
+/// Writes `seconds` and `micros` since the Unix epoch as [`Timestamp`] does; `None` for a
+/// year of more than four digits, which this does not write.
+fn write_time(w: &mut impl std::fmt::Write, seconds: u64, micros: u32) -> Option<std::fmt::Result> {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(u64, [u8; 19])>> = const { std::cell::Cell::new(None) };
+    }
+    let text = match LAST.get() {
+        Some((second, text)) if second == seconds => text,
+        _ => {
+            let text = second_text(seconds)?;
+            LAST.set(Some((seconds, text)));
+            text
+        }
+    };
+    let mut fraction = [b'.', 0, 0, 0, 0, 0, 0, b'Z'];
+    let mut micros = micros.min(999_999);
+    for digit in fraction[1..7].iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    // Both are ASCII digits and separators.
+    let (text, fraction) = (
+        std::str::from_utf8(&text).unwrap_or_default(),
+        std::str::from_utf8(&fraction).unwrap_or_default(),
+    );
+    Some(w.write_str(text).and_then(|()| w.write_str(fraction)))
+}
+
+impl FormatTime for Timestamp {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        let now = std::time::SystemTime::now();
+        let written = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|since| write_time(w, since.as_secs(), since.subsec_micros()));
+        // A clock before 1970 or past 9999: as tracing-subscriber writes it.
+        written.unwrap_or_else(|| tracing_subscriber::fmt::time::SystemTime.format_time(w))
+    }
 }
 
 /// The readable format, with one shortcut: the access line is written as it is.
@@ -256,6 +327,44 @@ mod tests {
             || tracing::info!(target: tenantry_http::trace::ACCESS_TARGET, parent: None, "\u{1b}");
         assert!(written(TextFormat::new(Fixed), log).contains('\u{1b}'));
         assert!(!written(Format::default().with_timer(Fixed), log).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn times_are_written_as_tracing_subscriber_writes_them() {
+        let description = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
+        for (seconds, micros) in [
+            (0, 0),
+            (951_782_400, 5),           // 2000-02-29, a leap day
+            (1_796_428_800, 999_999),   // 2026-12-05T00:00:00, its last microsecond
+            (1_796_428_800, 1_000),     // the same second again, from this thread's copy
+            (1_796_428_861, 120_000),   // a minute and a second later
+            (253_402_300_799, 999_999), // 9999-12-31T23:59:59
+        ] {
+            let mut ours = String::new();
+            write_time(&mut ours, seconds, micros).unwrap().unwrap();
+            let at = time::OffsetDateTime::from_unix_timestamp(seconds as i64).unwrap()
+                + time::Duration::microseconds(i64::from(micros));
+            assert_eq!(
+                ours,
+                at.format(&description).unwrap(),
+                "{seconds}.{micros:06}"
+            );
+        }
+        // Past 9999, tracing-subscriber's clock writes it.
+        assert!(write_time(&mut String::new(), 253_402_300_800, 7).is_none());
+        // And now, against tracing-subscriber's own clock (again if a second passed between).
+        let second = |line: &str| line.get(..19).map(str::to_owned);
+        let matched = (0..3).any(|_| {
+            let ours = written(TextFormat::new(Timestamp), || tracing::info!("now"));
+            let theirs = written(
+                Format::default().with_timer(tracing_subscriber::fmt::time::SystemTime),
+                || tracing::info!("now"),
+            );
+            ours.len() == theirs.len() && second(&ours) == second(&theirs)
+        });
+        assert!(matched);
     }
 
     #[test]
