@@ -42,6 +42,9 @@ pub(crate) struct BenchOptions {
     pub(crate) only: Vec<String>,
     /// Count each endpoint's instructions per request under callgrind instead of timing it.
     pub(crate) instructions: bool,
+    /// With `instructions`: keep each server's callgrind dump here, for
+    /// `callgrind_annotate` to say where the instructions went.
+    pub(crate) profiles: Option<PathBuf>,
 }
 
 impl BenchOptions {
@@ -54,6 +57,7 @@ impl BenchOptions {
             move_only: false,
             only: Vec::new(),
             instructions: false,
+            profiles: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -80,6 +84,11 @@ impl BenchOptions {
                 }
                 "--move-only" => options.move_only = true,
                 "--instructions" => options.instructions = true,
+                "--profiles" => {
+                    options.profiles = Some(PathBuf::from(
+                        *args.next().ok_or("--profiles takes a directory")?,
+                    ));
+                }
                 "--only" => options.only.push(
                     (*args
                         .next()
@@ -91,6 +100,9 @@ impl BenchOptions {
         }
         if options.move_only && options.postgres.is_none() {
             return Err("--move-only moves to PostgreSQL: name it with --postgres".into());
+        }
+        if options.profiles.is_some() && !options.instructions {
+            return Err("--profiles keeps the dumps of --instructions: name that too".into());
         }
         if options.move_only && options.instructions {
             return Err("--move-only and --instructions measure different things".into());
@@ -1674,6 +1686,13 @@ mod tests {
             PAIRS.len()
         );
         assert!(BenchOptions::parse(&["--only"]).is_err());
+        let kept = BenchOptions::parse(&["--instructions", "--profiles", "out"]).unwrap();
+        assert_eq!(kept.profiles.as_deref(), Some(Path::new("out")));
+        assert!(
+            BenchOptions::parse(&["--profiles", "out"]).is_err(),
+            "needs --instructions"
+        );
+        assert!(BenchOptions::parse(&["--instructions", "--profiles"]).is_err());
     }
 
     #[test]

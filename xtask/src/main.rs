@@ -7,10 +7,10 @@
 //! - `client`: writes the typed Rust client, `crates/tenantry-client/src/generated.rs`, from the
 //!   committed `openapi/openapi.json`; `client --check` fails when it is stale.
 //! - `bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only
-//!   NAME]... [--instructions]`: loads a release build of the server endpoint by endpoint,
-//!   each against its ceiling, and prints the figures (`--only`: just the endpoints whose
-//!   name holds NAME; `--instructions`: instructions per request counted under callgrind,
-//!   instead of time).
+//!   NAME]... [--instructions [--profiles DIR]]`: loads a release build of the server
+//!   endpoint by endpoint, each against its ceiling, and prints the figures (`--only`: just
+//!   the endpoints whose name holds NAME; `--instructions`: instructions per request counted
+//!   under callgrind, instead of time; `--profiles`: each server's callgrind dump kept in DIR).
 
 mod bench;
 mod client;
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask client [--check] | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only NAME]... [--instructions]"
+                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask client [--check] | cargo xtask bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only NAME]... [--instructions [--profiles DIR]]"
             );
             ExitCode::from(2)
         }

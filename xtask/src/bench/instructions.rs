@@ -59,6 +59,19 @@ pub(super) fn run_on(
     {
         return Err("--instructions needs valgrind (callgrind_control was not found)".into());
     }
+    if let Some(profiles) = &options.profiles {
+        std::fs::create_dir_all(profiles)
+            .map_err(|e| format!("--profiles {}: {e}", profiles.display()))?;
+    }
+    // Where each dump is kept, if it is: `<backend>-<endpoint>.callgrind`.
+    let keep = |name: &str| {
+        options.profiles.as_ref().map(|dir| {
+            dir.join(format!(
+                "{}.callgrind",
+                file_name(&format!("{backend} {name}"))
+            ))
+        })
+    };
     // The run's files (the configuration, the scripts, the dumps) share one directory.
     let dir = config
         .parent()
@@ -77,6 +90,7 @@ pub(super) fn run_on(
             duration,
             runtime,
             "/readyz",
+            keep(pair.tenantry.name).as_deref(),
             |out| spawn_tenantry(binaries, config, database, None, Some(out)),
         )?;
         let ceiling = match ceilings.get(pair.ceiling.name) {
@@ -90,6 +104,7 @@ pub(super) fn run_on(
                     duration,
                     runtime,
                     "/static",
+                    keep(pair.ceiling.name).as_deref(),
                     |out| spawn_baseline(binaries, dir, database, Some(out)),
                 )?;
                 ceilings.insert(pair.ceiling.name, counted);
@@ -110,7 +125,11 @@ pub(super) fn run_on(
 
 /// Starts a server with `spawn` under callgrind (dumping to the path it is given), waits
 /// until `ready` (a path) answers, loads `scenario` on it, and answers the instructions
-/// per request.
+/// per request; with `keep`, the dump is copied there.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one thing a run differs by"
+)]
 fn count(
     dir: &Path,
     seeded: &Seeded,
@@ -118,6 +137,7 @@ fn count(
     duration: Duration,
     runtime: &tokio::runtime::Runtime,
     ready: &str,
+    keep: Option<&Path>,
     spawn: impl FnOnce(&Path) -> Result<(super::Server, String), String>,
 ) -> Result<u64, String> {
     let out = dir.join("callgrind.out");
@@ -149,10 +169,27 @@ fn count(
     }
     let counts =
         std::fs::read_to_string(&dumped).map_err(|e| format!("{}: {e}", dumped.display()))?;
+    if let Some(keep) = keep {
+        std::fs::write(keep, &counts).map_err(|e| format!("{}: {e}", keep.display()))?;
+    }
     Ok(
         total_instructions(&counts).ok_or_else(|| format!("no totals in {}", dumped.display()))?
             / requests,
     )
+}
+
+/// A name fit for a file: lower-case letters and digits, a dash for each run of anything
+/// else (`SQLite GET /v1/organizations/{id}` → `sqlite-get-v1-organizations-id`).
+fn file_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
 }
 
 /// `n` with a comma between each group of three digits.
@@ -215,5 +252,15 @@ mod tests {
         assert_eq!(thousands(1_000), "1,000");
         assert_eq!(thousands(550_204), "550,204");
         assert_eq!(thousands(12_345_678), "12,345,678");
+    }
+
+    #[test]
+    fn dumps_are_named_after_their_endpoint() {
+        assert_eq!(
+            file_name("SQLite GET /v1/organizations/{id} (organization key)"),
+            "sqlite-get-v1-organizations-id-organization-key"
+        );
+        assert_eq!(file_name("PostgreSQL raw read"), "postgresql-raw-read");
+        assert_eq!(file_name("--"), "");
     }
 }
