@@ -319,19 +319,20 @@ impl Store {
         let mut query = organizations::Entity::find();
         match member {
             Some(user) => {
-                let user_pk = match user_pk(self.db(), user).await {
-                    Ok(pk) => pk,
-                    Err(StoreError::NotFound) => {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            next: None,
-                        });
-                    }
-                    Err(error) => return Err(error),
-                };
+                // The member's key comes from a scalar subquery in the same statement (a user
+                // that does not exist has no memberships, so an empty page), which each
+                // database evaluates once before walking the (user, organization) index.
+                let user_pk = sea_orm::sea_query::Query::select()
+                    .column(users::Column::Id)
+                    .from(users::Entity)
+                    .and_where(Expr::col(users::Column::PublicId).eq(user.as_uuid()))
+                    .to_owned();
                 query = query
                     .inner_join(memberships::Entity)
-                    .filter(memberships::Column::UserId.eq(user_pk))
+                    .filter(
+                        Expr::col((memberships::Entity, memberships::Column::UserId))
+                            .eq(Expr::SubQuery(None, Box::new(user_pk.into()))),
+                    )
                     .order_by_asc(memberships::Column::OrganizationId);
                 if let Some(after) = after {
                     query = query.filter(memberships::Column::OrganizationId.gt(after));
