@@ -734,3 +734,35 @@ async fn imported_organizations_are_served_like_created_ones_and_an_import_is_al
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_members_list_holds_their_organizations_alone_and_an_unknown_user_has_none() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let bob = app.new_user("Bob").await;
+    let mine = app.create_organization(&ada.key, "Acme").await;
+    app.create_organization(&bob.key, "Globex").await;
+    let (status, list) = app.get("/organization/list", &ada.key).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("a list of organizations")
+        .iter()
+        .map(|org| org["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine["id"].as_str().unwrap()]);
+    // A user the database does not know (a key cached past its user's deletion, say) has an
+    // empty page, not an error: the user's key comes from a subquery that finds nothing.
+    let page = app
+        .store
+        .list_organizations(
+            Some(tenantry_domain::UserId::generate()),
+            tenantry_storage::PageRequest {
+                after: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && page.next.is_none());
+}

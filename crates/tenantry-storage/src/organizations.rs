@@ -322,16 +322,12 @@ impl Store {
                 // The member's key comes from a scalar subquery in the same statement (a user
                 // that does not exist has no memberships, so an empty page), which each
                 // database evaluates once before walking the (user, organization) index.
-                let user_pk = sea_orm::sea_query::Query::select()
-                    .column(users::Column::Id)
-                    .from(users::Entity)
-                    .and_where(Expr::col(users::Column::PublicId).eq(user.as_uuid()))
-                    .to_owned();
                 query = query
                     .inner_join(memberships::Entity)
                     .filter(
-                        Expr::col((memberships::Entity, memberships::Column::UserId))
-                            .eq(Expr::SubQuery(None, Box::new(user_pk.into()))),
+                        Expr::col((memberships::Entity, memberships::Column::UserId)).eq(
+                            Expr::SubQuery(None, Box::new(user_pk_query(user.as_uuid()).into())),
+                        ),
                     )
                     .order_by_asc(memberships::Column::OrganizationId);
                 if let Some(after) = after {
@@ -641,13 +637,18 @@ fn membership_of(user: UserId) -> sea_orm::RelationDef {
     membership_of_user(user.as_uuid())
 }
 
-fn membership_of_user(user: Uuid) -> sea_orm::RelationDef {
-    use sea_orm::sea_query::{IntoCondition, Query};
-    let user_pk = Query::select()
+/// `SELECT id FROM users WHERE public_id = user`: a user's database key, as a subquery.
+fn user_pk_query(user: Uuid) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
         .column(users::Column::Id)
         .from(users::Entity)
         .and_where(Expr::col(users::Column::PublicId).eq(user))
-        .to_owned();
+        .to_owned()
+}
+
+fn membership_of_user(user: Uuid) -> sea_orm::RelationDef {
+    use sea_orm::sea_query::IntoCondition;
+    let user_pk = user_pk_query(user);
     organizations::Relation::Memberships
         .def()
         .on_condition(move |_organizations, memberships| {

@@ -96,27 +96,18 @@ pub fn init(
 struct Timestamp;
 
 /// `YYYY-MM-DDTHH:MM:SS` of a second since the Unix epoch, if its year has four digits.
+/// Made once a second per thread, so its cost does not matter.
 fn second_text(seconds: u64) -> Option<[u8; 19]> {
     let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?;
-    let year = u32::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
-    let mut text = [0u8; 19];
-    let mut put = |at: usize, value: u32, digits: usize| {
-        let mut value = value;
-        for i in (0..digits).rev() {
-            text[at + i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, year, 4);
-    put(5, u32::from(u8::from(at.month())), 2);
-    put(8, u32::from(at.day()), 2);
-    put(11, u32::from(at.hour()), 2);
-    put(14, u32::from(at.minute()), 2);
-    put(17, u32::from(at.second()), 2);
-    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
-        text[at] = separator;
+    if !(0..=9999).contains(&at.year()) {
+        return None;
     }
-    Some(text)
+    let text = at
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .ok()?;
+    text.as_bytes().try_into().ok()
 }
 
 /// Writes `seconds` and `micros` since the Unix epoch as [`Timestamp`] does; `None` for a
