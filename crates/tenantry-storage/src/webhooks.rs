@@ -267,7 +267,7 @@ impl Store {
         let waiting: Vec<i64> = events::Entity::find()
             .select_only()
             .column(E::Id)
-            .filter(E::Dispatched.eq(false))
+            .filter(Expr::col(E::Dispatched).eq(literal(false)))
             .limit(1)
             .into_tuple()
             .all(self.db())
@@ -287,7 +287,7 @@ impl Store {
                 events::Entity::find()
                     .select_only()
                     .columns([E::Id, E::EventType, E::OrganizationId, E::OccurredAt])
-                    .filter(E::Dispatched.eq(false))
+                    .filter(Expr::col(E::Dispatched).eq(literal(false)))
                     .order_by_asc(E::Id)
                     .limit(batch)
                     .into_tuple()
@@ -354,7 +354,7 @@ impl Store {
         let due: Vec<i64> = webhook_deliveries::Entity::find()
             .select_only()
             .column(D::Id)
-            .filter(D::Status.eq(PENDING))
+            .filter(Expr::col(D::Status).eq(literal(PENDING)))
             .filter(D::NextAttemptAt.lte(now))
             .limit(1)
             .into_tuple()
@@ -364,30 +364,28 @@ impl Store {
             return Ok(Vec::new());
         }
         let backend = self.db().get_database_backend();
-        let (p1, p2, p3, lock) = match backend {
-            DbBackend::Postgres => ("$1", "$2", "$3", " FOR UPDATE OF d SKIP LOCKED"),
-            _ => ("?1", "?2", "?3", ""),
+        let (p1, p2, lock) = match backend {
+            DbBackend::Postgres => ("$1", "$2", " FOR UPDATE OF d SKIP LOCKED"),
+            _ => ("?1", "?2", ""),
         };
         // `LIMIT` takes a number written into the statement: SQLite would otherwise plan
-        // it anew on every run (see the crate's docs).
+        // it anew on every run (see the crate's docs). The status is written into it too
+        // (see [`literal`]), so that both databases walk the index of pending deliveries
+        // (`webhook_deliveries_pending`) rather than every delivery ever made.
         let sql = format!(
             "UPDATE webhook_deliveries SET lease_until = {p2} WHERE id IN (\
                SELECT d.id FROM webhook_deliveries d \
                JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled \
-               WHERE d.status = 'pending' AND d.next_attempt_at <= {p1} \
+               WHERE d.status = '{PENDING}' AND d.next_attempt_at <= {p1} \
                  AND (d.lease_until IS NULL OR d.lease_until < {p1}) \
                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
                    WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key \
-                     AND p.status = {p3} AND p.event_id < d.event_id) \
+                     AND p.status = '{PENDING}' AND p.event_id < d.event_id) \
                ORDER BY d.event_id LIMIT {limit}{lock}) \
              RETURNING id"
         );
         let until = now + lease;
-        let statement = Statement::from_sql_and_values(
-            backend,
-            sql,
-            [now.into(), until.into(), PENDING.into()],
-        );
+        let statement = Statement::from_sql_and_values(backend, sql, [now.into(), until.into()]);
         let claimed: Vec<i64> = {
             let _turn = self.write_turn().await?;
             self.db()
@@ -464,7 +462,7 @@ impl Store {
         let oldest: Vec<Option<OffsetDateTime>> = webhook_deliveries::Entity::find()
             .select_only()
             .column(D::NextAttemptAt)
-            .filter(D::Status.eq(PENDING))
+            .filter(Expr::col(D::Status).eq(literal(PENDING)))
             .filter(D::NextAttemptAt.lte(now))
             .order_by_asc(D::NextAttemptAt)
             .limit(1)
@@ -553,6 +551,15 @@ impl Store {
             }
         }
     }
+}
+
+/// A constant written into a statement rather than bound to it. The worker's polling
+/// statements look for the few rows in one state (undispatched events, pending deliveries)
+/// among all those ever made. Bound, the state is a parameter to PostgreSQL, whose generic
+/// plan (used after a statement's fifth run) cannot know it is the rare one, and read every
+/// event on each poll; written in, every plan walks the index of that state alone.
+fn literal(value: impl Into<sea_orm::Value>) -> Expr {
+    Expr::Constant(value.into())
 }
 
 fn types_json(types: &[EventType]) -> Value {
