@@ -174,6 +174,89 @@ async fn each_organizations_events_arrive_in_order_even_across_a_failure() {
 }
 
 #[tokio::test]
+async fn a_burst_is_delivered_once_each_in_order_and_every_answer_recorded() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start();
+    let (endpoint, _) = register(&app, &receiver, json!(["organization.updated"])).await;
+    // A few other 2xx answers among the 200s: each delivery keeps its own.
+    receiver.script([
+        Answer::Status(201),
+        Answer::Status(202),
+        Answer::Status(201),
+    ]);
+    let ada = app.new_user("Ada").await;
+    let mut orgs = Vec::new();
+    for n in 0..4 {
+        let org = app.create_organization(&ada.key, &format!("Org {n}")).await;
+        orgs.push(org["id"].as_str().unwrap().to_owned());
+    }
+    const EACH: usize = 15;
+    // The organizations' changes interleave; each one's are made in order.
+    let writes = orgs.iter().map(|id| {
+        let (app, key) = (&app, &ada.key);
+        async move {
+            for n in 0..EACH {
+                let (status, _) = app
+                    .put(
+                        &format!("/organization/{id}"),
+                        key,
+                        json!({"name": format!("{id} {n}")}),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::OK);
+            }
+        }
+    });
+    futures_util::future::join_all(writes).await;
+    let total = orgs.len() * EACH;
+    let received = receiver.wait_for(WAIT, |r| r.len() >= total).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), total, "each event once");
+    let mut ids: Vec<String> = received.iter().map(|r| r.header("webhook-id")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), total);
+    for id in &orgs {
+        let names: Vec<String> = received
+            .iter()
+            .map(|r| r.json())
+            .filter(|e| e["organizationId"] == id.as_str())
+            .map(|e| e["changes"][0]["to"].as_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = (0..EACH).map(|n| format!("{id} {n}")).collect();
+        assert_eq!(names, expected, "{id}'s events in order");
+    }
+    // Every answer is recorded (the last ones moments after they were received).
+    let path = format!("/webhook-endpoint/{endpoint}/deliveries?limit=100");
+    let mut deliveries = Vec::new();
+    for _ in 0..50 {
+        let (status, body) = app.get(&path, ADMIN_TOKEN).await;
+        assert_eq!(status, StatusCode::OK);
+        deliveries = body.as_array().unwrap().clone();
+        if deliveries.len() == total && deliveries.iter().all(|d| d["status"] == "delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(deliveries.len(), total);
+    let mut statuses = std::collections::BTreeMap::new();
+    for delivery in &deliveries {
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+        assert_eq!(delivery["attempts"], 1, "{delivery}");
+        assert!(delivery["deliveredAt"].is_string(), "{delivery}");
+        assert!(delivery["nextAttemptAt"].is_null(), "{delivery}");
+        assert!(delivery["lastError"].is_null(), "{delivery}");
+        *statuses
+            .entry(delivery["lastStatus"].as_u64().unwrap())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses,
+        std::collections::BTreeMap::from([(200, total - 3), (201, 2), (202, 1)])
+    );
+}
+
+#[tokio::test]
 async fn a_slow_endpoint_times_out_and_a_retry_sends_it_again_now() {
     let app = TestApp::spawn_with(|state| {
         state.webhooks.timeout = Duration::from_millis(300);

@@ -22,14 +22,24 @@ use crate::trace::TraceId;
 const DISPATCH_BATCH: u64 = 1_000;
 /// Deliveries claimed at once.
 const CLAIM_BATCH: u64 = 256;
+/// How long a busy worker gathers finished deliveries before recording them and claiming
+/// more, when fewer than half its slots are free.
+const GATHER_FOR: Duration = Duration::from_millis(10);
 /// How much of an endpoint's answer is read, at most.
 const RESPONSE_READ_MAX: usize = 64 * 1024;
 /// How much of it is kept, to show in the delivery.
 const EXCERPT_CHARS: usize = 200;
 
+/// One delivery sent, and how it went: recorded by the worker, with the others that
+/// finished about the same time.
+type Finished = (ClaimedDelivery, DeliveryOutcome);
+
 /// Runs the worker for as long as the process does. Sending is pipelined: up to
-/// `concurrency` deliveries are in flight, and the worker claims more as soon as any
-/// finishes, so a slow endpoint holds one slot, not the others' deliveries.
+/// `concurrency` deliveries are in flight, and the worker claims more as slots free, so a
+/// slow endpoint holds one slot, not the others' deliveries. While more is due, it waits
+/// (up to [`GATHER_FOR`]) for half the slots to free before claiming again, so that each
+/// claim, and each record of what the endpoints answered, covers many deliveries rather
+/// than one.
 pub async fn run(store: Store, options: WebhookOptions) {
     let client = match client(&options) {
         Ok(client) => client,
@@ -40,9 +50,13 @@ pub async fn run(store: Store, options: WebhookOptions) {
     };
     let options = Arc::new(options);
     let mut in_flight = tokio::task::JoinSet::new();
+    let mut finished: Vec<Finished> = Vec::new();
     let mut reported = false;
     loop {
-        while in_flight.try_join_next().is_some() {}
+        while let Some(done) = in_flight.try_join_next() {
+            finished.extend(done.ok());
+        }
+        record(&store, &mut finished).await;
         let busy = match round(&store, &client, &options, &mut in_flight).await {
             Ok(busy) => {
                 reported = false;
@@ -58,9 +72,21 @@ pub async fn run(store: Store, options: WebhookOptions) {
             }
         };
         if busy {
-            // More is due: wait only for a free slot.
-            if in_flight.len() >= options.concurrency {
-                in_flight.join_next().await;
+            // More is due: wait for a slot, then for enough of them to be worth a claim,
+            // but not long, so a finished delivery is soon recorded (its organization's
+            // next one waits for that).
+            let refill_at = options.concurrency / 2;
+            if in_flight.len() > refill_at
+                && let Some(done) = in_flight.join_next().await
+            {
+                finished.extend(done.ok());
+                let until = tokio::time::Instant::now() + GATHER_FOR;
+                while in_flight.len() > refill_at {
+                    match tokio::time::timeout_at(until, in_flight.join_next()).await {
+                        Ok(Some(done)) => finished.extend(done.ok()),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
             }
             continue;
         }
@@ -68,9 +94,26 @@ pub async fn run(store: Store, options: WebhookOptions) {
         // finishes (its organization's next one may be due).
         tokio::select! {
             _ = tokio::time::sleep(options.idle_poll) => {}
-            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                finished.extend(done.ok());
+            }
         }
     }
+}
+
+/// Records what the endpoints answered to the deliveries that finished, and lets them go.
+async fn record(store: &Store, finished: &mut Vec<Finished>) {
+    if finished.is_empty() {
+        return;
+    }
+    if let Err(error) = store
+        .finish_deliveries(finished, crate::common::now())
+        .await
+    {
+        // Their leases run out and they are sent again: at least once.
+        tracing::warn!(%error, deliveries = finished.len(), "could not record webhook attempts");
+    }
+    finished.clear();
 }
 
 /// One round: dispatch new events, then claim what is due into the free slots and start
@@ -79,7 +122,7 @@ async fn round(
     store: &Store,
     client: &reqwest::Client,
     options: &Arc<WebhookOptions>,
-    in_flight: &mut tokio::task::JoinSet<()>,
+    in_flight: &mut tokio::task::JoinSet<Finished>,
 ) -> Result<bool, tenantry_storage::StoreError> {
     let dispatched = store.dispatch_events(DISPATCH_BATCH).await?;
     let room = options.concurrency.saturating_sub(in_flight.len()) as u64;
@@ -95,7 +138,6 @@ async fn round(
     // Full batches mean more may be waiting; a trickle is taken by the next poll.
     let busy = dispatched >= DISPATCH_BATCH || claimed.len() as u64 >= room.min(CLAIM_BATCH);
     for delivery in claimed {
-        let store = store.clone();
         let client = client.clone();
         let options = options.clone();
         in_flight.spawn(async move {
@@ -108,13 +150,7 @@ async fn round(
                 } => "retry",
                 DeliveryOutcome::Failed { retry_at: None, .. } => "failed",
             });
-            if let Err(error) = store
-                .finish_delivery(&delivery, &outcome, crate::common::now())
-                .await
-            {
-                // The lease runs out and the delivery is sent again: at least once.
-                tracing::warn!(%error, delivery = %delivery.id, "could not record a webhook attempt");
-            }
+            (delivery, outcome)
         });
     }
     Ok(busy && room > 0)

@@ -7,7 +7,7 @@
 //! the outcome. A delivery waits while an earlier one for the same endpoint and
 //! organization is pending, so each endpoint receives an organization's events in order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -71,6 +71,8 @@ pub enum DeliveryOutcome {
 const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
 const FAILED: &str = "failed";
+/// Delivered attempts recorded by one statement at most (a bound on its parameters).
+const FINISHED_PER_STATEMENT: usize = 500;
 
 impl Store {
     /// Stores an endpoint with its signing secret.
@@ -470,6 +472,62 @@ impl Store {
             .all(self.db())
             .await?;
         Ok(oldest.into_iter().next().flatten())
+    }
+
+    /// Records how each of several attempts went, and lets their deliveries go. The
+    /// delivered ones (nearly all, as a rule) are recorded together: one statement for
+    /// each answer status and attempt count among them, rather than one per delivery, so
+    /// that a busy worker does not pay a round trip and a commit for every delivery. Each
+    /// other outcome is recorded as [`Store::finish_delivery`] does.
+    pub async fn finish_deliveries(
+        &self,
+        finished: &[(ClaimedDelivery, DeliveryOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        use webhook_deliveries::Column as D;
+        let mut delivered: BTreeMap<(u16, u32), Vec<i64>> = BTreeMap::new();
+        let mut others = Vec::new();
+        for (delivery, outcome) in finished {
+            match outcome {
+                DeliveryOutcome::Delivered { status } => delivered
+                    .entry((*status, delivery.attempts + 1))
+                    .or_default()
+                    .push(delivery.key),
+                other => others.push((delivery, other)),
+            }
+        }
+        // One failure does not keep the rest from being recorded; the first is answered.
+        let mut result = Ok(());
+        let none = Option::<OffsetDateTime>::None;
+        for ((status, attempts), keys) in delivered {
+            for keys in keys.chunks(FINISHED_PER_STATEMENT) {
+                let recorded = async {
+                    let _turn = self.write_turn().await?;
+                    webhook_deliveries::Entity::update_many()
+                        .col_expr(
+                            D::Attempts,
+                            Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
+                        )
+                        .col_expr(D::LeaseUntil, Expr::value(none))
+                        .col_expr(D::LastAttemptAt, Expr::value(now))
+                        .col_expr(D::Status, Expr::value(DELIVERED))
+                        .col_expr(D::LastStatus, Expr::value(i32::from(status)))
+                        .col_expr(D::LastError, Expr::value(Option::<String>::None))
+                        .col_expr(D::DeliveredAt, Expr::value(now))
+                        .col_expr(D::NextAttemptAt, Expr::value(none))
+                        .filter(D::Id.is_in(keys.iter().copied()))
+                        .exec(self.db())
+                        .await?;
+                    Ok(())
+                }
+                .await;
+                result = result.and(recorded);
+            }
+        }
+        for (delivery, outcome) in others {
+            result = result.and(self.finish_delivery(delivery, outcome, now).await);
+        }
+        result
     }
 
     /// Records how an attempt went, and lets the delivery go: one statement, or two in a
