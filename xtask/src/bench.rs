@@ -1496,6 +1496,9 @@ async fn count_statements(
     for n in probes() {
         send(n).await?;
     }
+    // The server's log lines are written by a thread of their own, moments after they
+    // are logged: let the warm-up's reach the file before the count begins.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let start = std::fs::metadata(log).map_err(|e| e.to_string())?.len();
     for n in probes() {
         send(n).await?;
