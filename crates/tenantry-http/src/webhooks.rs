@@ -37,7 +37,7 @@ type Finished = (ClaimedDelivery, DeliveryOutcome);
 /// Runs the worker for as long as the process does. Sending is pipelined: up to
 /// `concurrency` deliveries are in flight, and the worker claims more as slots free, so a
 /// slow endpoint holds one slot, not the others' deliveries. While more is due, it waits
-/// (up to [`GATHER_FOR`]) for half the slots to free before claiming again, so that each
+/// (up to 10 ms, `GATHER_FOR`) for half the slots to free before claiming again, so that each
 /// claim, and each record of what the endpoints answered, covers many deliveries rather
 /// than one.
 pub async fn run(store: Store, options: WebhookOptions) {
