@@ -614,7 +614,7 @@ impl Store {
 /// A constant written into a statement rather than bound to it. The worker's polling
 /// statements look for the few rows in one state (undispatched events, pending deliveries)
 /// among all those ever made. Bound, the state is a parameter to PostgreSQL, whose generic
-/// plan (used after a statement's fifth run) cannot know it is the rare one, and read every
+/// plan (which it may choose from a statement's sixth run on) cannot know it is the rare one, and read every
 /// event on each poll; written in, every plan walks the index of that state alone.
 fn literal(value: impl Into<sea_orm::Value>) -> Expr {
     Expr::Constant(value.into())
