@@ -37,8 +37,8 @@ pub(crate) struct BenchOptions {
     pub(crate) postgres: Option<String>,
     /// Only time the move from SQLite to PostgreSQL (`tenantry export`, then `import`).
     pub(crate) move_only: bool,
-    /// Only the endpoints whose name holds one of these (none: every endpoint, then the
-    /// fixed-rate runs and the delivery drain, which a selection leaves out).
+    /// Only the parts whose name holds one of these (none: every endpoint, then the
+    /// fixed-rate runs, [`FIXED_RATE_PART`], and the delivery drain, [`DELIVERY`]).
     pub(crate) only: Vec<String>,
     /// Count each endpoint's instructions per request under callgrind instead of timing it.
     pub(crate) instructions: bool,
@@ -114,15 +114,19 @@ impl BenchOptions {
 impl BenchOptions {
     /// The endpoints this run loads.
     fn pairs(&self) -> impl Iterator<Item = &'static Pair> {
-        let only = self.only.clone();
-        PAIRS.iter().filter(move |pair| {
-            only.is_empty()
-                || only
-                    .iter()
-                    .any(|part| pair.tenantry.name.contains(part.as_str()))
-        })
+        PAIRS.iter().filter(|pair| self.runs(pair.tenantry.name))
+    }
+
+    /// Whether this run measures the part of that name.
+    fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|part| name.contains(part.as_str()))
     }
 }
+
+/// The name `--only` selects the fixed-rate runs by.
+const FIXED_RATE_PART: &str = "fixed rate";
+/// The name `--only` selects the webhook delivery drain by.
+const DELIVERY: &str = "webhook delivery";
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 /// The database the bench makes (and drops) on the PostgreSQL server it is given: one per
@@ -457,11 +461,15 @@ fn run_on(
             peak_rss_kib: peak_rss_kib(tenantry.id()),
         });
     }
-    let (fixed, delivery) = if options.only.is_empty() {
-        eprintln!("bench: {backend}: at a fixed rate");
-        let fixed = fixed_rates(binaries, &tenantry_url, &seeded, options)?;
-        eprintln!("bench: {backend}: webhook delivery");
-        let delivery = runtime.block_on(deliveries(
+    let mut fixed = String::new();
+    if options.runs(FIXED_RATE_PART) {
+        eprintln!("bench: {backend}: at a {FIXED_RATE_PART}");
+        fixed = fixed_rates(binaries, &tenantry_url, &seeded, options)?;
+    }
+    let mut delivery = String::new();
+    if options.runs(DELIVERY) {
+        eprintln!("bench: {backend}: {DELIVERY}");
+        delivery = runtime.block_on(deliveries(
             &client,
             &tenantry_url,
             &baseline_url,
@@ -469,10 +477,7 @@ fn run_on(
             options,
             tenantry.id(),
         ))?;
-        (fixed, delivery)
-    } else {
-        (String::new(), String::new())
-    };
+    }
     drop(tenantry);
     drop(baseline);
 
@@ -1688,6 +1693,10 @@ mod tests {
             BenchOptions::parse(&[]).unwrap().pairs().count(),
             PAIRS.len()
         );
+        assert!(!only.runs(FIXED_RATE_PART) && !only.runs(DELIVERY));
+        let drain = BenchOptions::parse(&["--only", "delivery"]).unwrap();
+        assert_eq!(drain.pairs().count(), 0);
+        assert!(drain.runs(DELIVERY) && !drain.runs(FIXED_RATE_PART));
         assert!(BenchOptions::parse(&["--only"]).is_err());
         let kept = BenchOptions::parse(&["--instructions", "--profiles", "out"]).unwrap();
         assert_eq!(kept.profiles.as_deref(), Some(Path::new("out")));

@@ -9,8 +9,9 @@
 //! - `bench [--quick] [--orgs N] [--seconds N] [--connections N] [--postgres URL] [--only
 //!   NAME]... [--instructions [--profiles DIR]]`: loads a release build of the server
 //!   endpoint by endpoint, each against its ceiling, and prints the figures (`--only`: just
-//!   the endpoints whose name holds NAME; `--instructions`: instructions per request counted
-//!   under callgrind, instead of time; `--profiles`: each server's callgrind dump kept in DIR).
+//!   the parts whose name holds NAME: endpoints, `fixed rate` or `webhook delivery`;
+//!   `--instructions`: instructions per request counted under callgrind, instead of time;
+//!   `--profiles`: each server's callgrind dump kept in DIR).
 
 mod bench;
 mod client;
