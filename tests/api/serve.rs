@@ -23,6 +23,7 @@ fn settings(dir: &Path) -> Settings {
         database_max_connections: 4,
         database_connect_timeout_ms: 5_000,
         database_acquire_timeout_ms: 5_000,
+        database_sqlite_mmap_mb: 0,
         body_timeout_ms: 10_000,
         event_retention_days: 365,
         webhook_allow_private: false,
@@ -207,6 +208,10 @@ async fn an_out_of_range_setting_stops_the_start_with_one_line_naming_it() {
         ),
         ("workers = 0", "TENANTRY_WORKERS"),
         ("body_timeout_ms = 0", "TENANTRY_BODY_TIMEOUT_MS"),
+        (
+            "database_sqlite_mmap_mb = 4096",
+            "TENANTRY_DATABASE_SQLITE_MMAP_MB",
+        ),
         ("workers = \"abc\"", "TENANTRY_WORKERS"),
         ("listen = \"nope\"", "TENANTRY_LISTEN"),
         ("public_url = \"ftp://x\"", "TENANTRY_PUBLIC_URL"),

@@ -58,6 +58,11 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// How long SQLite waits for a lock before giving up.
     pub busy_timeout: Duration,
+    /// On SQLite, how many bytes of the database file are read through a memory map that
+    /// every connection shares (`PRAGMA mmap_size`) rather than copied into each
+    /// connection's own page cache; 0, the default, maps nothing. The mapped pages are
+    /// the kernel's file cache, but they count in the process's resident memory.
+    pub sqlite_mmap_size: u64,
 }
 
 impl StoreOptions {
@@ -68,6 +73,7 @@ impl StoreOptions {
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(2),
             busy_timeout: Duration::from_secs(5),
+            sqlite_mmap_size: 0,
         }
     }
 }
@@ -175,6 +181,7 @@ impl Store {
             .sqlx_logging_level(log::LevelFilter::Debug)
             .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT);
         let busy_timeout = options.busy_timeout;
+        let mmap_size = options.sqlite_mmap_size.to_string();
         connect.map_sqlx_sqlite_opts(move |sqlite| {
             sqlite
                 .create_if_missing(true)
@@ -182,6 +189,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(busy_timeout)
                 .foreign_keys(true)
+                .pragma("mmap_size", mmap_size.clone())
         });
         let target = describe_target(&options.url);
         let open_error = |cause: String| StoreError::Open {
@@ -521,5 +529,41 @@ pub(crate) fn exactly_one(affected: u64) -> Result<(), StoreError> {
         n => Err(StoreError::Corrupt(format!(
             "{n} rows matched a unique key"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::{Store, StoreOptions};
+
+    /// The memory map named in the options is what each SQLite connection reads through,
+    /// and none by default.
+    #[tokio::test]
+    async fn sqlite_connections_map_as_much_of_the_file_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        for (asked, name) in [(0, "plain"), (64 << 20, "mapped")] {
+            let path = dir.path().join(format!("{name}.db"));
+            let mut options = StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+            options.max_connections = 2;
+            options.sqlite_mmap_size = asked;
+            let store = Store::connect(&options).await.unwrap();
+            let row = store
+                .db()
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "PRAGMA mmap_size",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                row.try_get_by_index::<i64>(0).unwrap(),
+                asked as i64,
+                "{name}"
+            );
+            store.db().clone().close().await.unwrap();
+        }
     }
 }

@@ -158,6 +158,7 @@ pub fn store_options(settings: &Settings) -> StoreOptions {
     options.max_connections = settings.database_max_connections;
     options.connect_timeout = settings.connect_timeout();
     options.acquire_timeout = settings.acquire_timeout();
+    options.sqlite_mmap_size = settings.database_sqlite_mmap_mb * 1024 * 1024;
     options
 }
 

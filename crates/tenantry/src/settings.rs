@@ -97,6 +97,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_connect_timeout_ms: u64,
     pub database_acquire_timeout_ms: u64,
+    /// On SQLite, how many MiB of the database file are read through a shared memory map.
+    pub database_sqlite_mmap_mb: u64,
     /// How long a request body may take to arrive, from its first byte to its last.
     pub body_timeout_ms: u64,
     /// How many days the audit log keeps an event.
@@ -109,9 +111,12 @@ pub struct Settings {
     pub tiers: BTreeMap<String, TierSettings>,
 }
 
+/// The most `database_sqlite_mmap_mb` may be: SQLite maps at most 2 GiB less 64 KiB.
+const SQLITE_MMAP_MB_MAX: u64 = 2_047;
+
 /// The environment variables that are settings. Only these are read, so other
 /// `TENANTRY_*` variables (a test suite's, say) are not mistaken for misspelt settings.
-const ENVIRONMENT: [&str; 18] = [
+const ENVIRONMENT: [&str; 19] = [
     "DATABASE_URL",
     "LISTEN",
     "ADMIN_TOKEN",
@@ -126,6 +131,7 @@ const ENVIRONMENT: [&str; 18] = [
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_CONNECT_TIMEOUT_MS",
     "DATABASE_ACQUIRE_TIMEOUT_MS",
+    "DATABASE_SQLITE_MMAP_MB",
     "BODY_TIMEOUT_MS",
     "EVENT_RETENTION_DAYS",
     "WEBHOOK_ALLOW_PRIVATE",
@@ -205,6 +211,7 @@ impl Settings {
             .set_default("database_max_connections", 16)?
             .set_default("database_connect_timeout_ms", 5_000)?
             .set_default("database_acquire_timeout_ms", 2_000)?
+            .set_default("database_sqlite_mmap_mb", 0)?
             .set_default(
                 "body_timeout_ms",
                 tenantry_http::state::DEFAULT_BODY_TIMEOUT.as_millis() as u64,
@@ -282,7 +289,7 @@ impl Settings {
                 "must be an absolute http or https URL",
             ));
         }
-        let ranges: [(&str, u64, u64, u64); 8] = [
+        let ranges: [(&str, u64, u64, u64); 9] = [
             (
                 "key_rate_limit",
                 u64::from(self.key_rate_limit),
@@ -307,6 +314,13 @@ impl Settings {
                 self.database_acquire_timeout_ms,
                 1,
                 3_600_000,
+            ),
+            // More would be mapped less, quietly.
+            (
+                "database_sqlite_mmap_mb",
+                self.database_sqlite_mmap_mb,
+                0,
+                SQLITE_MMAP_MB_MAX,
             ),
             ("body_timeout_ms", self.body_timeout_ms, 1, 3_600_000),
             ("event_retention_days", self.event_retention_days, 1, 36_500),
@@ -496,7 +510,7 @@ mod tests {
     fn each_out_of_range_setting_is_named() {
         let base = Settings::load(Path::new("/nonexistent.toml")).unwrap();
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 10] = [
+        let cases: [(Change, &str); 11] = [
             (
                 |s| s.database_max_connections = 0,
                 "TENANTRY_DATABASE_MAX_CONNECTIONS",
@@ -510,6 +524,10 @@ mod tests {
                 "TENANTRY_DATABASE_ACQUIRE_TIMEOUT_MS",
             ),
             (|s| s.body_timeout_ms = 0, "TENANTRY_BODY_TIMEOUT_MS"),
+            (
+                |s| s.database_sqlite_mmap_mb = SQLITE_MMAP_MB_MAX + 1,
+                "TENANTRY_DATABASE_SQLITE_MMAP_MB",
+            ),
             (
                 |s| s.event_retention_days = 0,
                 "TENANTRY_EVENT_RETENTION_DAYS",
