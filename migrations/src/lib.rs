@@ -14,6 +14,7 @@ mod m20261125_000004_create_events;
 mod m20261125_000005_create_webhooks;
 mod m20261202_000001_sqlite_pending_rows;
 mod m20261205_000001_pending_deliveries_index;
+mod m20261205_000002_undispatched_events_index;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_webhooks::Migration),
             Box::new(m20261202_000001_sqlite_pending_rows::Migration),
             Box::new(m20261205_000001_pending_deliveries_index::Migration),
+            Box::new(m20261205_000002_undispatched_events_index::Migration),
         ]
     }
 }

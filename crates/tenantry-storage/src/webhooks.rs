@@ -266,10 +266,14 @@ impl Store {
     /// events that occurred after it was made.
     pub async fn dispatch_events(&self, batch: u64) -> Result<u64, StoreError> {
         use events::Column as E;
+        // The earliest, not any: asked in event order, PostgreSQL reads the index of the
+        // undispatched events (`events_undispatched`) whatever it estimates their number
+        // to be, rather than scanning every event for one.
         let waiting: Vec<i64> = events::Entity::find()
             .select_only()
             .column(E::Id)
             .filter(Expr::col(E::Dispatched).eq(literal(false)))
+            .order_by_asc(E::Id)
             .limit(1)
             .into_tuple()
             .all(self.db())
