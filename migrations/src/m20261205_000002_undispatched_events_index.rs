@@ -8,8 +8,8 @@
 //! table was analyzed again (5 ms a poll at 20,000 events). The look now asks for the
 //! earliest undispatched event, and this index answers it in event order by reading only
 //! the undispatched ones, whatever the estimate. The index it replaces held every event
-//! and served nothing else. SQLite keeps that index: it plans without such estimates, and
-//! its look was never slow.
+//! and served nothing else. SQLite keeps that index: it has no statistics to go stale
+//! (nothing runs `ANALYZE` on it), and its look was never slow.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
