@@ -331,6 +331,13 @@ impl Settings {
                 return Err(invalid(name, &format!("must be from {min} to {max}")));
             }
         }
+        // Said rather than quietly ignored: it would do nothing on PostgreSQL.
+        if self.database_sqlite_mmap_mb > 0 && !url.starts_with("sqlite:") {
+            return Err(invalid(
+                "database_sqlite_mmap_mb",
+                "applies to a SQLite database only: set it to 0 for PostgreSQL",
+            ));
+        }
         for (name, tier) in &self.tiers {
             AccountType::parse(name)
                 .map_err(|e| SettingsError::Value(format!("tiers.{name}: the tier name {e}")))?;
@@ -510,7 +517,7 @@ mod tests {
     fn each_out_of_range_setting_is_named() {
         let base = Settings::load(Path::new("/nonexistent.toml")).unwrap();
         type Change = fn(&mut Settings);
-        let cases: [(Change, &str); 11] = [
+        let cases: [(Change, &str); 12] = [
             (
                 |s| s.database_max_connections = 0,
                 "TENANTRY_DATABASE_MAX_CONNECTIONS",
@@ -526,6 +533,13 @@ mod tests {
             (|s| s.body_timeout_ms = 0, "TENANTRY_BODY_TIMEOUT_MS"),
             (
                 |s| s.database_sqlite_mmap_mb = SQLITE_MMAP_MB_MAX + 1,
+                "TENANTRY_DATABASE_SQLITE_MMAP_MB",
+            ),
+            (
+                |s| {
+                    s.database_sqlite_mmap_mb = 64;
+                    s.database_url = "postgres://h/db".into();
+                },
                 "TENANTRY_DATABASE_SQLITE_MMAP_MB",
             ),
             (
@@ -554,5 +568,9 @@ mod tests {
             assert!(error.contains(name), "{error}");
             assert_eq!(error.lines().count(), 1, "{error}");
         }
+        // The map itself is taken on SQLite, the default database.
+        let mut mapped = base.clone();
+        mapped.database_sqlite_mmap_mb = 64;
+        mapped.check().unwrap();
     }
 }
