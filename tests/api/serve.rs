@@ -20,7 +20,7 @@ fn settings(dir: &Path) -> Settings {
         log_format: LogFormat::Pretty,
         access_log: Default::default(),
         workers: Some(1),
-        database_max_connections: 4,
+        database_max_connections: Some(4),
         database_connect_timeout_ms: 5_000,
         database_acquire_timeout_ms: 5_000,
         database_sqlite_mmap_mb: 0,
@@ -223,7 +223,7 @@ async fn an_out_of_range_setting_stops_the_start_with_one_line_naming_it() {
     }
     // `prepare` checks too, for settings made in code.
     let mut bad = settings(dir.path());
-    bad.database_max_connections = 0;
+    bad.database_max_connections = Some(0);
     let error = tenantry::prepare(&bad)
         .await
         .err()

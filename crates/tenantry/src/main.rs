@@ -174,6 +174,7 @@ async fn check(settings: &Settings) -> ExitCode {
     println!("database: {}", settings.database_url_redacted());
     println!("{settings:#?}");
     let options = tenantry::store_options(settings);
+    println!("database pool: {} connections", options.max_connections);
     let store = match tenantry_storage::Store::connect_without_migrating(&options).await {
         Ok(store) => store,
         Err(error) => {

@@ -80,6 +80,19 @@ fn check_says_what_failed_in_its_exit_status_and_never_prints_a_secret() {
     assert!(report.contains("database: writable"), "{report}");
     assert!(report.contains("redis: not configured"), "{report}");
     assert!(!report.contains(token), "{report}");
+    // The pool's size as it will be, though the setting is unset.
+    assert!(report.contains("database pool: 8 connections"), "{report}");
+    let sized = tenantry(
+        dir.path(),
+        &db,
+        &["check"],
+        &[("TENANTRY_DATABASE_MAX_CONNECTIONS", "3")],
+    );
+    assert!(
+        text(&sized).contains("database pool: 3 connections"),
+        "{}",
+        text(&sized)
+    );
 
     let bad_setting = tenantry(
         dir.path(),

@@ -26,8 +26,10 @@ use std::time::Duration;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-/// The pool size Tenantry uses by default, so both servers wait on the database alike.
-const CONNECTIONS: u32 = 16;
+/// The pool sizes Tenantry uses by default (`tenantry::settings::SQLITE_POOL_SIZE` and
+/// `POSTGRES_POOL_SIZE`), so both servers wait on the database alike.
+const SQLITE_CONNECTIONS: u32 = 8;
+const POSTGRES_CONNECTIONS: u32 = 16;
 
 #[derive(Debug, Clone)]
 enum Pool {
@@ -324,7 +326,7 @@ async fn page(pool: web::Data<Pool>, user: web::Path<Uuid>) -> HttpResponse {
 async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     if url.starts_with("postgres") {
         let pool = PgPoolOptions::new()
-            .max_connections(CONNECTIONS)
+            .max_connections(POSTGRES_CONNECTIONS)
             .connect(url)
             .await?;
         return Ok(Pool::Postgres(pool));
@@ -335,7 +337,7 @@ async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
-        .max_connections(CONNECTIONS)
+        .max_connections(SQLITE_CONNECTIONS)
         .connect_with(options)
         .await?;
     // Fail at start, not under load, if the schema is not Tenantry's.
