@@ -566,4 +566,38 @@ mod tests {
             store.db().clone().close().await.unwrap();
         }
     }
+
+    /// SQLite is built as `.cargo/config.toml` asks (`LIBSQLITE3_FLAGS`): without the
+    /// memory statistics and the shared page-cache group, each a lock that every
+    /// allocation or page of every connection took in turn (see BENCHMARKS.md,
+    /// 2026-12-05 (evening)). Set `LIBSQLITE3_FLAGS` yourself and this tells you the build
+    /// differs.
+    #[tokio::test]
+    async fn sqlite_is_built_without_its_global_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("options.db");
+        let mut options = StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+        options.max_connections = 1;
+        let store = Store::connect(&options).await.unwrap();
+        let compiled: Vec<String> = store
+            .db()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        store.db().clone().close().await.unwrap();
+        assert!(
+            compiled.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{compiled:?}"
+        );
+        assert!(
+            !compiled.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{compiled:?}"
+        );
+    }
 }
