@@ -538,28 +538,46 @@ mod tests {
 
     use super::{Store, StoreOptions};
 
+    /// A store on a new SQLite file `name` in `dir`, with `configure` applied to its
+    /// options.
+    async fn sqlite_store(
+        dir: &std::path::Path,
+        name: &str,
+        configure: impl FnOnce(&mut StoreOptions),
+    ) -> Store {
+        let path = dir.join(format!("{name}.db"));
+        let mut options = StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
+        options.max_connections = 1;
+        configure(&mut options);
+        Store::connect(&options).await.unwrap()
+    }
+
+    /// The rows `PRAGMA name` answers on one of `store`'s connections.
+    async fn pragma(store: &Store, name: &str) -> Vec<sea_orm::QueryResult> {
+        store
+            .db()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .unwrap()
+    }
+
     /// The memory map named in the options is what each SQLite connection reads through,
     /// and none by default.
     #[tokio::test]
     async fn sqlite_connections_map_as_much_of_the_file_as_asked() {
         let dir = tempfile::tempdir().unwrap();
         for (asked, name) in [(0, "plain"), (64 << 20, "mapped")] {
-            let path = dir.path().join(format!("{name}.db"));
-            let mut options = StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
-            options.max_connections = 2;
-            options.sqlite_mmap_size = asked;
-            let store = Store::connect(&options).await.unwrap();
-            let row = store
-                .db()
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Sqlite,
-                    "PRAGMA mmap_size",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
+            let store = sqlite_store(dir.path(), name, |options| {
+                options.max_connections = 2;
+                options.sqlite_mmap_size = asked;
+            })
+            .await;
+            let rows = pragma(&store, "mmap_size").await;
             assert_eq!(
-                row.try_get_by_index::<i64>(0).unwrap(),
+                rows[0].try_get_by_index::<i64>(0).unwrap(),
                 asked as i64,
                 "{name}"
             );
@@ -575,18 +593,9 @@ mod tests {
     #[tokio::test]
     async fn sqlite_is_built_without_its_global_locks() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("options.db");
-        let mut options = StoreOptions::new(format!("sqlite://{}?mode=rwc", path.display()));
-        options.max_connections = 1;
-        let store = Store::connect(&options).await.unwrap();
-        let compiled: Vec<String> = store
-            .db()
-            .query_all_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA compile_options",
-            ))
+        let store = sqlite_store(dir.path(), "options", |_| {}).await;
+        let compiled: Vec<String> = pragma(&store, "compile_options")
             .await
-            .unwrap()
             .iter()
             .map(|row| row.try_get_by_index::<String>(0).unwrap())
             .collect();
