@@ -701,6 +701,13 @@ fn spawn_baseline(
     let server = Server::spawn(
         command_for(&binaries.baseline, callgrind)
             .env("BASELINE_DATABASE_URL", database)
+            // The pool Tenantry opens by default on this database.
+            .env(
+                "BASELINE_MAX_CONNECTIONS",
+                tenantry_storage::StoreOptions::new(database)
+                    .max_connections
+                    .to_string(),
+            )
             .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null()),
         dir.join("baseline.stderr"),

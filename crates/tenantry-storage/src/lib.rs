@@ -48,11 +48,24 @@ pub use transfer::{TransferError, TransferSummary};
 pub use usage::{EntryFilter, NewUsage, Recorded};
 pub use webhooks::{ClaimedDelivery, DeliveryOutcome, WebhookEndpointChanges};
 
+/// The pool's size on SQLite unless set otherwise. Each SQLite connection is a thread of
+/// its own with its own page cache (which a write by another connection empties) and
+/// prepared statements: on two cores, 16 of them spent a third more CPU on a page of 100
+/// organizations than 8 did and held about 30 MB more, while single-row reads and writes
+/// were alike (BENCHMARKS.md, 2026-12-05 (evening)). SQLite writes one at a time whatever
+/// the pool's size; more connections only serve more reads at once, which a machine with
+/// more cores may want.
+pub const SQLITE_POOL_SIZE: u32 = 8;
+/// The pool's size on PostgreSQL unless set otherwise.
+pub const POSTGRES_POOL_SIZE: u32 = 16;
+
 /// How the store connects to its database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// `sqlite://path?mode=rwc` or `postgres://...`.
     pub url: String,
+    /// The pool's size: [`SQLITE_POOL_SIZE`] or [`POSTGRES_POOL_SIZE`] by the URL, unless
+    /// set.
     pub max_connections: u32,
     pub connect_timeout: Duration,
     pub acquire_timeout: Duration,
@@ -67,9 +80,15 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
+        let max_connections = if url.starts_with("sqlite:") {
+            SQLITE_POOL_SIZE
+        } else {
+            POSTGRES_POOL_SIZE
+        };
         Self {
-            url: url.into(),
-            max_connections: 16,
+            url,
+            max_connections,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(2),
             busy_timeout: Duration::from_secs(5),
@@ -536,7 +555,17 @@ pub(crate) fn exactly_one(affected: u64) -> Result<(), StoreError> {
 mod tests {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-    use super::{Store, StoreOptions};
+    use super::{POSTGRES_POOL_SIZE, SQLITE_POOL_SIZE, Store, StoreOptions};
+
+    /// The pool's size follows the database the URL names.
+    #[test]
+    fn the_pool_size_follows_the_database() {
+        let sqlite = StoreOptions::new("sqlite://tenantry.db?mode=rwc");
+        assert_eq!(sqlite.max_connections, SQLITE_POOL_SIZE);
+        let postgres = StoreOptions::new("postgres://app@db:5432/tenantry");
+        assert_eq!(postgres.max_connections, POSTGRES_POOL_SIZE);
+        assert_ne!(SQLITE_POOL_SIZE, POSTGRES_POOL_SIZE);
+    }
 
     /// A store on a new SQLite file `name` in `dir`, with `configure` applied to its
     /// options.

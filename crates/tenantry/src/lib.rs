@@ -155,7 +155,9 @@ const ADMIN_TOKEN_KEYS: [&str; 2] = [GENERATED_ADMIN_KEY, ROTATED_ADMIN_KEY];
 /// How the store connects, from the settings.
 pub fn store_options(settings: &Settings) -> StoreOptions {
     let mut options = StoreOptions::new(settings.database_url());
-    options.max_connections = settings.database_pool_size();
+    if let Some(size) = settings.database_max_connections {
+        options.max_connections = size;
+    }
     options.connect_timeout = settings.connect_timeout();
     options.acquire_timeout = settings.acquire_timeout();
     options.sqlite_mmap_size = settings.database_sqlite_mmap_mb * 1024 * 1024;

@@ -94,8 +94,8 @@ pub struct Settings {
     pub access_log: AccessLogSetting,
     /// HTTP worker threads; one per core when not set.
     pub workers: Option<usize>,
-    /// The database pool's size; when not set, [`SQLITE_POOL_SIZE`] or
-    /// [`POSTGRES_POOL_SIZE`] by the database (see [`Settings::database_pool_size`]).
+    /// The database pool's size; when not set, the store's default for the database
+    /// ([`tenantry_storage::SQLITE_POOL_SIZE`], [`tenantry_storage::POSTGRES_POOL_SIZE`]).
     pub database_max_connections: Option<u32>,
     pub database_connect_timeout_ms: u64,
     pub database_acquire_timeout_ms: u64,
@@ -112,16 +112,6 @@ pub struct Settings {
     #[serde(default)]
     pub tiers: BTreeMap<String, TierSettings>,
 }
-
-/// The pool's size on SQLite when not set. Each SQLite connection is a thread of its own
-/// with its own page cache and prepared statements: on two cores, 16 of them spent a third
-/// more CPU on a page of 100 organizations than 8 did and held about 30 MB more, while
-/// single-row reads and writes were alike (BENCHMARKS.md, 2026-12-05 (evening)). SQLite
-/// writes one at a time whatever the pool's size; more connections only serve more reads at
-/// once, which a machine with more cores may want.
-pub const SQLITE_POOL_SIZE: u32 = 8;
-/// The pool's size on PostgreSQL when not set.
-pub const POSTGRES_POOL_SIZE: u32 = 16;
 
 /// The most `database_sqlite_mmap_mb` may be: SQLite maps at most 2 GiB less 64 KiB.
 const SQLITE_MMAP_MB_MAX: u64 = 2_047;
@@ -380,18 +370,6 @@ impl Settings {
         Ok(())
     }
 
-    /// The database pool's size: as set, else [`SQLITE_POOL_SIZE`] on SQLite and
-    /// [`POSTGRES_POOL_SIZE`] on PostgreSQL.
-    pub fn database_pool_size(&self) -> u32 {
-        self.database_max_connections.unwrap_or_else(|| {
-            if self.database_url.expose_secret().starts_with("sqlite:") {
-                SQLITE_POOL_SIZE
-            } else {
-                POSTGRES_POOL_SIZE
-            }
-        })
-    }
-
     /// The database URL with SQLite's create-if-missing mode.
     pub fn database_url(&self) -> String {
         let url = self.database_url.expose_secret();
@@ -472,20 +450,23 @@ mod tests {
         assert_eq!(settings.database_url(), "sqlite://tenantry.db?mode=rwc");
     }
 
-    /// Unset, the pool's size follows the database; set, it is what was set, on either.
+    /// Unset, the pool's size is the store's default for the database; set, it is what
+    /// was set, on either.
     #[test]
-    fn the_pool_size_follows_the_database_unless_set() {
+    fn the_pool_size_is_the_stores_default_unless_set() {
         let mut settings = Settings::load(Path::new("/nonexistent.toml")).unwrap();
-        settings.database_url = "sqlite://tenantry.db".into();
-        assert_eq!(settings.database_pool_size(), SQLITE_POOL_SIZE);
-        settings.database_url = "postgres://app@db:5432/tenantry".into();
-        assert_eq!(settings.database_pool_size(), POSTGRES_POOL_SIZE);
-        assert_ne!(SQLITE_POOL_SIZE, POSTGRES_POOL_SIZE);
-        for url in ["sqlite://tenantry.db", "postgres://app@db:5432/tenantry"] {
+        for (url, default) in [
+            ("sqlite://tenantry.db", tenantry_storage::SQLITE_POOL_SIZE),
+            (
+                "postgres://app@db:5432/tenantry",
+                tenantry_storage::POSTGRES_POOL_SIZE,
+            ),
+        ] {
             settings.database_url = url.into();
-            settings.database_max_connections = Some(3);
-            assert_eq!(settings.database_pool_size(), 3);
             settings.database_max_connections = None;
+            assert_eq!(crate::store_options(&settings).max_connections, default);
+            settings.database_max_connections = Some(3);
+            assert_eq!(crate::store_options(&settings).max_connections, 3);
         }
     }
 

@@ -10,8 +10,9 @@
 //! - `PATCH /organizations/{public_id}`: renames it and answers the row (`UPDATE … RETURNING`);
 //! - `GET /users/{public_id}/organizations`: the first 100 organizations of a member.
 //!
-//! Configured by `BASELINE_DATABASE_URL` (SQLite or PostgreSQL, the same URL Tenantry uses)
-//! and `BASELINE_LISTEN`.
+//! Configured by `BASELINE_DATABASE_URL` (SQLite or PostgreSQL, the same URL Tenantry uses),
+//! `BASELINE_MAX_CONNECTIONS` (the pool's size Tenantry would open on it) and
+//! `BASELINE_LISTEN`.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::Serialize;
@@ -25,11 +26,6 @@ use std::str::FromStr as _;
 use std::time::Duration;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
-
-/// The pool sizes Tenantry uses by default (`tenantry::settings::SQLITE_POOL_SIZE` and
-/// `POSTGRES_POOL_SIZE`), so both servers wait on the database alike.
-const SQLITE_CONNECTIONS: u32 = 8;
-const POSTGRES_CONNECTIONS: u32 = 16;
 
 #[derive(Debug, Clone)]
 enum Pool {
@@ -323,10 +319,12 @@ async fn page(pool: web::Data<Pool>, user: web::Path<Uuid>) -> HttpResponse {
     })
 }
 
-async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
+/// `connections`: the pool's size Tenantry uses by default on this database, which the
+/// bench passes, so both servers wait on the database alike.
+async fn connect(url: &str, connections: u32) -> Result<Pool, sqlx::Error> {
     if url.starts_with("postgres") {
         let pool = PgPoolOptions::new()
-            .max_connections(POSTGRES_CONNECTIONS)
+            .max_connections(connections)
             .connect(url)
             .await?;
         return Ok(Pool::Postgres(pool));
@@ -337,7 +335,7 @@ async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
-        .max_connections(SQLITE_CONNECTIONS)
+        .max_connections(connections)
         .connect_with(options)
         .await?;
     // Fail at start, not under load, if the schema is not Tenantry's.
@@ -364,8 +362,14 @@ async fn hooks() -> HttpResponse {
 async fn main() -> std::io::Result<()> {
     let url = std::env::var("BASELINE_DATABASE_URL")
         .map_err(|_| std::io::Error::other("BASELINE_DATABASE_URL is not set"))?;
+    let connections = std::env::var("BASELINE_MAX_CONNECTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| std::io::Error::other("BASELINE_MAX_CONNECTIONS is not a number"))?;
     let listen = std::env::var("BASELINE_LISTEN").unwrap_or_else(|_| "127.0.0.1:8090".into());
-    let pool = connect(&url).await.map_err(std::io::Error::other)?;
+    let pool = connect(&url, connections)
+        .await
+        .map_err(std::io::Error::other)?;
     let pool = web::Data::new(pool);
     HttpServer::new(move || {
         App::new()
