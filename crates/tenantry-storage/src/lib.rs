@@ -569,7 +569,7 @@ mod tests {
 
     /// A store on a new SQLite file `name` in `dir`, with `configure` applied to its
     /// options.
-    async fn sqlite_store(
+    pub(crate) async fn sqlite_store(
         dir: &std::path::Path,
         name: &str,
         configure: impl FnOnce(&mut StoreOptions),
@@ -579,6 +579,25 @@ mod tests {
         options.max_connections = 1;
         configure(&mut options);
         Store::connect(&options).await.unwrap()
+    }
+
+    /// How SQLite would run `statement` (its values bound): the `detail` of each row of
+    /// `EXPLAIN QUERY PLAN`, in order.
+    pub(crate) async fn sqlite_plan(store: &Store, statement: Statement) -> Vec<String> {
+        let explain = Statement {
+            sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
+            ..statement
+        };
+        let rows = store.db().query_all_raw(explain).await.unwrap();
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect()
+    }
+
+    /// Whether a plan step reads a table through an index (or evaluates a scalar
+    /// subquery), rather than scanning a table or building a temporary one.
+    pub(crate) fn searches_an_index(step: &str) -> bool {
+        step.starts_with("SEARCH ") || step.starts_with("SCALAR SUBQUERY")
     }
 
     /// The rows `PRAGMA name` answers on one of `store`'s connections.

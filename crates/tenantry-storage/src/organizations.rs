@@ -3,8 +3,8 @@
 use sea_orm::RelationTrait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde_json::{Map, Value, json};
 use tenantry_domain::{
@@ -200,42 +200,15 @@ impl Store {
         id: OrganizationId,
         user: Option<UserId>,
     ) -> Result<(Organization, Option<Role>), StoreError> {
-        use sea_orm::QueryTrait as _;
-        // Every request about an organization begins here: its SQL is built once.
-        static ALONE: Reusable<1> = Reusable::new();
-        static WITH_ROLE: Reusable<2> = Reusable::new();
-        let backend = self.db().get_database_backend();
-        let by_id =
-            |id: Uuid| organizations::Entity::find().filter(organizations::Column::PublicId.eq(id));
-        let (model, membership) = match user {
-            None => {
-                let statement =
-                    ALONE.statement(backend, [id.as_uuid()], |[id]| by_id(id).build(backend));
-                let rows = self.db().query_all_raw(statement).await?;
-                rows.first()
-                    .map(|row| organization_at(row, 0))
-                    .transpose()?
-                    .map(|model| (model, None))
-            }
-            Some(user) => {
-                let statement =
-                    WITH_ROLE.statement(backend, [id.as_uuid(), user.as_uuid()], |[id, user]| {
-                        // The organization's columns, then the member's role.
-                        by_id(id)
-                            .column_as(memberships::Column::Role, "role")
-                            .join(sea_orm::JoinType::LeftJoin, membership_of_user(user))
-                            .build(backend)
-                    });
-                let rows = self.db().query_all_raw(statement).await?;
-                rows.first()
-                    .map(|row| {
-                        Ok::<_, sea_orm::DbErr>((
-                            organization_at(row, 0)?,
-                            row.try_get_by_index::<Option<String>>(ORGANIZATION_COLUMNS)?,
-                        ))
-                    })
-                    .transpose()?
-            }
+        let statement = organization_read(self.db().get_database_backend(), id, user);
+        let rows = self.db().query_all_raw(statement).await?;
+        let (model, membership) = match (rows.first(), user) {
+            (None, _) => None,
+            (Some(row), None) => Some((organization_at(row, 0)?, None)),
+            (Some(row), Some(_)) => Some((
+                organization_at(row, 0)?,
+                row.try_get_by_index::<Option<String>>(ORGANIZATION_COLUMNS)?,
+            )),
         }
         .ok_or(StoreError::NotFound)?;
         let role = membership
@@ -325,9 +298,8 @@ impl Store {
                 query = query
                     .inner_join(memberships::Entity)
                     .filter(
-                        Expr::col((memberships::Entity, memberships::Column::UserId)).eq(
-                            Expr::SubQuery(None, Box::new(user_pk_query(user.as_uuid()).into())),
-                        ),
+                        Expr::col((memberships::Entity, memberships::Column::UserId))
+                            .eq(user_pk_value(user.as_uuid())),
                     )
                     .order_by_asc(memberships::Column::OrganizationId);
                 if let Some(after) = after {
@@ -646,16 +618,44 @@ fn user_pk_query(user: Uuid) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// `(SELECT id FROM users WHERE public_id = user)`: a user's database key as a scalar
+/// subquery (`NULL` when there is no such user), which both databases evaluate once.
+/// Compared with `=` rather than `IN`: SQLite answers `IN (SELECT …)` by building a
+/// temporary table of the subquery's rows on every execution.
+fn user_pk_value(user: Uuid) -> Expr {
+    Expr::SubQuery(None, Box::new(user_pk_query(user).into()))
+}
+
+/// Joins an organization to the membership of `user` in it, if there is one.
 fn membership_of_user(user: Uuid) -> sea_orm::RelationDef {
     use sea_orm::sea_query::IntoCondition;
-    let user_pk = user_pk_query(user);
     organizations::Relation::Memberships
         .def()
         .on_condition(move |_organizations, memberships| {
             Expr::col((memberships, memberships::Column::UserId))
-                .in_subquery(user_pk.clone())
+                .eq(user_pk_value(user))
                 .into_condition()
         })
+}
+
+/// The statement [`Store::organization_with_role`] runs: the organization's columns and,
+/// with a user, that user's role in it (`NULL`: not a member) as one more column. Every
+/// request about an organization begins here, so its SQL is built once.
+fn organization_read(backend: DbBackend, id: OrganizationId, user: Option<UserId>) -> Statement {
+    use sea_orm::QueryTrait as _;
+    static ALONE: Reusable<1> = Reusable::new();
+    static WITH_ROLE: Reusable<2> = Reusable::new();
+    let by_id =
+        |id: Uuid| organizations::Entity::find().filter(organizations::Column::PublicId.eq(id));
+    match user {
+        None => ALONE.statement(backend, [id.as_uuid()], |[id]| by_id(id).build(backend)),
+        Some(user) => WITH_ROLE.statement(backend, [id.as_uuid(), user.as_uuid()], |[id, user]| {
+            by_id(id)
+                .column_as(memberships::Column::Role, "role")
+                .join(sea_orm::JoinType::LeftJoin, membership_of_user(user))
+                .build(backend)
+        }),
+    }
 }
 
 pub(crate) async fn user_pk(db: &impl ConnectionTrait, id: UserId) -> Result<i64, StoreError> {
@@ -991,4 +991,28 @@ pub(crate) fn from_model(m: organizations::Model) -> Result<Organization, StoreE
 /// A count or amount read back from an integer column, which is never negative.
 pub(crate) fn non_negative(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::DbBackend;
+    use tenantry_domain::{OrganizationId, UserId};
+
+    use super::organization_read;
+    use crate::tests::{searches_an_index, sqlite_plan, sqlite_store};
+
+    /// The read every request about an organization begins with finds the organization,
+    /// the caller's membership and the caller's user through indexes, and builds no
+    /// temporary table (as `IN (SELECT …)` made SQLite do on every request).
+    #[tokio::test]
+    async fn the_organization_read_searches_indexes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "plans", |_| {}).await;
+        for user in [None, Some(UserId::generate())] {
+            let statement = organization_read(DbBackend::Sqlite, OrganizationId::generate(), user);
+            let plan = sqlite_plan(&store, statement).await;
+            assert!(!plan.is_empty());
+            assert!(plan.iter().all(|step| searches_an_index(step)), "{plan:?}");
+        }
+    }
 }
