@@ -1,5 +1,6 @@
 //! The Tenantry server: configuration, telemetry and the `serve` command.
 
+mod log_writer;
 pub mod settings;
 pub mod telemetry;
 pub mod transfer;

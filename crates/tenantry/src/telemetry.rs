@@ -1,25 +1,22 @@
 //! Logs: a tracing filter and a format (one readable line, or JSON, per event). Every event
 //! of a request carries its request id, from the request's span.
 //!
-//! Lines are written by a thread of their own: a request hands its line over and goes on,
-//! and the thread writes whatever lines are waiting in one `write`, as soon as it can (so
-//! a line reaches the log within moments, and a busy server writes many lines a call rather
-//! than one). Nothing is dropped: when the queue is full, the request waits for room. The
-//! queue is flushed when the [`LogGuard`] is dropped, at the end of `main`.
+//! Lines are written by a thread of their own (`log_writer.rs`): a request appends
+//! its line to a buffer and goes on, and the thread writes whatever lines are waiting in
+//! one `write` every few milliseconds. Nothing is dropped: when the buffer is full, the
+//! request waits for room. The buffer is written out when the [`LogGuard`] is dropped, at
+//! the end of `main`.
 
 use std::io::IsTerminal as _;
 
-use std::io::BufWriter;
-
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::format::{Format, FormatEvent, FormatFields, Full, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::log_writer::{Flusher, batched};
 use crate::settings::LogFormat;
 
 /// Where log lines go: the server logs to standard output; the other commands log to
@@ -30,13 +27,10 @@ pub enum LogTo {
     Stderr,
 }
 
-/// How many lines may wait for the writing thread before a request waits for room.
-const QUEUED_LINES: usize = 64 * 1024;
-
-/// Keeps the writing thread; dropping it writes what is queued and stops the thread.
+/// Keeps the writing thread; dropping it writes what is buffered and stops the thread.
 #[derive(Debug)]
-#[must_use = "lines still queued are lost when the guard is dropped early"]
-pub struct LogGuard(#[allow(dead_code, reason = "held for its Drop")] WorkerGuard);
+#[must_use = "lines still buffered are lost when the guard is dropped early"]
+pub struct LogGuard(#[allow(dead_code, reason = "held for its Drop")] Flusher);
 
 pub fn init(
     filter: &str,
@@ -53,23 +47,18 @@ pub fn init(
     };
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| format!("TENANTRY_LOG is not a valid tracing filter: {e}"))?;
-    let lossless = |builder: NonBlockingBuilder| {
-        builder
-            .lossy(false)
-            .buffered_lines_limit(QUEUED_LINES)
-            .thread_name("tenantry-log")
-    };
-    let ((writer, guard), terminal) = match to {
+    let thread = "tenantry-log";
+    let (batch, terminal) = match to {
         LogTo::Stdout => (
-            lossless(NonBlockingBuilder::default()).finish(BufWriter::new(std::io::stdout())),
+            batched(std::io::stdout(), thread),
             std::io::stdout().is_terminal(),
         ),
         LogTo::Stderr => (
-            lossless(NonBlockingBuilder::default()).finish(BufWriter::new(std::io::stderr())),
+            batched(std::io::stderr(), thread),
             std::io::stderr().is_terminal(),
         ),
     };
-    let writer = BoxMakeWriter::new(writer);
+    let (writer, guard) = batch.map_err(|e| format!("could not start the log's thread: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_timer(Timestamp)
         .with_env_filter(filter)
