@@ -553,7 +553,8 @@ pub(crate) fn exactly_one(affected: u64) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    use sea_orm::{ConnectionTrait, DbBackend, QueryTrait as _, Statement};
+    use tenantry_domain::{OrganizationId, UserId};
 
     use super::{POSTGRES_POOL_SIZE, SQLITE_POOL_SIZE, Store, StoreOptions};
 
@@ -569,7 +570,7 @@ mod tests {
 
     /// A store on a new SQLite file `name` in `dir`, with `configure` applied to its
     /// options.
-    pub(crate) async fn sqlite_store(
+    async fn sqlite_store(
         dir: &std::path::Path,
         name: &str,
         configure: impl FnOnce(&mut StoreOptions),
@@ -581,23 +582,45 @@ mod tests {
         Store::connect(&options).await.unwrap()
     }
 
-    /// How SQLite would run `statement` (its values bound): the `detail` of each row of
-    /// `EXPLAIN QUERY PLAN`, in order.
-    pub(crate) async fn sqlite_plan(store: &Store, statement: Statement) -> Vec<String> {
+    /// Asserts that SQLite runs `statement` (its values bound) through index searches and
+    /// scalar subqueries only, but for the steps of its plan named in `also`: no table
+    /// scanned, no temporary table built.
+    async fn assert_searches_indexes(store: &Store, statement: Statement, also: &[&str]) {
         let explain = Statement {
             sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
             ..statement
         };
         let rows = store.db().query_all_raw(explain).await.unwrap();
-        rows.iter()
+        let plan: Vec<String> = rows
+            .iter()
             .map(|row| row.try_get::<String>("", "detail").unwrap())
-            .collect()
+            .collect();
+        let indexed = |step: &String| {
+            step.starts_with("SEARCH ")
+                || step.starts_with("SCALAR SUBQUERY")
+                || also.contains(&step.as_str())
+        };
+        assert!(!plan.is_empty());
+        assert!(plan.iter().all(indexed), "{plan:?}");
     }
 
-    /// Whether a plan step reads a table through an index (or evaluates a scalar
-    /// subquery), rather than scanning a table or building a temporary one.
-    pub(crate) fn searches_an_index(step: &str) -> bool {
-        step.starts_with("SEARCH ") || step.starts_with("SCALAR SUBQUERY")
+    /// The statements of the hot paths find their rows through indexes and build no
+    /// temporary table (as `IN (SELECT …)` made SQLite do on every request): the read
+    /// every request about an organization begins with, with and without a caller, and a
+    /// page of members, whose order by user id is the one sort allowed.
+    #[tokio::test]
+    async fn the_hot_statements_search_indexes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "plans", |_| {}).await;
+        let org = OrganizationId::generate();
+        for user in [None, Some(UserId::generate())] {
+            let read = crate::organizations::organization_read(DbBackend::Sqlite, org, user);
+            assert_searches_indexes(&store, read, &[]).await;
+        }
+        for after in [None, Some(uuid::Uuid::now_v7())] {
+            let page = crate::members::members_page(org, after).build(DbBackend::Sqlite);
+            assert_searches_indexes(&store, page, &["USE TEMP B-TREE FOR ORDER BY"]).await;
+        }
     }
 
     /// The rows `PRAGMA name` answers on one of `store`'s connections.

@@ -39,7 +39,7 @@ impl FromQueryResult for MemberRow {
 
 /// A page of an organization's members with their users, in user-id order, after the
 /// user `after`.
-fn members_page(
+pub(crate) fn members_page(
     org: OrganizationId,
     after: Option<Uuid>,
 ) -> sea_orm::SelectTwo<memberships::Entity, users::Entity> {
@@ -322,35 +322,4 @@ fn member_from(membership: memberships::Model, user: users::Model) -> Result<Mem
         joined_at: membership.joined_at,
         user: user_from_model(user)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use sea_orm::{DbBackend, QueryTrait as _};
-    use tenantry_domain::OrganizationId;
-    use uuid::Uuid;
-
-    use super::members_page;
-    use crate::tests::{searches_an_index, sqlite_plan, sqlite_store};
-
-    /// A page of members walks the organization's memberships through their index, without
-    /// a temporary table for the organization's key. Ordering them by user id sorts them
-    /// (the one temporary tree allowed).
-    #[tokio::test]
-    async fn a_page_of_members_searches_indexes_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(dir.path(), "plans", |_| {}).await;
-        for after in [None, Some(Uuid::now_v7())] {
-            let statement =
-                members_page(OrganizationId::generate(), after).build(DbBackend::Sqlite);
-            let plan = sqlite_plan(&store, statement).await;
-            let sorted = |step: &str| step == "USE TEMP B-TREE FOR ORDER BY";
-            assert!(!plan.is_empty());
-            assert!(
-                plan.iter()
-                    .all(|step| searches_an_index(step) || sorted(step)),
-                "{plan:?}"
-            );
-        }
-    }
 }

@@ -641,7 +641,11 @@ fn membership_of_user(user: Uuid) -> sea_orm::RelationDef {
 /// The statement [`Store::organization_with_role`] runs: the organization's columns and,
 /// with a user, that user's role in it (`NULL`: not a member) as one more column. Every
 /// request about an organization begins here, so its SQL is built once.
-fn organization_read(backend: DbBackend, id: OrganizationId, user: Option<UserId>) -> Statement {
+pub(crate) fn organization_read(
+    backend: DbBackend,
+    id: OrganizationId,
+    user: Option<UserId>,
+) -> Statement {
     use sea_orm::QueryTrait as _;
     static ALONE: Reusable<1> = Reusable::new();
     static WITH_ROLE: Reusable<2> = Reusable::new();
@@ -991,28 +995,4 @@ pub(crate) fn from_model(m: organizations::Model) -> Result<Organization, StoreE
 /// A count or amount read back from an integer column, which is never negative.
 pub(crate) fn non_negative(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use sea_orm::DbBackend;
-    use tenantry_domain::{OrganizationId, UserId};
-
-    use super::organization_read;
-    use crate::tests::{searches_an_index, sqlite_plan, sqlite_store};
-
-    /// The read every request about an organization begins with finds the organization,
-    /// the caller's membership and the caller's user through indexes, and builds no
-    /// temporary table (as `IN (SELECT …)` made SQLite do on every request).
-    #[tokio::test]
-    async fn the_organization_read_searches_indexes_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = sqlite_store(dir.path(), "plans", |_| {}).await;
-        for user in [None, Some(UserId::generate())] {
-            let statement = organization_read(DbBackend::Sqlite, OrganizationId::generate(), user);
-            let plan = sqlite_plan(&store, statement).await;
-            assert!(!plan.is_empty());
-            assert!(plan.iter().all(|step| searches_an_index(step)), "{plan:?}");
-        }
-    }
 }
