@@ -430,6 +430,11 @@ async fn invalid_updates_are_422_and_change_nothing() {
             json!({"name": "A", "organizationName": "B"}),
             "organizationName",
         ),
+        // The document allows one of the two, so even the same name twice is refused.
+        (
+            json!({"name": "Acme", "organizationName": "Acme"}),
+            "organizationName",
+        ),
         (json!({"domain": "bad domain"}), "domain"),
         (json!({"logoUrl": "ftp://example.com/logo.png"}), "logoUrl"),
         (json!({"logoUrl": "not a url"}), "logoUrl"),

@@ -298,10 +298,12 @@ pub(super) async fn update_organization(
         .await?;
     let request = body.0;
     let mut fields = Fields::default();
-    if let (Some(a), Some(b)) = (&request.name, &request.organization_name)
-        && a != b
-    {
-        fields.push("organizationName", "must equal `name` when both are given");
+    // One or the other, as the document's schema says (`not: required [both]`).
+    if request.name.is_some() && request.organization_name.is_some() {
+        fields.push(
+            "organizationName",
+            "give the name as `name` or as `organizationName`, not both",
+        );
     }
     let name = request.name.or(request.organization_name);
     let changes = OrganizationChanges {
