@@ -16,7 +16,7 @@ use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How long a line may wait in memory before it is written.
-pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(10);
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 /// How many bytes may wait before a thread that logs waits for them to be written.
 const BUFFERED_BYTES: usize = 8 * 1024 * 1024;
@@ -147,6 +147,11 @@ impl Write for LineWriter<'_> {
                 .wait(buffer)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+        if buffer.closed {
+            // The thread has written its last: a line logged after the end has nowhere to
+            // go, and keeping it would only grow the buffer.
+            return Ok(bytes.len());
+        }
         buffer.lines.extend_from_slice(bytes);
         if buffer.idle {
             buffer.idle = false;
@@ -241,6 +246,17 @@ mod tests {
         assert_in_order(&sink.lines(), 20_000);
         let writes = *sink.writes.lock().unwrap();
         assert!(writes < 1_000, "{writes} writes for 40,000 lines");
+    }
+
+    #[test]
+    fn a_line_after_the_end_is_not_kept() {
+        let sink = Sink::default();
+        let (writer, flusher) = batched(sink.clone(), "test-log").unwrap();
+        writer.make_writer().write_all(b"before\n").unwrap();
+        drop(flusher);
+        writer.make_writer().write_all(b"after\n").unwrap();
+        assert_eq!(sink.lines(), ["before"]);
+        assert!(writer.0.buffer().lines.is_empty());
     }
 
     #[test]
