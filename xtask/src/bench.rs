@@ -701,12 +701,15 @@ fn spawn_baseline(
     let server = Server::spawn(
         command_for(&binaries.baseline, callgrind)
             .env("BASELINE_DATABASE_URL", database)
-            // The pool Tenantry opens by default on this database.
+            // The pool Tenantry opens on this database: the size set for it in the
+            // environment the bench passes on, else its default.
             .env(
                 "BASELINE_MAX_CONNECTIONS",
-                tenantry_storage::StoreOptions::new(database)
-                    .max_connections
-                    .to_string(),
+                std::env::var("TENANTRY_DATABASE_MAX_CONNECTIONS").unwrap_or_else(|_| {
+                    tenantry_storage::StoreOptions::new(database)
+                        .max_connections
+                        .to_string()
+                }),
             )
             .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null()),
