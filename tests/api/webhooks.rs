@@ -497,3 +497,54 @@ async fn a_requests_trace_continues_in_the_webhooks_of_its_changes() {
     assert_ne!(bob_trace, trace, "a request without a trace starts one");
     assert_eq!(bob_trace.len(), 32);
 }
+
+/// Claims made at the same moment, each on its own connections (as instances make them),
+/// never take the same delivery: one that another claimer took while this one was looking
+/// is skipped, not taken again.
+#[tokio::test]
+async fn concurrent_claims_never_take_the_same_delivery() {
+    const ORGANIZATIONS: usize = 600;
+    const CLAIMERS: usize = 16;
+    // The server's own worker makes the deliveries but sends none.
+    let app = TestApp::spawn_with(|state| state.webhooks.concurrency = 0).await;
+    let receiver = Receiver::start();
+    register(&app, &receiver, json!(["organization.created"])).await;
+    let ada = app.new_user("Ada").await;
+    // One event in each organization, so that every delivery is due at once.
+    for _ in 0..ORGANIZATIONS {
+        app.create_organization(&ada.key, "Acme").await;
+    }
+    while app.store.dispatch_events(1_000).await.unwrap() > 0 {}
+    let mut claimers = Vec::new();
+    for _ in 0..CLAIMERS {
+        let store = tenantry_storage::Store::connect(&tenantry_storage::StoreOptions::new(
+            app.database_url.clone(),
+        ))
+        .await
+        .unwrap();
+        claimers.push(tokio::spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                let now = time::OffsetDateTime::now_utc();
+                let claimed = store
+                    .claim_deliveries(now, Duration::from_secs(3_600), 2)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return taken;
+                }
+                taken.extend(claimed.into_iter().map(|d| d.id.to_string()));
+            }
+        }));
+    }
+    let mut taken = Vec::new();
+    for claimer in claimers {
+        taken.extend(claimer.await.unwrap());
+    }
+    let claims = taken.len();
+    taken.sort();
+    taken.dedup();
+    assert_eq!(claims, taken.len(), "a delivery was claimed twice");
+    assert_eq!(taken.len(), ORGANIZATIONS, "every delivery was claimed");
+    assert!(receiver.received().is_empty());
+}

@@ -384,6 +384,12 @@ impl Store {
             // form it then asked every pending delivery (at 6,000 pending, 22,000 index
             // pages read and 14 ms a claim) before sorting the few it wanted. In this form
             // a stale estimate costs a sort of the due ones' ids, no more.
+            //
+            // The state and the lease are asked again of `d`, the row locked. `due` was
+            // read as the statement began; a row another instance claimed and committed
+            // since is no longer locked, so `SKIP LOCKED` does not skip it, and PostgreSQL
+            // rechecks only the locked row's own conditions against its newest version.
+            // Asked of `due` alone, such a row would be claimed twice.
             DbBackend::Postgres => format!(
                 "UPDATE webhook_deliveries SET lease_until = $2 WHERE id IN (\
                    SELECT d.id FROM (\
@@ -394,7 +400,9 @@ impl Store {
                      ORDER BY c.event_id OFFSET 0) due \
                    JOIN webhook_deliveries d ON d.id = due.id \
                    JOIN webhook_endpoints e ON e.id = due.endpoint_id AND e.enabled \
-                   WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+                   WHERE d.status = '{PENDING}' \
+                     AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
                      WHERE p.endpoint_id = due.endpoint_id AND p.order_key = due.order_key \
                        AND p.status = '{PENDING}' AND p.event_id < due.event_id) \
                    LIMIT {limit} FOR UPDATE OF d SKIP LOCKED) \
