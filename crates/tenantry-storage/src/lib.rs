@@ -6,7 +6,7 @@
 //! A row named by a unique key is read with `.all()`, never `.one()`: `.one()` adds a
 //! `LIMIT ?`, and SQLite plans with the value bound to a `LIMIT`, so it parses such a
 //! statement anew on every run (most of the database's time on a read path, measured).
-//! For the same reason a page's LIMIT is written into its SQL (`all_limited`).
+//! For the same reason a page's LIMIT is written into its SQL (`limited`).
 
 mod api_keys;
 mod entities;
@@ -15,6 +15,7 @@ mod events;
 mod idempotency;
 mod members;
 mod organizations;
+mod own;
 mod pending;
 mod reusable;
 mod revocations;
@@ -31,11 +32,10 @@ mod workspaces;
 
 use std::time::Duration;
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, FromQueryResult, QueryResult, QueryTrait, RuntimeErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    DbErr, QueryResult, QueryTrait, RuntimeErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use tenantry_migrations::{Migrator, MigratorTrait};
 use uuid::Uuid;
@@ -149,7 +149,7 @@ pub fn now() -> time::OffsetDateTime {
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// A statement that takes longer is logged as a warning.
-const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+pub(crate) const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
 /// The one way into Tenantry's database.
 #[derive(Debug, Clone)]
@@ -159,7 +159,10 @@ pub struct Store {
     /// here for it instead of sleeping in SQLite's busy handler (which wakes them in steps
     /// of up to 100 ms, long after the lock is free). A transaction holds the lock across
     /// several round trips; a single statement holds it briefly and does not queue.
-    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The turn holds the connection the one-statement writes run on (see [`own`]).
+    writes: std::sync::Arc<tokio::sync::Mutex<own::Slot>>,
+    /// On SQLite, the store's own connections and how to open them (see [`own`]).
+    own: Option<std::sync::Arc<own::Own>>,
     /// How long a writer waits for its turn (SQLite's busy timeout) before it gives up.
     turn_timeout: Duration,
     /// The most connections the pool opens.
@@ -168,7 +171,7 @@ pub struct Store {
 
 /// This process's turn to write (on SQLite; nothing to wait for on PostgreSQL), held until
 /// the write is committed or rolled back.
-pub(crate) type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, ()>>;
+pub(crate) type WriteTurn<'a> = Option<tokio::sync::MutexGuard<'a, own::Slot>>;
 
 impl Store {
     /// Connects, configures every SQLite connection (WAL, `synchronous=NORMAL`, a busy
@@ -199,17 +202,8 @@ impl Store {
             .sqlx_logging(true)
             .sqlx_logging_level(log::LevelFilter::Debug)
             .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT);
-        let busy_timeout = options.busy_timeout;
-        let mmap_size = options.sqlite_mmap_size.to_string();
-        connect.map_sqlx_sqlite_opts(move |sqlite| {
-            sqlite
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(busy_timeout)
-                .foreign_keys(true)
-                .pragma("mmap_size", mmap_size.clone())
-        });
+        let configured = options.clone();
+        connect.map_sqlx_sqlite_opts(move |sqlite| own::configure(sqlite, &configured));
         let target = describe_target(&options.url);
         let open_error = |cause: String| StoreError::Open {
             target: target.clone(),
@@ -231,8 +225,15 @@ impl Store {
                 ))
             })?;
         }
+        let own = match db.get_database_backend() {
+            DbBackend::Sqlite => Some(std::sync::Arc::new(
+                own::Own::new(&options.url, options).map_err(|e| open_error(db_cause(&e)))?,
+            )),
+            _ => None,
+        };
         Ok(Self {
             db,
+            own,
             writes: Default::default(),
             turn_timeout: options.busy_timeout,
             max_connections: options.max_connections,
@@ -359,7 +360,36 @@ impl Store {
     }
 
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(own) = &self.own {
+            self.writes.lock().await.close().await;
+            own.close().await;
+        }
         self.db.close().await.map_err(StoreError::from)
+    }
+
+    /// Runs one statement that writes, in `turn`: on SQLite on the turn's own connection,
+    /// one round trip (see [`own`]).
+    pub(crate) async fn write_all(
+        &self,
+        turn: &mut WriteTurn<'_>,
+        statement: sea_orm::Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        match (turn, &self.own) {
+            (Some(slot), Some(own)) => slot.query_all(&own.options, statement).await,
+            _ => self.db.query_all_raw(statement).await,
+        }
+    }
+
+    /// Runs a read that begins a request, on SQLite on one of the store's own readers (see
+    /// [`own`]).
+    pub(crate) async fn read_all(
+        &self,
+        statement: sea_orm::Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        match &self.own {
+            Some(own) => own.read(statement).await,
+            None => self.db.query_all_raw(statement).await,
+        }
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
@@ -513,31 +543,18 @@ async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     Ok(result?)
 }
 
-/// Reads up to `limit` rows of `select` as `M`, the LIMIT written into the SQL rather than
-/// bound to it, so that SQLite keeps the prepared statement (see the crate's docs).
-/// `select` must not have a LIMIT of its own.
-pub(crate) async fn all_limited<M: FromQueryResult>(
-    db: &impl ConnectionTrait,
+/// `select` with `LIMIT limit` written into its SQL rather than bound to it, so that SQLite
+/// keeps the prepared statement (see the crate's docs). `select` must not have a LIMIT of
+/// its own.
+pub(crate) fn limited(
+    backend: DbBackend,
     select: &impl QueryTrait,
     limit: u64,
-) -> Result<Vec<M>, DbErr> {
-    rows_limited(db, select, limit)
-        .await?
-        .iter()
-        .map(|row| M::from_query_result(row, ""))
-        .collect()
-}
-
-/// The rows of `select` with `LIMIT limit`, undecoded.
-pub(crate) async fn rows_limited(
-    db: &impl ConnectionTrait,
-    select: &impl QueryTrait,
-    limit: u64,
-) -> Result<Vec<QueryResult>, DbErr> {
-    let mut statement = select.build(db.get_database_backend());
+) -> sea_orm::Statement {
+    let mut statement = select.build(backend);
     // LIMIT is the last clause of a SELECT; `limit` is a number, not text from a request.
     statement.sql.push_str(&format!(" LIMIT {limit}"));
-    db.query_all_raw(statement).await
+    statement
 }
 
 /// Runs a statement that must affect exactly one row.
@@ -654,6 +671,78 @@ mod tests {
             );
             store.db().clone().close().await.unwrap();
         }
+    }
+
+    /// The store's own connections (its readers and the write turn's) are set up as the
+    /// pool's are: WAL, `synchronous=NORMAL`, the busy timeout, foreign keys on and the
+    /// memory map asked for.
+    #[tokio::test]
+    async fn the_stores_own_sqlite_connections_are_set_up_as_the_pools() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "own", |options| {
+            options.sqlite_mmap_size = 16 << 20;
+            options.busy_timeout = std::time::Duration::from_millis(4_321);
+        })
+        .await;
+        let expected = [
+            ("journal_mode", "wal".to_owned()),
+            ("synchronous", "1".to_owned()),
+            ("busy_timeout", "4321".to_owned()),
+            ("foreign_keys", "1".to_owned()),
+            ("mmap_size", (16 << 20).to_string()),
+        ];
+        let value = |rows: Vec<sea_orm::QueryResult>| {
+            let row = &rows[0];
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+                .unwrap()
+        };
+        for (name, expected) in expected {
+            let statement = || Statement::from_string(DbBackend::Sqlite, format!("PRAGMA {name}"));
+            let pooled = value(store.db().query_all_raw(statement()).await.unwrap());
+            let read = value(store.read_all(statement()).await.unwrap());
+            let mut turn = store.write_turn().await.unwrap();
+            let written = value(store.write_all(&mut turn, statement()).await.unwrap());
+            drop(turn);
+            assert_eq!(
+                [pooled, read, written],
+                [expected.clone(), expected.clone(), expected],
+                "{name}: pooled, read, written"
+            );
+        }
+        store.close().await.unwrap();
+    }
+
+    /// A read given up midway (its request went away) leaves its reader as it was: the
+    /// reads after it answer, each with its own rows.
+    #[tokio::test]
+    async fn a_read_given_up_midway_leaves_its_reader_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "abandoned", |options| {
+            options.max_connections = 1;
+        })
+        .await;
+        // A read long enough to be given up while it runs: a count to a million.
+        let long = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+                    WHERE i < 1000000) SELECT count(*) FROM n";
+        for round in 0..20_i64 {
+            let given_up = tokio::time::timeout(
+                std::time::Duration::from_micros(200),
+                store.read_all(Statement::from_string(DbBackend::Sqlite, long)),
+            )
+            .await;
+            assert!(given_up.is_err(), "the long read outlasts its patience");
+            let rows = store
+                .read_all(Statement::from_string(
+                    DbBackend::Sqlite,
+                    format!("SELECT {round}"),
+                ))
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].try_get_by_index::<i64>(0).unwrap(), round);
+        }
+        store.close().await.unwrap();
     }
 
     /// SQLite is built as `.cargo/config.toml` asks (`LIBSQLITE3_FLAGS`): without the

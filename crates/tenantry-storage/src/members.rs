@@ -18,7 +18,7 @@ use crate::events;
 use crate::organizations::{bump_count, organization_pk, user_pk};
 use crate::revocations::{Revocation, announce};
 use crate::users::user_from_model;
-use crate::{Page, PageRequest, Store, StoreError, all_limited};
+use crate::{Page, PageRequest, Store, StoreError};
 
 /// A membership with its user, as a membership query that selects its user too names their
 /// columns (`A_…` and `B_…`).
@@ -90,8 +90,13 @@ impl Store {
         page: PageRequest,
     ) -> Result<Page<Member>, StoreError> {
         let query = members_page(org, page.after);
-        let rows: Vec<MemberRow> = all_limited(self.db(), &query, page.limit + 1).await?;
-        let items = rows
+        let statement = crate::limited(self.db().get_database_backend(), &query, page.limit + 1);
+        let items = self
+            .read_all(statement)
+            .await?
+            .iter()
+            .map(|row| MemberRow::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .map(|row| member_from(row.membership, row.user))
             .collect::<Result<Vec<_>, _>>()?;

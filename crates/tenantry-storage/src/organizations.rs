@@ -23,7 +23,7 @@ use crate::pending;
 use crate::reusable::Reusable;
 use crate::revocations::{Revocation, announce};
 use crate::rows::{ORGANIZATION_COLUMNS, organization_at, returning as returning_organization};
-use crate::{Page, PageRequest, Store, StoreError, exactly_one, rows_limited};
+use crate::{Page, PageRequest, Store, StoreError, exactly_one};
 
 /// What creating an organization did.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +201,7 @@ impl Store {
         user: Option<UserId>,
     ) -> Result<(Organization, Option<Role>), StoreError> {
         let statement = organization_read(self.db().get_database_backend(), id, user);
-        let rows = self.db().query_all_raw(statement).await?;
+        let rows = self.read_all(statement).await?;
         let (model, membership) = match (rows.first(), user) {
             (None, _) => None,
             (Some(row), None) => Some((organization_at(row, 0)?, None)),
@@ -313,7 +313,9 @@ impl Store {
                 }
             }
         }
-        let items = rows_limited(self.db(), &query, page.limit + 1)
+        let statement = crate::limited(self.db().get_database_backend(), &query, page.limit + 1);
+        let items = self
+            .read_all(statement)
             .await?
             .iter()
             .map(|row| from_model(organization_at(row, 0)?))
@@ -397,14 +399,17 @@ impl Store {
         expected.version = before.version + 1;
         expected.updated_at = now;
         let event = Event::organization_updated(before, &expected, &changes.fields(), by, now);
-        let _turn = self.write_turn().await?;
         let update = update_statement(before.id, changes, now)
             .col_expr(pending::event_column(), pending::event(&event)?)
             .filter(C::Version.eq(before.version as i64));
-        let updated = update_returning(self.db(), update).await.map_err(|e| {
+        let statement = returning_statement(self.db(), update);
+        let mut turn = self.write_turn().await?;
+        let rows = self.write_all(&mut turn, statement).await.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
-        updated.into_iter().next().map(from_model).transpose()
+        rows.first()
+            .map(|row| from_model(organization_at(row, 0)?))
+            .transpose()
     }
 
     /// The update of a row read and locked first, and its event, in one transaction.
@@ -535,10 +540,19 @@ pub(crate) async fn update_returning(
     db: &impl ConnectionTrait,
     update: sea_orm::UpdateMany<organizations::Entity>,
 ) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {
+    updated_rows(db, returning_statement(db, update)).await
+}
+
+/// An `UPDATE` of organizations that answers the rows it changed as they are now (read
+/// back with [`organization_at`]).
+pub(crate) fn returning_statement(
+    db: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<organizations::Entity>,
+) -> sea_orm::Statement {
     use sea_orm::QueryTrait as _;
     let mut update = update.into_query();
     update.returning(returning_organization());
-    updated_rows(db, db.get_database_backend().build(&update)).await
+    db.get_database_backend().build(&update)
 }
 
 /// On PostgreSQL, one statement: `update` (an `UPDATE` of organizations) as

@@ -170,12 +170,17 @@ impl Store {
         };
         let db = self.db();
         let rows = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            let _turn = self.write_turn().await?;
             let update = update.col_expr(
                 crate::pending::entry_column(),
                 crate::pending::entry(&entry)?,
             );
-            crate::organizations::update_returning(db, update).await?
+            let statement = crate::organizations::returning_statement(db, update);
+            let mut turn = self.write_turn().await?;
+            self.write_all(&mut turn, statement)
+                .await?
+                .iter()
+                .map(|row| crate::rows::organization_at(row, 0))
+                .collect::<Result<Vec<_>, _>>()?
         } else {
             use sea_orm::QueryTrait as _;
             let statement = crate::organizations::with_appended(
