@@ -171,3 +171,56 @@ async fn the_service_answers_503_while_the_database_is_down_and_recovers_by_itse
     );
     assert!(used <= acknowledged + unanswered);
 }
+
+/// Connections the server ended (as a restart or an administrator would) are opened again:
+/// a request may meet a broken one and be answered 503, and the ones after it are served,
+/// through the pool and through the store's own connections alike.
+#[tokio::test]
+async fn connections_the_server_ended_are_opened_again() {
+    let Some(cluster) = Cluster::start() else {
+        eprintln!("no PostgreSQL binaries on this machine: the outage is not tested here");
+        return;
+    };
+    let app = TestApp::spawn_on(StoreOptions::new(cluster.url()), |_| {}).await;
+    let ada = app.new_user("Ada").await;
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let usage = format!("/organization/{id}/usage");
+    let entitlements = format!("/organization/{id}/entitlements");
+    for _ in 0..3 {
+        assert_eq!(app.get(&entitlements, &ada.key).await.0, StatusCode::OK);
+        assert_eq!(
+            app.post(&usage, &ada.key, json!({"credits": 1})).await.0,
+            StatusCode::OK
+        );
+    }
+    let admin = sea_orm::Database::connect(cluster.url().as_str())
+        .await
+        .unwrap();
+    {
+        use sea_orm::ConnectionTrait as _;
+        admin
+            .execute_unprepared(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .await
+            .unwrap();
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(app.get(&entitlements, &ada.key).await.0);
+        statuses.push(app.post(&usage, &ada.key, json!({"credits": 1})).await.0);
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[10..].iter().all(|s| *s == StatusCode::OK),
+        "served again within a few requests: {statuses:?}"
+    );
+    admin.close().await.unwrap();
+}

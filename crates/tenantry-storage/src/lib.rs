@@ -161,8 +161,8 @@ pub struct Store {
     /// several round trips; a single statement holds it briefly and does not queue.
     /// The turn holds the connection the one-statement writes run on (see [`own`]).
     writes: std::sync::Arc<tokio::sync::Mutex<own::Slot>>,
-    /// On SQLite, the store's own connections and how to open them (see [`own`]).
-    own: Option<std::sync::Arc<own::Own>>,
+    /// The store's own connections for the hot statements (see [`own`]).
+    own: std::sync::Arc<own::Own>,
     /// How long a writer waits for its turn (SQLite's busy timeout) before it gives up.
     turn_timeout: Duration,
     /// The most connections the pool opens.
@@ -225,12 +225,9 @@ impl Store {
                 ))
             })?;
         }
-        let own = match db.get_database_backend() {
-            DbBackend::Sqlite => Some(std::sync::Arc::new(
-                own::Own::new(&options.url, options).map_err(|e| open_error(db_cause(&e)))?,
-            )),
-            _ => None,
-        };
+        let own = std::sync::Arc::new(
+            own::Own::new(&options.url, options).map_err(|e| open_error(db_cause(&e)))?,
+        );
         Ok(Self {
             db,
             own,
@@ -360,36 +357,30 @@ impl Store {
     }
 
     pub async fn close(self) -> Result<(), StoreError> {
-        if let Some(own) = &self.own {
-            self.writes.lock().await.close().await;
-            own.close().await;
-        }
+        self.writes.lock().await.close().await;
+        self.own.close().await;
         self.db.close().await.map_err(StoreError::from)
     }
 
-    /// Runs one statement that writes, in `turn`: on SQLite on the turn's own connection,
-    /// one round trip (see [`own`]).
+    /// Runs one statement that writes, in `turn`, on the store's own connections (see
+    /// [`own`]): on SQLite the turn's, on PostgreSQL any.
     pub(crate) async fn write_all(
         &self,
         turn: &mut WriteTurn<'_>,
         statement: sea_orm::Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
-        match (turn, &self.own) {
-            (Some(slot), Some(own)) => slot.query_all(&own.options, statement).await,
-            _ => self.db.query_all_raw(statement).await,
+        match turn {
+            Some(slot) => slot.query_all(&self.own.options, statement).await,
+            None => self.own.query_all(statement).await,
         }
     }
 
-    /// Runs a read that begins a request, on SQLite on one of the store's own readers (see
-    /// [`own`]).
+    /// Runs a read of a hot path on the store's own connections (see [`own`]).
     pub(crate) async fn read_all(
         &self,
         statement: sea_orm::Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
-        match &self.own {
-            Some(own) => own.read(statement).await,
-            None => self.db.query_all_raw(statement).await,
-        }
+        self.own.query_all(statement).await
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {

@@ -371,7 +371,7 @@ impl Store {
         {
             if self.db().get_database_backend() == sea_orm::DbBackend::Postgres {
                 // One statement: the update and, only if it applied, its event.
-                if let Some(after) = update_with_event(self.db(), before, changes, by, now).await? {
+                if let Some(after) = self.update_with_event(before, changes, by, now).await? {
                     return Ok(after);
                 }
             } else if let Some(after) = self.update_known(before, changes, by, now).await? {
@@ -405,6 +405,36 @@ impl Store {
         let statement = returning_statement(self.db(), update);
         let mut turn = self.write_turn().await?;
         let rows = self.write_all(&mut turn, statement).await.map_err(|e| {
+            StoreError::unique(e, "an organization with this domain already exists")
+        })?;
+        rows.first()
+            .map(|row| from_model(organization_at(row, 0)?))
+            .transpose()
+    }
+
+    /// On PostgreSQL, in one statement: `changes` applied to the organization if it is
+    /// still at `before`'s version, and its `organization.updated` event appended if (and
+    /// only if) the update applied. `None`: another change came first. The event is made
+    /// from `before` and the change applied to it in memory, which is what the row becomes.
+    async fn update_with_event(
+        &self,
+        before: &Organization,
+        changes: &OrganizationChanges,
+        by: Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Organization>, StoreError> {
+        use sea_orm::QueryTrait as _;
+        let mut after = before.clone();
+        changes.apply_to(&mut after);
+        after.version = before.version + 1;
+        after.updated_at = now;
+        let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
+        let update = update_statement(before.id, changes, now)
+            .filter(organizations::Column::Version.eq(before.version as i64))
+            .into_query();
+        let insert = events::insert_for_each_row_of(&event, "updated");
+        let statement = with_appended(self.db(), update, insert);
+        let rows = self.write_all(&mut None, statement).await.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
         rows.first()
@@ -493,33 +523,6 @@ impl Store {
         .await;
         crate::members::finish(txn, result).await
     }
-}
-
-/// On PostgreSQL, in one statement: `changes` applied to the organization if it is still at
-/// `before`'s version, and its `organization.updated` event appended if (and only if) the
-/// update applied. `None`: another change came first. The event is made from `before` and
-/// the change applied to it in memory, which is what the row becomes.
-async fn update_with_event(
-    db: &impl ConnectionTrait,
-    before: &Organization,
-    changes: &OrganizationChanges,
-    by: Actor,
-    now: OffsetDateTime,
-) -> Result<Option<Organization>, StoreError> {
-    use sea_orm::QueryTrait as _;
-    let mut after = before.clone();
-    changes.apply_to(&mut after);
-    after.version = before.version + 1;
-    after.updated_at = now;
-    let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
-    let update = update_statement(before.id, changes, now)
-        .filter(organizations::Column::Version.eq(before.version as i64))
-        .into_query();
-    let insert = events::insert_for_each_row_of(&event, "updated");
-    let rows = updated_rows(db, with_appended(db, update, insert))
-        .await
-        .map_err(|e| StoreError::unique(e, "an organization with this domain already exists"))?;
-    rows.into_iter().next().map(from_model).transpose()
 }
 
 /// The organization rows a statement answers (an `UPDATE` returning [`returning_organization`],

@@ -1,20 +1,30 @@
-//! On SQLite, connections of the store's own, outside the pool, for the statements every
-//! hot request runs: the one-statement writes (on the write turn's connection) and the
-//! organization read that begins every request about an organization (on a few readers).
+//! Connections of the store's own, outside the pool, for the statements every hot request
+//! runs: the organization read that begins every request about an organization, a page of
+//! organizations or of members, and the one-statement writes (an organization's update
+//! with its event, usage with its ledger entry).
 //!
-//! A SQLite connection is a thread; a statement is a message to it and an answer back. The
-//! pool adds a second such round trip to every statement: a connection given back is
-//! pinged by its thread before it is reused, always (sqlx does so to flush what a dropped
-//! statement may have left). A statement run here is one round trip. The write turn's
-//! connection is also the only one that writes on the hot paths, so its page cache is not
-//! emptied by other connections' writes, as a pooled connection's is in WAL mode.
+//! sqlx's pool pings every connection it is given back, always (to flush what a dropped
+//! statement may have left), so each pooled statement costs a second round trip: on
+//! SQLite a message to the connection's thread and its answer, on PostgreSQL a message to
+//! the server. A statement run here is one round trip; what a dropped statement left is
+//! flushed by the next one (each sqlx connection does so before its next statement).
 //!
-//! A connection that fails with anything but the database's own answer (its thread gone,
-//! an I/O error) is dropped and opened again for the next statement.
+//! On SQLite the one-statement writes run on the write turn's connection (one slot, held
+//! by the turn), the only one writing on the hot paths, so its page cache is not emptied
+//! by other connections' writes, as a pooled connection's is in WAL mode; two readers take
+//! the reads. On PostgreSQL, which writes concurrently, a few connections take both.
+//!
+//! As the pool does, a connection idle for a second is pinged before it is used (a
+//! PostgreSQL server may have restarted meanwhile), and one that fails with anything but
+//! the database's own answer to the statement (its thread or socket gone, the server
+//! shutting down) is dropped and opened again for the next statement.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use sea_orm::error::ConnAcquireErr;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous,
 };
@@ -25,9 +35,14 @@ use tokio::sync::Mutex;
 
 use crate::StoreOptions;
 
-/// Readers, at most (and no more than the pool's size): more would only queue on two
-/// cores.
-const READERS: u32 = 2;
+/// SQLite's readers, at most (and no more than the pool's size): more would only queue on
+/// two cores.
+const SQLITE_READERS: u32 = 2;
+/// PostgreSQL's connections, at most (and no more than the pool's size): enough
+/// statements in flight for the server to commit several together.
+const POSTGRES_CONNECTIONS: u32 = 8;
+/// A connection idle this long is pinged before it is used.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// How every SQLite connection of the store is set up, pooled or not: WAL,
 /// `synchronous=NORMAL`, the busy timeout, foreign keys on, and the memory map.
@@ -44,106 +59,210 @@ pub(crate) fn configure(
         .pragma("mmap_size", options.sqlite_mmap_size.to_string())
 }
 
+/// How to open one of the store's own connections.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    target: Target,
+    /// How long opening one may take, as for the pool's.
+    connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
+#[derive(Debug)]
+enum Connection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+fn sqlx_error(kind: fn(RuntimeErr) -> DbErr, error: sea_orm::sqlx::Error) -> DbErr {
+    kind(RuntimeErr::SqlxError(Arc::new(error)))
+}
+
+impl Options {
+    async fn connect(&self) -> Result<Connection, DbErr> {
+        let connecting = async {
+            match &self.target {
+                Target::Sqlite(options) => options.connect().await.map(Connection::Sqlite),
+                Target::Postgres(options) => options.connect().await.map(Connection::Postgres),
+            }
+        };
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(connected) => connected.map_err(|e| sqlx_error(DbErr::Conn, e)),
+            Err(_) => Err(sqlx_error(DbErr::Conn, sea_orm::sqlx::Error::PoolTimedOut)),
+        }
+    }
+}
+
+impl Connection {
+    async fn query_all(
+        &mut self,
+        statement: Statement,
+    ) -> Result<Vec<QueryResult>, sea_orm::sqlx::Error> {
+        let values = SqlxValues(statement.values.unwrap_or(sea_orm::Values(Vec::new())));
+        let sql = sea_orm::sqlx::AssertSqlSafe(statement.sql);
+        match self {
+            Self::Sqlite(connection) => sea_orm::sqlx::query_with(sql, values)
+                .fetch_all(connection)
+                .await
+                .map(|rows| rows.into_iter().map(QueryResult::from).collect()),
+            Self::Postgres(connection) => sea_orm::sqlx::query_with(sql, values)
+                .fetch_all(connection)
+                .await
+                .map(|rows| rows.into_iter().map(QueryResult::from).collect()),
+        }
+    }
+
+    async fn ping(&mut self) -> Result<(), sea_orm::sqlx::Error> {
+        match self {
+            Self::Sqlite(connection) => connection.ping().await,
+            Self::Postgres(connection) => connection.ping().await,
+        }
+    }
+
+    async fn close(self) {
+        let _ = match self {
+            Self::Sqlite(connection) => connection.close().await,
+            Self::Postgres(connection) => connection.close().await,
+        };
+    }
+
+    async fn close_hard(self) {
+        let _ = match self {
+            Self::Sqlite(connection) => connection.close_hard().await,
+            Self::Postgres(connection) => connection.close_hard().await,
+        };
+    }
+}
+
+/// Whether `error` leaves the connection unfit for another statement: anything but the
+/// database's answer to the statement, and PostgreSQL's connection exceptions (SQLSTATE
+/// class 08) and shutdowns (57P).
+fn breaks_connection(error: &sea_orm::sqlx::Error) -> bool {
+    match error {
+        sea_orm::sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => true,
+    }
+}
+
 /// One connection, opened when first used.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
-    connection: Option<SqliteConnection>,
+    connection: Option<Connection>,
+    used_at: Option<Instant>,
 }
 
 impl Slot {
     /// Runs `statement`, answering its rows.
     pub(crate) async fn query_all(
         &mut self,
-        options: &SqliteConnectOptions,
+        options: &Options,
         statement: Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
+        if let (Some(connection), Some(used_at)) = (&mut self.connection, self.used_at)
+            && used_at.elapsed() > IDLE_BEFORE_PING
+            && connection.ping().await.is_err()
+            && let Some(broken) = self.connection.take()
+        {
+            broken.close_hard().await;
+        }
         let connection = match &mut self.connection {
             Some(connection) => connection,
-            None => self.connection.insert(
-                options
-                    .connect()
-                    .await
-                    .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?,
-            ),
+            None => self.connection.insert(options.connect().await?),
         };
-        let values = statement.values.unwrap_or(sea_orm::Values(Vec::new()));
-        let query = sea_orm::sqlx::query_with(
-            sea_orm::sqlx::AssertSqlSafe(statement.sql.as_str()),
-            SqlxValues(values),
-        );
-        match query.fetch_all(&mut *connection).await {
-            Ok(rows) => Ok(rows.into_iter().map(QueryResult::from).collect()),
-            Err(error) => {
-                if !matches!(error, sea_orm::sqlx::Error::Database(_)) {
-                    // Whatever became of it, the next statement gets a new one.
-                    if let Some(broken) = self.connection.take() {
-                        let _ = broken.close_hard().await;
-                    }
+        let result = connection.query_all(statement).await;
+        self.used_at = Some(Instant::now());
+        result.map_err(|error| {
+            if breaks_connection(&error) {
+                // Whatever became of it, the next statement gets a new one.
+                if let Some(broken) = self.connection.take() {
+                    tokio::spawn(broken.close_hard());
                 }
-                Err(DbErr::Query(RuntimeErr::SqlxError(Arc::new(error))))
             }
-        }
+            sqlx_error(DbErr::Query, error)
+        })
     }
 
     pub(crate) async fn close(&mut self) {
         if let Some(connection) = self.connection.take() {
-            let _ = connection.close().await;
+            connection.close().await;
         }
     }
 }
 
-/// The store's own SQLite connections (see the module's docs).
+/// The store's own connections (see the module's docs).
 #[derive(Debug)]
 pub(crate) struct Own {
-    pub(crate) options: SqliteConnectOptions,
-    readers: Vec<Mutex<Slot>>,
-    next: std::sync::atomic::AtomicUsize,
-    /// How long a read waits for a reader, as long as one waits for the pool.
-    acquire_timeout: std::time::Duration,
+    pub(crate) options: Options,
+    connections: Vec<Mutex<Slot>>,
+    next: AtomicUsize,
+    /// How long a statement waits for a connection, as long as one waits for the pool.
+    acquire_timeout: Duration,
 }
 
 impl Own {
     pub(crate) fn new(url: &str, options: &StoreOptions) -> Result<Self, DbErr> {
         use std::str::FromStr as _;
-        let sqlite = SqliteConnectOptions::from_str(url)
-            .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+        let invalid = |e| sqlx_error(DbErr::Conn, e);
         // As the pool logs: every statement at debug, slow ones as warnings.
-        let sqlite = configure(sqlite, options)
+        let (own, most) = if url.starts_with("sqlite:") {
+            let sqlite = configure(
+                SqliteConnectOptions::from_str(url).map_err(invalid)?,
+                options,
+            )
             .log_statements(log::LevelFilter::Debug)
             .log_slow_statements(log::LevelFilter::Warn, crate::SLOW_STATEMENT);
+            (Target::Sqlite(sqlite), SQLITE_READERS)
+        } else {
+            let postgres = PgConnectOptions::from_str(url)
+                .map_err(invalid)?
+                .log_statements(log::LevelFilter::Debug)
+                .log_slow_statements(log::LevelFilter::Warn, crate::SLOW_STATEMENT);
+            (Target::Postgres(postgres), POSTGRES_CONNECTIONS)
+        };
         Ok(Self {
-            options: sqlite,
-            readers: (0..READERS.min(options.max_connections).max(1))
+            options: Options {
+                target: own,
+                connect_timeout: options.connect_timeout,
+            },
+            connections: (0..most.min(options.max_connections).max(1))
                 .map(|_| Mutex::default())
                 .collect(),
-            next: Default::default(),
+            next: AtomicUsize::new(0),
             acquire_timeout: options.acquire_timeout,
         })
     }
 
-    /// Runs a read on a free reader, or waits for the next in turn; a read that waits
-    /// longer than the acquire timeout fails as one that found no pooled connection does.
-    pub(crate) async fn read(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+    /// Runs a statement on a free connection, or waits for the next in turn; one that
+    /// waits longer than the acquire timeout fails as one that found no pooled connection
+    /// does.
+    pub(crate) async fn query_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let free = self
-            .readers
+            .connections
             .iter()
-            .find_map(|reader| reader.try_lock().ok());
-        let mut reader = match free {
-            Some(reader) => reader,
+            .find_map(|connection| connection.try_lock().ok());
+        let mut slot = match free {
+            Some(slot) => slot,
             None => {
-                let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let next = self.readers[turn % self.readers.len()].lock();
+                let turn = self.next.fetch_add(1, Ordering::Relaxed);
+                let next = self.connections[turn % self.connections.len()].lock();
                 tokio::time::timeout(self.acquire_timeout, next)
                     .await
                     .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
             }
         };
-        reader.query_all(&self.options, statement).await
+        slot.query_all(&self.options, statement).await
     }
 
     pub(crate) async fn close(&self) {
-        for reader in &self.readers {
-            reader.lock().await.close().await;
+        for connection in &self.connections {
+            connection.lock().await.close().await;
         }
     }
 }

@@ -188,7 +188,11 @@ impl Store {
                 update.into_query(),
                 insert_entry_for_each_row_of(&entry),
             );
-            crate::organizations::updated_rows(db, statement).await?
+            self.write_all(&mut None, statement)
+                .await?
+                .iter()
+                .map(|row| crate::rows::organization_at(row, 0))
+                .collect::<Result<Vec<_>, _>>()?
         };
         Ok(rows
             .into_iter()
