@@ -178,10 +178,9 @@ async fn metrics_count_requests_usage_and_limits_without_ids() {
 #[tokio::test]
 async fn requests_that_found_no_free_connection_are_counted() {
     // One connection, and little patience: 400 concurrent requests queue for it longer
-    // than 50 ms in all, and the last ones give up. (On SQLite the page is read on the
-    // store's own reader, which the pool's size and patience bound as they bound the pool.)
-    // On SQLite whatever the tests' database: a PostgreSQL connection takes longer to open
-    // than the patience given here.
+    // than 50 ms in all, and the last ones give up.
+    // On SQLite whatever the tests' database: the pool is sqlx's on both, and a PostgreSQL
+    // connection takes longer to open than the patience given here.
     let database = tenantry_tests::TestDatabase::sqlite();
     // The schema first, with a patient pool: migrating within 50 ms is not what is tested,
     // and a loaded machine may not.

@@ -736,6 +736,38 @@ mod tests {
         store.close().await.unwrap();
     }
 
+    /// A statement that finds every own connection busy for longer than the acquire
+    /// timeout fails as one that found no pooled connection does (a 503), rather than
+    /// queueing without end.
+    #[tokio::test]
+    async fn a_read_that_waits_past_the_acquire_timeout_fails_as_the_pool_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "busy", |options| {
+            options.max_connections = 1;
+            options.acquire_timeout = std::time::Duration::from_millis(20);
+        })
+        .await;
+        let long = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+                    WHERE i < 3000000) SELECT count(*) FROM n";
+        let busy = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .read_all(Statement::from_string(DbBackend::Sqlite, long))
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let waited = store
+            .read_all(Statement::from_string(DbBackend::Sqlite, "SELECT 1"))
+            .await
+            .unwrap_err();
+        assert!(crate::StoreError::from(waited).is_pool_timeout());
+        let counted = busy.await.unwrap().unwrap();
+        assert_eq!(counted[0].try_get_by_index::<i64>(0).unwrap(), 3_000_000);
+        store.close().await.unwrap();
+    }
+
     /// SQLite is built as `.cargo/config.toml` asks (`LIBSQLITE3_FLAGS`): without the
     /// memory statistics and the shared page-cache group, each a lock that every
     /// allocation or page of every connection took in turn (see BENCHMARKS.md,

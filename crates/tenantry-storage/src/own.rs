@@ -1,7 +1,7 @@
 //! Connections of the store's own, outside the pool, for the statements every hot request
 //! runs: the organization read that begins every request about an organization, a page of
-//! organizations or of members, and the one-statement writes (an organization's update
-//! with its event, usage with its ledger entry).
+//! members, and the one-statement writes (an organization's update with its event, usage
+//! with its ledger entry).
 //!
 //! sqlx's pool pings every connection it is given back, always (to flush what a dropped
 //! statement may have left), so each pooled statement costs a second round trip: on
