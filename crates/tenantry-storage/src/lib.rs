@@ -704,6 +704,17 @@ mod tests {
         store.close().await.unwrap();
     }
 
+    /// A read that keeps SQLite busy for a while: a count to `n`.
+    fn count_to(n: u64) -> Statement {
+        Statement::from_string(
+            DbBackend::Sqlite,
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+                 SELECT count(*) FROM n"
+            ),
+        )
+    }
+
     /// A read given up midway (its request went away) leaves its reader as it was: the
     /// reads after it answer, each with its own rows.
     #[tokio::test]
@@ -713,13 +724,11 @@ mod tests {
             options.max_connections = 1;
         })
         .await;
-        // A read long enough to be given up while it runs: a count to a million.
-        let long = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
-                    WHERE i < 1000000) SELECT count(*) FROM n";
         for round in 0..20_i64 {
+            // A read long enough to be given up while it runs.
             let given_up = tokio::time::timeout(
                 std::time::Duration::from_micros(200),
-                store.read_all(Statement::from_string(DbBackend::Sqlite, long)),
+                store.read_all(count_to(1_000_000)),
             )
             .await;
             assert!(given_up.is_err(), "the long read outlasts its patience");
@@ -747,15 +756,9 @@ mod tests {
             options.acquire_timeout = std::time::Duration::from_millis(20);
         })
         .await;
-        let long = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
-                    WHERE i < 3000000) SELECT count(*) FROM n";
         let busy = {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .read_all(Statement::from_string(DbBackend::Sqlite, long))
-                    .await
-            })
+            tokio::spawn(async move { store.read_all(count_to(3_000_000)).await })
         };
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let waited = store

@@ -374,12 +374,8 @@ impl Store {
             && expected_version.is_none_or(|v| v == before.version)
             && (!require_active || before.is_active)
         {
-            if self.db().get_database_backend() == sea_orm::DbBackend::Postgres {
-                // One statement: the update and, only if it applied, its event.
-                if let Some(after) = self.update_with_event(before, changes, by, now).await? {
-                    return Ok(after);
-                }
-            } else if let Some(after) = self.update_known(before, changes, by, now).await? {
+            // One statement: the update and, only if it applied, its event.
+            if let Some(after) = self.update_known(before, changes, by, now).await? {
                 return Ok(after);
             }
         }
@@ -387,41 +383,12 @@ impl Store {
             .await
     }
 
-    /// On SQLite, the update of a row still at `before`'s version and its event, in one
-    /// statement (the event rides in `pending_event`, which a trigger moves into the
-    /// events); `None`: another change came first. The event is made from `before` and the
-    /// change applied to it in memory, which is what the row becomes.
-    async fn update_known(
-        &self,
-        before: &Organization,
-        changes: &OrganizationChanges,
-        by: Actor,
-        now: OffsetDateTime,
-    ) -> Result<Option<Organization>, StoreError> {
-        use organizations::Column as C;
-        let mut expected = before.clone();
-        changes.apply_to(&mut expected);
-        expected.version = before.version + 1;
-        expected.updated_at = now;
-        let event = Event::organization_updated(before, &expected, &changes.fields(), by, now);
-        let update = update_statement(before.id, changes, now)
-            .col_expr(pending::event_column(), pending::event(&event)?)
-            .filter(C::Version.eq(before.version as i64));
-        let statement = returning_statement(self.db(), update);
-        let mut turn = self.write_turn().await?;
-        let rows = self.write_all(&mut turn, statement).await.map_err(|e| {
-            StoreError::unique(e, "an organization with this domain already exists")
-        })?;
-        rows.first()
-            .map(|row| from_model(organization_at(row, 0)?))
-            .transpose()
-    }
-
-    /// On PostgreSQL, in one statement: `changes` applied to the organization if it is
-    /// still at `before`'s version, and its `organization.updated` event appended if (and
+    /// The update of a row still at `before`'s version and its `organization.updated`
+    /// event, in one statement: on SQLite the event rides in `pending_event`, which a
+    /// trigger moves into the events; on PostgreSQL a `WITH … INSERT` appends it if (and
     /// only if) the update applied. `None`: another change came first. The event is made
     /// from `before` and the change applied to it in memory, which is what the row becomes.
-    async fn update_with_event(
+    async fn update_known(
         &self,
         before: &Organization,
         changes: &OrganizationChanges,
@@ -435,11 +402,16 @@ impl Store {
         after.updated_at = now;
         let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
         let update = update_statement(before.id, changes, now)
-            .filter(organizations::Column::Version.eq(before.version as i64))
-            .into_query();
-        let insert = events::insert_for_each_row_of(&event, "updated");
-        let statement = with_appended(self.db(), update, insert);
-        let rows = self.write_all(&mut None, statement).await.map_err(|e| {
+            .filter(organizations::Column::Version.eq(before.version as i64));
+        let statement = if self.db().get_database_backend() == sea_orm::DbBackend::Postgres {
+            let insert = events::insert_for_each_row_of(&event, "updated");
+            with_appended(self.db(), update.into_query(), insert)
+        } else {
+            let update = update.col_expr(pending::event_column(), pending::event(&event)?);
+            returning_statement(self.db(), update)
+        };
+        let mut turn = self.write_turn().await?;
+        let rows = self.write_all(&mut turn, statement).await.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
         rows.first()
