@@ -145,8 +145,8 @@ pub fn now() -> time::OffsetDateTime {
         .unwrap_or(now)
 }
 
-/// A pooled connection idle this long is pinged before it is handed out.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+/// A connection (pooled or the store's own) idle this long is pinged before it is used.
+pub(crate) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// A statement that takes longer is logged as a warning.
 pub(crate) const SLOW_STATEMENT: Duration = Duration::from_secs(1);

@@ -95,10 +95,10 @@ impl Store {
             .read_all(statement)
             .await?
             .iter()
-            .map(|row| MemberRow::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .map(|row| member_from(row.membership, row.user))
+            .map(|row| {
+                let row = MemberRow::from_query_result(row, "")?;
+                member_from(row.membership, row.user)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |m| {
             m.user.id.as_uuid()

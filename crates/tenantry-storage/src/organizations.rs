@@ -502,9 +502,9 @@ impl Store {
     }
 }
 
-/// The organization rows a statement answers (an `UPDATE` returning [`returning_organization`],
-/// or [`with_appended`]'s), decoded by position.
-pub(crate) async fn updated_rows(
+/// The organization rows an `UPDATE` returning [`returning_organization`] answers, decoded
+/// by position.
+async fn updated_rows(
     db: &impl ConnectionTrait,
     statement: sea_orm::Statement,
 ) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {

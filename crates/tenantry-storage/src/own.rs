@@ -33,7 +33,7 @@ use sea_orm::{DbErr, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
-use crate::StoreOptions;
+use crate::{IDLE_BEFORE_PING, StoreOptions};
 
 /// SQLite's readers, at most (and no more than the pool's size): more would only queue on
 /// two cores.
@@ -41,8 +41,6 @@ const SQLITE_READERS: u32 = 2;
 /// PostgreSQL's connections, at most (and no more than the pool's size): enough
 /// statements in flight for the server to commit several together.
 const POSTGRES_CONNECTIONS: u32 = 8;
-/// A connection idle this long is pinged before it is used.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// How every SQLite connection of the store is set up, pooled or not: WAL,
 /// `synchronous=NORMAL`, the busy timeout, foreign keys on, and the memory map.

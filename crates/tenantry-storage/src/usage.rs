@@ -169,37 +169,26 @@ impl Store {
             created_at: now,
         };
         let db = self.db();
-        let rows = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        let statement = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
             let update = update.col_expr(
                 crate::pending::entry_column(),
                 crate::pending::entry(&entry)?,
             );
-            let statement = crate::organizations::returning_statement(db, update);
-            let mut turn = self.write_turn().await?;
-            self.write_all(&mut turn, statement)
-                .await?
-                .iter()
-                .map(|row| crate::rows::organization_at(row, 0))
-                .collect::<Result<Vec<_>, _>>()?
+            crate::organizations::returning_statement(db, update)
         } else {
             use sea_orm::QueryTrait as _;
-            let statement = crate::organizations::with_appended(
+            crate::organizations::with_appended(
                 db,
                 update.into_query(),
                 insert_entry_for_each_row_of(&entry),
-            );
-            self.write_all(&mut None, statement)
-                .await?
-                .iter()
-                .map(|row| crate::rows::organization_at(row, 0))
-                .collect::<Result<Vec<_>, _>>()?
+            )
         };
-        Ok(rows
-            .into_iter()
-            .next()
-            .map(from_model)
-            .transpose()?
-            .map(|organization| (organization, entry)))
+        let mut turn = self.write_turn().await?;
+        let rows = self.write_all(&mut turn, statement).await?;
+        rows.first()
+            .map(|row| from_model(crate::rows::organization_at(row, 0)?))
+            .transpose()
+            .map(|organization| organization.map(|organization| (organization, entry)))
     }
 
     /// Refunds `credits` of the usage entry `entry` (all that is left of it when `None`),
