@@ -41,6 +41,33 @@ struct Surface {
     name: fn(OrganizationField) -> String,
 }
 
+impl Surface {
+    /// A request to the organization `id` on this surface: `PATCH` its change (`PUT` on
+    /// the management API), or `GET` it.
+    fn request(
+        &self,
+        app: &TestApp,
+        method: Method,
+        id: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        match self.schema {
+            "UpdateOrganizationRequest" => {
+                let method = if method == Method::PATCH {
+                    Method::PUT
+                } else {
+                    method
+                };
+                app.request(method, &format!("/organization/{id}"), key)
+            }
+            "OrganizationUpdate" => app
+                .request(method, "/v1/organizations", key)
+                .header("X-Organization-Id", id),
+            _ => app.request(method, &format!("/v1/organizations/{id}"), key),
+        }
+    }
+}
+
 const SURFACES: [Surface; 3] = [
     Surface {
         schema: "UpdateOrganizationRequest",
@@ -90,15 +117,7 @@ async fn every_admin_only_field_is_refused_to_an_owner_on_every_surface_that_car
                 .unwrap_or_else(|| panic!("no sample value for {field:?}: add one above"));
             let body = json!({ name.clone(): value });
             let before = version().await;
-            let request = match surface.schema {
-                "UpdateOrganizationRequest" => {
-                    app.request(Method::PUT, &format!("/organization/{id}"), &ada.key)
-                }
-                "OrganizationUpdate" => app
-                    .request(Method::PATCH, "/v1/organizations", &ada.key)
-                    .header("X-Organization-Id", &id),
-                _ => app.request(Method::PATCH, &format!("/v1/organizations/{id}"), &ada.key),
-            };
+            let request = surface.request(&app, Method::PATCH, &id, &ada.key);
             let (status, problem) = parse(request.json(&body).send().await.unwrap()).await;
             assert_eq!(
                 status,
@@ -114,19 +133,7 @@ async fn every_admin_only_field_is_refused_to_an_owner_on_every_surface_that_car
             );
             assert_eq!(version().await, before, "a refused change changes nothing");
             // And the platform admin may write it there.
-            let request = match surface.schema {
-                "UpdateOrganizationRequest" => {
-                    app.request(Method::PUT, &format!("/organization/{id}"), ADMIN_TOKEN)
-                }
-                "OrganizationUpdate" => app
-                    .request(Method::PATCH, "/v1/organizations", ADMIN_TOKEN)
-                    .header("X-Organization-Id", &id),
-                _ => app.request(
-                    Method::PATCH,
-                    &format!("/v1/organizations/{id}"),
-                    ADMIN_TOKEN,
-                ),
-            };
+            let request = surface.request(&app, Method::PATCH, &id, ADMIN_TOKEN);
             let (status, answer) = parse(request.json(&body).send().await.unwrap()).await;
             assert_eq!(
                 status,
@@ -141,4 +148,87 @@ async fn every_admin_only_field_is_refused_to_an_owner_on_every_surface_that_car
         checked >= 15,
         "only {checked} admin-only fields were found on the surfaces"
     );
+}
+
+/// A valid value for each field an owner may write, different from a new organization's.
+fn manager_sample(field: OrganizationField) -> Option<Value> {
+    use OrganizationField as F;
+    Some(match field {
+        F::Name => json!("Acme Written"),
+        F::Logo => json!(tenantry_tests::data_url(
+            "image/png",
+            &tenantry_tests::png_bytes()
+        )),
+        F::LogoUrl => json!("https://cdn.acme.example/logo.png"),
+        F::BillingEmail => json!("billing@acme.example"),
+        F::NotificationsEmail => json!("notices@acme.example"),
+        F::MaxOverages => json!(7),
+        // Numbers at the edges of what JSON carries, and nesting.
+        F::Metadata => json!({
+            "id": 18_446_744_073_709_551_615_u64,
+            "neg": i64::MIN,
+            "pi": std::f64::consts::PI,
+            "small": 2.5e-8,
+            "nested": {"list": [1, "two", null, true]}
+        }),
+        F::DefaultLlmCredentials => json!({"openai": "vault-openai"}),
+        F::NsfwCheckEnabled => json!(true),
+        F::NsfwFailClosed => json!(true),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn a_change_of_every_field_answers_what_a_read_answers_after_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let document = tenantry_http::openapi_document();
+    for surface in &SURFACES {
+        let org = app.create_organization(&ada.key, "Acme").await;
+        let id = org["id"].as_str().unwrap().to_owned();
+        let schema = &document["components"]["schemas"][surface.schema]["properties"];
+        let mut body = serde_json::Map::new();
+        for &field in OrganizationField::ALL {
+            let name = (surface.name)(field);
+            if schema.get(&name).is_none() {
+                continue;
+            }
+            let value = match field {
+                // Unique among organizations.
+                OrganizationField::Domain => {
+                    json!(format!("{}.acme.example", surface.schema.to_lowercase()))
+                }
+                _ => sample(field)
+                    .or_else(|| manager_sample(field))
+                    .unwrap_or_else(|| panic!("no sample value for {field:?}: add one above")),
+            };
+            body.insert(name, value);
+        }
+        assert!(body.len() >= 8, "{}: {body:?}", surface.schema);
+        let request = surface.request(&app, Method::PATCH, &id, ADMIN_TOKEN);
+        let response = request.json(&body).send().await.unwrap();
+        let etag = response.headers().get("etag").cloned();
+        let (status, answer) = parse(response).await;
+        assert_eq!(status, StatusCode::OK, "{}: {answer}", surface.schema);
+        let read = surface
+            .request(&app, Method::GET, &id, ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            read.headers().get("etag").cloned(),
+            etag,
+            "{}",
+            surface.schema
+        );
+        let (status, read) = parse(read).await;
+        assert_eq!(status, StatusCode::OK, "{read}");
+        // The read may carry more (the management API's members): every field the answer
+        // has, it has alike.
+        let answer = answer.as_object().unwrap();
+        assert!(answer.len() >= 10, "{answer:?}");
+        for (name, value) in answer {
+            assert_eq!(&read[name], value, "{name} on {}", surface.schema);
+        }
+    }
 }

@@ -331,3 +331,42 @@ async fn the_platform_admin_sets_an_enterprise_allocation_and_the_billing_day() 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["creditCount"], 0, "back to the tier's (none)");
 }
+
+#[tokio::test]
+async fn the_answer_to_usage_carries_the_version_and_counts_a_read_finds_after_it() {
+    let (app, ada, org) = setup().await;
+    let etag = |response: &reqwest::Response| response.headers()["etag"].to_owned();
+    let mut seen = Vec::new();
+    for credits in [10, 25, 5] {
+        let recorded = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/organization/{org}/usage"),
+                &ada.key,
+            )
+            .json(&json!({"credits": credits}))
+            .send()
+            .await
+            .unwrap();
+        let recorded_etag = etag(&recorded);
+        let (status, body) = tenantry_tests::parse(recorded).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let read = app
+            .request(
+                reqwest::Method::GET,
+                &format!("/organization/{org}"),
+                &ada.key,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(etag(&read), recorded_etag, "after {credits} credits");
+        let (_, read) = tenantry_tests::parse(read).await;
+        for field in ["creditCount", "currentMonthUsage"] {
+            assert_eq!(body[field], read[field], "{field} after {credits} credits");
+        }
+        seen.push(recorded_etag);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "each usage is a new version: {seen:?}");
+}

@@ -1,7 +1,7 @@
 //! Organizations: create, read, list, update, delete.
 
 use sea_orm::RelationTrait;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, ReturningClause};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -386,8 +386,12 @@ impl Store {
     /// The update of a row still at `before`'s version and its `organization.updated`
     /// event, in one statement: on SQLite the event rides in `pending_event`, which a
     /// trigger moves into the events; on PostgreSQL a `WITH … INSERT` appends it if (and
-    /// only if) the update applied. `None`: another change came first. The event is made
-    /// from `before` and the change applied to it in memory, which is what the row becomes.
+    /// only if) the update applied. `None`: another change came first.
+    ///
+    /// The change applied to `before` in memory is what the row becomes: every write of an
+    /// organization bumps its version, so the row the update matched is `before`, column
+    /// for column. The event is made from it, and so is the answer: the statement returns
+    /// the version alone, rather than a row of forty columns to decode.
     async fn update_known(
         &self,
         before: &Organization,
@@ -405,18 +409,16 @@ impl Store {
             .filter(organizations::Column::Version.eq(before.version as i64));
         let statement = if self.db().get_database_backend() == sea_orm::DbBackend::Postgres {
             let insert = events::insert_for_each_row_of(&event, "updated");
-            with_appended(self.db(), update.into_query(), insert)
+            with_appended(self.db(), update.into_query(), insert, returning_version())
         } else {
             let update = update.col_expr(pending::event_column(), pending::event(&event)?);
-            returning_statement(self.db(), update)
+            returning_statement(self.db(), update, returning_version())
         };
         let mut turn = self.write_turn().await?;
         let rows = self.write_all(&mut turn, statement).await.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
-        rows.first()
-            .map(|row| from_model(organization_at(row, 0)?))
-            .transpose()
+        Ok((!rows.is_empty()).then_some(after))
     }
 
     /// The update of a row read and locked first, and its event, in one transaction.
@@ -520,32 +522,46 @@ pub(crate) async fn update_returning(
     db: &impl ConnectionTrait,
     update: sea_orm::UpdateMany<organizations::Entity>,
 ) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {
-    updated_rows(db, returning_statement(db, update)).await
+    updated_rows(
+        db,
+        returning_statement(db, update, returning_organization()),
+    )
+    .await
 }
 
-/// An `UPDATE` of organizations that answers the rows it changed as they are now (read
-/// back with [`organization_at`]).
+/// An `UPDATE` of organizations that answers `returning` of the rows it changed, as they
+/// are now (every column, [`returning_organization`], is read back with
+/// [`organization_at`]).
 pub(crate) fn returning_statement(
     db: &impl ConnectionTrait,
     update: sea_orm::UpdateMany<organizations::Entity>,
+    returning: ReturningClause,
 ) -> sea_orm::Statement {
     use sea_orm::QueryTrait as _;
     let mut update = update.into_query();
-    update.returning(returning_organization());
+    update.returning(returning);
     db.get_database_backend().build(&update)
+}
+
+/// `RETURNING` only the version: for a write that knows what the row becomes, and needs
+/// to hear only whether it applied.
+pub(crate) fn returning_version() -> ReturningClause {
+    sea_orm::sea_query::Query::returning().column(organizations::Column::Version)
 }
 
 /// On PostgreSQL, one statement: `update` (an `UPDATE` of organizations) as
 /// the common table `updated`, `insert` (which reads `updated`, so it writes only if the
-/// update did) as `appended`, answering the updated rows.
+/// update did) as `appended`, answering `returning` of the updated rows (which must name
+/// what `insert` reads of `updated`).
 pub(crate) fn with_appended(
     db: &impl ConnectionTrait,
     mut update: sea_orm::sea_query::UpdateStatement,
     insert: sea_orm::sea_query::InsertStatement,
+    returning: ReturningClause,
 ) -> sea_orm::Statement {
     use sea_orm::sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithQuery};
     // Each part is moved into the next, never cloned: the statement holds the event's JSON.
-    update.returning(returning_organization());
+    update.returning(returning);
     let mut updated = CommonTableExpression::new();
     updated.query(update).table_name(Alias::new("updated"));
     let mut appended = CommonTableExpression::new();

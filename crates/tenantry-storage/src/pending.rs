@@ -5,8 +5,8 @@
 //! bytes (stored as blobs), times as RFC 3339, dates as `YYYY-MM-DD`, JSON as its text.
 
 use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
-use serde_json::{Value, json};
-use tenantry_domain::{Event, UsageEntry};
+use serde::Serialize;
+use tenantry_domain::{Change, Event, UsageEntry};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
@@ -22,39 +22,103 @@ pub(crate) fn entry_column() -> Alias {
     Alias::new("pending_entry")
 }
 
-/// `event`, for `pending_event`.
+/// `event`, for `pending_event`, written in one pass (it is on the path of every write).
 pub(crate) fn event(event: &Event) -> Result<SimpleExpr, StoreError> {
-    let row = json!({
-        "public_id": hex(event.id.as_uuid()),
-        "event_type": event.event_type.as_str(),
-        "organization_id": event.organization_id.map(|o| hex(o.as_uuid())),
-        "actor_kind": event.actor.kind(),
-        "actor_id": event.actor.id().map(hex),
-        "occurred_at": timestamp(event.occurred_at)?,
-        "data": event.data.to_string(),
-        "changes": crate::events::changes_json(event).to_string(),
-        "trace_id": crate::trace::current(),
-    });
-    Ok(Expr::val(row.to_string()))
+    /// The trigger's row.
+    #[derive(Serialize)]
+    struct Row {
+        public_id: Hex,
+        event_type: &'static str,
+        organization_id: Option<Hex>,
+        actor_kind: &'static str,
+        actor_id: Option<Hex>,
+        occurred_at: String,
+        /// JSON columns hold their text.
+        data: String,
+        changes: String,
+        trace_id: Option<String>,
+    }
+    let changes = serde_json::to_string(&Changes(&event.changes))
+        .map_err(|e| StoreError::Corrupt(format!("an event's changes: {e}")))?;
+    let row = Row {
+        public_id: Hex(event.id.as_uuid()),
+        event_type: event.event_type.as_str(),
+        organization_id: event.organization_id.map(|o| Hex(o.as_uuid())),
+        actor_kind: event.actor.kind(),
+        actor_id: event.actor.id().map(Hex),
+        occurred_at: timestamp(event.occurred_at)?,
+        data: event.data.to_string(),
+        changes,
+        trace_id: crate::trace::current(),
+    };
+    let text =
+        serde_json::to_string(&row).map_err(|e| StoreError::Corrupt(format!("an event: {e}")))?;
+    Ok(Expr::val(text))
+}
+
+/// An event's changes as [`crate::events::changes_json`] holds them, without copying them
+/// into a value first.
+struct Changes<'a>(&'a [Change]);
+
+impl Serialize for Changes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        /// One change: its keys in the order `changes_json` writes them.
+        struct One<'a>(&'a Change);
+        impl Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("field", &self.0.field)?;
+                map.serialize_entry("from", &self.0.from)?;
+                map.serialize_entry("to", &self.0.to)?;
+                map.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for change in self.0 {
+            seq.serialize_element(&One(change))?;
+        }
+        seq.end()
+    }
+}
+
+/// An id as the hex of its bytes.
+struct Hex(Uuid);
+
+impl Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buffer = Uuid::encode_buffer();
+        serializer.serialize_str(self.0.simple().encode_lower(&mut buffer))
+    }
 }
 
 /// `entry`, for `pending_entry`. The organization is the updated row's.
 pub(crate) fn entry(entry: &UsageEntry) -> Result<SimpleExpr, StoreError> {
-    let row = json!({
-        "public_id": hex(entry.id.as_uuid()),
-        "credits": entry.credits,
-        "category": entry.category.as_str(),
-        "cycle_start": date(entry.cycle_start)?,
-        "actor_kind": entry.actor.kind(),
-        "actor_id": entry.actor.id().map(hex),
-        "idempotency_key": entry.idempotency_key,
-        "created_at": timestamp(entry.created_at)?,
-    });
-    Ok(Expr::val(row.to_string()))
-}
-
-fn hex(id: Uuid) -> Value {
-    Value::String(id.simple().to_string())
+    /// The trigger's row.
+    #[derive(Serialize)]
+    struct Row<'a> {
+        public_id: Hex,
+        credits: i64,
+        category: &'static str,
+        cycle_start: String,
+        actor_kind: &'static str,
+        actor_id: Option<Hex>,
+        idempotency_key: Option<&'a str>,
+        created_at: String,
+    }
+    let row = Row {
+        public_id: Hex(entry.id.as_uuid()),
+        credits: entry.credits,
+        category: entry.category.as_str(),
+        cycle_start: date(entry.cycle_start)?,
+        actor_kind: entry.actor.kind(),
+        actor_id: entry.actor.id().map(Hex),
+        idempotency_key: entry.idempotency_key.as_deref(),
+        created_at: timestamp(entry.created_at)?,
+    };
+    let text = serde_json::to_string(&row)
+        .map_err(|e| StoreError::Corrupt(format!("a usage entry: {e}")))?;
+    Ok(Expr::val(text))
 }
 
 fn timestamp(at: time::OffsetDateTime) -> Result<String, StoreError> {

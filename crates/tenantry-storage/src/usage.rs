@@ -70,6 +70,9 @@ impl Store {
     /// retry with the same key replays the kept answer; a concurrent one waits for the
     /// first and replays it. A cycle that has ended is closed here, lazily: the new one
     /// starts from zero.
+    ///
+    /// The organization answered holds the cycle's usage and the version as the write left
+    /// them; its other fields may be `org`'s, as the caller read it.
     pub async fn record_usage(
         &self,
         org: &Organization,
@@ -174,21 +177,30 @@ impl Store {
                 crate::pending::entry_column(),
                 crate::pending::entry(&entry)?,
             );
-            crate::organizations::returning_statement(db, update)
+            crate::organizations::returning_statement(db, update, returning_counted())
         } else {
             use sea_orm::QueryTrait as _;
             crate::organizations::with_appended(
                 db,
                 update.into_query(),
                 insert_entry_for_each_row_of(&entry),
+                returning_counted(),
             )
         };
         let mut turn = self.write_turn().await?;
         let rows = self.write_all(&mut turn, statement).await?;
-        rows.first()
-            .map(|row| from_model(crate::rows::organization_at(row, 0)?))
-            .transpose()
-            .map(|organization| organization.map(|organization| (organization, entry)))
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        // The statement changed these three; the rest of the row is `org`'s, or the
+        // statement's conditions did not hold.
+        let credits_used: i64 = row.try_get_by_index(1)?;
+        let version: i64 = row.try_get_by_index(2)?;
+        let mut organization = org.clone();
+        organization.usage.credits_used = crate::organizations::non_negative(credits_used);
+        organization.version = crate::organizations::non_negative(version);
+        organization.updated_at = now;
+        Ok(Some((organization, entry)))
     }
 
     /// Refunds `credits` of the usage entry `entry` (all that is left of it when `None`),
@@ -326,6 +338,12 @@ impl Store {
 /// that allocation, so that it crosses no threshold (and appends no event). Below 80% it
 /// is within the allocation, so the overage rules have nothing to say. `None`: the call
 /// cannot be that case, whatever is stored now.
+/// What [`Store::record_in_one_statement`] reads back of the row it changed: its key (which
+/// the ledger entry's insert reads on PostgreSQL), the cycle's usage and the version.
+fn returning_counted() -> sea_orm::sea_query::ReturningClause {
+    sea_orm::sea_query::Query::returning().columns([C::Id, C::CreditsUsed, C::Version])
+}
+
 fn usage_below_thresholds(
     org: &Organization,
     cycle: Date,
