@@ -15,6 +15,7 @@ mod m20261125_000005_create_webhooks;
 mod m20261202_000001_sqlite_pending_rows;
 mod m20261205_000001_pending_deliveries_index;
 mod m20261205_000002_undispatched_events_index;
+mod m20261205_000003_sqlite_events_dispatched_as_written;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_sqlite_pending_rows::Migration),
             Box::new(m20261205_000001_pending_deliveries_index::Migration),
             Box::new(m20261205_000002_undispatched_events_index::Migration),
+            Box::new(m20261205_000003_sqlite_events_dispatched_as_written::Migration),
         ]
     }
 }

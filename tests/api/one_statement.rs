@@ -1,7 +1,8 @@
 //! Writes that append their row in the change's own statement (an update with its event,
 //! usage with its ledger entry) write the row an `INSERT` in a transaction writes: on
 //! SQLite, where a trigger moves it from the organization's pending column, each column is
-//! compared with the same column of a row written the other way.
+//! compared with the same column of a row written the other way. And a change that fails
+//! leaves no row of its own behind.
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait as _, Database, DbBackend, Statement};
@@ -147,6 +148,51 @@ async fn a_ledger_entry_appended_with_its_usage_is_stored_as_an_inserted_one() {
     let (_, summary) = app.get(&usage, &ada.key).await;
     assert_eq!(summary["used"], 5, "{summary}");
     assert_no_pending_rows(&app).await;
+}
+
+/// On either database: an update refused by the database (a domain another organization
+/// has) after its access read leaves no event, and the next update of the same writer
+/// commits with its own.
+#[tokio::test]
+async fn an_update_the_database_refuses_leaves_no_event_and_the_next_one_commits() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("Ada").await;
+    let taken = app.create_organization(&ada.key, "Taken").await;
+    let taken = taken["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .put(
+            &format!("/organization/{taken}"),
+            &ada.key,
+            json!({"domain": "taken.example"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let org = app.create_organization(&ada.key, "Acme").await;
+    let id = org["id"].as_str().unwrap().to_owned();
+    let path = format!("/organization/{id}");
+    for _ in 0..3 {
+        let (status, body) = app
+            .put(&path, &ada.key, json!({"domain": "taken.example"}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    }
+    let (status, body) = app.put(&path, &ada.key, json!({"name": "Acme 2"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["domain"], serde_json::Value::Null, "{body}");
+    let (_, events) = app
+        .get(&format!("/organization/{id}/events"), &ada.key)
+        .await;
+    let types: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["organization.updated", "organization.created"]);
+    assert_eq!(
+        events[0]["changes"],
+        json!([{"field": "name", "from": "Acme", "to": "Acme 2"}])
+    );
 }
 
 async fn assert_no_pending_rows(app: &TestApp) {

@@ -107,6 +107,99 @@ async fn an_endpoint_receives_only_the_types_it_asked_for_and_only_later_events(
     assert_eq!(received.len(), 1);
 }
 
+/// Whether each event of type `kind` of `org` is marked dispatched, oldest first.
+async fn dispatched(app: &TestApp, org: &Value, kind: &str) -> Vec<bool> {
+    use sea_orm::{ConnectionTrait as _, Database, Statement};
+    let db = Database::connect(app.database_url.as_str()).await.unwrap();
+    let backend = db.get_database_backend();
+    let (kind_at, org_at) = match backend {
+        sea_orm::DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let id = uuid::Uuid::parse_str(org["id"].as_str().unwrap()).unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT dispatched FROM events WHERE event_type = {kind_at} \
+                 AND organization_id = {org_at} ORDER BY id"
+            ),
+            [kind.into(), id.into()],
+        ))
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index::<bool>(0).unwrap())
+        .collect()
+}
+
+/// An event written while no endpoint is enabled is written dispatched: there is nothing
+/// to deliver it to, so the dispatcher never reads it, nor writes it again to say so. One
+/// written while an endpoint is enabled waits for the dispatcher. So for events written
+/// in a transaction (a creation) and with their update in one statement (a change).
+#[tokio::test]
+async fn an_event_is_written_dispatched_while_no_endpoint_is_enabled() {
+    // The dispatcher looks once at the start, then not for an hour.
+    let app = TestApp::spawn_with(|state| {
+        state.webhooks.idle_poll = Duration::from_secs(3600);
+    })
+    .await;
+    let ada = app.new_user("Ada").await;
+    let receiver = Receiver::start();
+    let alone = app.create_organization(&ada.key, "Alone").await;
+    let (endpoint, _) = register(&app, &receiver, json!(["organization.created"])).await;
+    let watched = app.create_organization(&ada.key, "Watched").await;
+    let (status, body) = app
+        .patch(
+            &format!("/webhook-endpoint/{endpoint}"),
+            ADMIN_TOKEN,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let disabled = app.create_organization(&ada.key, "Disabled").await;
+    // Each changed once the endpoint is gone again.
+    for org in [&alone, &watched, &disabled] {
+        let id = org["id"].as_str().unwrap();
+        let (status, body) = app
+            .patch(
+                &format!("/v1/organizations/{id}"),
+                &ada.key,
+                json!({"name": "Changed"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let created = "organization.created";
+    assert_eq!(dispatched(&app, &alone, created).await, [true]);
+    assert_eq!(dispatched(&app, &watched, created).await, [false]);
+    assert_eq!(dispatched(&app, &disabled, created).await, [true]);
+    // And one changed while an endpoint is enabled.
+    let (status, body) = app
+        .patch(
+            &format!("/webhook-endpoint/{endpoint}"),
+            ADMIN_TOKEN,
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = alone["id"].as_str().unwrap();
+    let (status, body) = app
+        .patch(
+            &format!("/v1/organizations/{id}"),
+            &ada.key,
+            json!({"name": "Changed again"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let updated = "organization.updated";
+    assert_eq!(dispatched(&app, &alone, updated).await, [true, false]);
+    assert_eq!(dispatched(&app, &watched, updated).await, [true]);
+    assert_eq!(dispatched(&app, &disabled, updated).await, [true]);
+    assert!(receiver.received().is_empty());
+}
+
 #[tokio::test]
 async fn each_organizations_events_arrive_in_order_even_across_a_failure() {
     let app = TestApp::spawn().await;

@@ -4,8 +4,7 @@
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Value, json};
 use tenantry_domain::{Actor, Change, Event, EventId, EventType, OrganizationId};
@@ -74,29 +73,24 @@ pub(crate) async fn append_holding_row(
     event: &Event,
     dedupe: Option<String>,
 ) -> Result<bool, StoreError> {
-    let model = events::ActiveModel {
-        public_id: Set(event.id.as_uuid()),
-        event_type: Set(event.event_type.as_str().to_owned()),
-        organization_id: Set(event.organization_id.map(|o| o.as_uuid())),
-        actor_kind: Set(event.actor.kind().to_owned()),
-        actor_id: Set(event.actor.id()),
-        occurred_at: Set(event.occurred_at),
-        data: Set(event.data.clone()),
-        changes: Set(changes_json(event)),
-        dedupe: Set(dedupe),
-        dispatched: Set(false),
-        trace_id: Set(crate::trace::current()),
-        ..Default::default()
-    };
-    let inserted = events::Entity::insert(model)
+    use sea_orm::sea_query::{Expr, Query};
+    let mut values = row_values(event, Expr::val);
+    values.push(Expr::val(dedupe));
+    let mut columns = COLUMNS.to_vec();
+    columns.push(events::Column::Dedupe);
+    let mut insert = Query::insert();
+    insert
+        .into_table(events::Entity)
+        .columns(columns)
+        .values(values)
+        .expect("the columns and values match")
         .on_conflict(
             OnConflict::column(events::Column::Dedupe)
                 .do_nothing()
                 .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(inserted == 1)
+        );
+    let inserted = db.execute(&insert).await?;
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// How the `changes` column holds an event's changes (read back by [`event_from_model`]).
@@ -108,6 +102,56 @@ pub(crate) fn changes_json(event: &Event) -> Value {
         .collect()
 }
 
+/// The columns an appended event writes, in the order of [`row_values`].
+const COLUMNS: [events::Column; 10] = [
+    events::Column::PublicId,
+    events::Column::EventType,
+    events::Column::OrganizationId,
+    events::Column::ActorKind,
+    events::Column::ActorId,
+    events::Column::OccurredAt,
+    events::Column::Data,
+    events::Column::Changes,
+    events::Column::Dispatched,
+    events::Column::TraceId,
+];
+
+/// The values of `event`'s row, in the order of [`COLUMNS`]; `json` writes a JSON column's.
+///
+/// An event is written already dispatched when no webhook endpoint is enabled: there is
+/// nothing to deliver it to (an endpoint receives the events written after it is
+/// registered, see [`Store::dispatch_events`]), so the dispatcher never needs to read it,
+/// nor write it again to say so. Most events of a Tenantry without webhooks are so. (On
+/// SQLite, an update's event is written by a trigger, which decides the same way: see the
+/// migration `sqlite_events_dispatched_as_written`.)
+fn row_values(
+    event: &Event,
+    json: impl Fn(Value) -> sea_orm::sea_query::SimpleExpr,
+) -> Vec<sea_orm::sea_query::SimpleExpr> {
+    use crate::entities::webhook_endpoints;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let no_endpoint_enabled = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(webhook_endpoints::Entity)
+            .and_where(webhook_endpoints::Column::Enabled.eq(true))
+            .take(),
+    )
+    .not();
+    vec![
+        Expr::val(event.id.as_uuid()),
+        Expr::val(event.event_type.as_str()),
+        Expr::val(event.organization_id.map(|o| o.as_uuid())),
+        Expr::val(event.actor.kind()),
+        Expr::val(event.actor.id()),
+        Expr::val(event.occurred_at),
+        json(event.data.clone()),
+        json(changes_json(event)),
+        no_endpoint_enabled,
+        Expr::val(crate::trace::current()),
+    ]
+}
+
 /// An `INSERT` of `event` that takes a row from the common table `source` (and writes
 /// nothing when it has none): appended in the same statement as the change that makes
 /// `source`'s row, on PostgreSQL.
@@ -115,37 +159,17 @@ pub(crate) fn insert_for_each_row_of(
     event: &Event,
     source: &str,
 ) -> sea_orm::sea_query::InsertStatement {
-    use events::Column as E;
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    // A parameter in a `SELECT`'s list has no type PostgreSQL can infer: cast to JSON.
     let json = |value: Value| Expr::val(value).cast_as("json");
     let mut values = Query::select();
     values
-        .expr(Expr::val(event.id.as_uuid()))
-        .expr(Expr::val(event.event_type.as_str()))
-        .expr(Expr::val(event.organization_id.map(|o| o.as_uuid())))
-        .expr(Expr::val(event.actor.kind()))
-        .expr(Expr::val(event.actor.id()))
-        .expr(Expr::val(event.occurred_at))
-        .expr(json(event.data.clone()))
-        .expr(json(changes_json(event)))
-        .expr(Expr::val(false))
-        .expr(Expr::val(crate::trace::current()))
+        .exprs(row_values(event, json))
         .from(Alias::new(source));
     let mut insert = Query::insert();
     insert
         .into_table(events::Entity)
-        .columns([
-            E::PublicId,
-            E::EventType,
-            E::OrganizationId,
-            E::ActorKind,
-            E::ActorId,
-            E::OccurredAt,
-            E::Data,
-            E::Changes,
-            E::Dispatched,
-            E::TraceId,
-        ])
+        .columns(COLUMNS)
         .select_from(values)
         .expect("the columns and values match");
     insert

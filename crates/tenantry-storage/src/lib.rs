@@ -612,6 +612,30 @@ mod tests {
         assert!(plan.iter().all(indexed), "{plan:?}");
     }
 
+    /// The webhook dispatcher's look on every poll reads the index of the undispatched
+    /// events alone: its condition implies the partial index's.
+    #[tokio::test]
+    async fn the_dispatchers_look_reads_the_undispatched_events_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "dispatch", |_| {}).await;
+        let look = crate::webhooks::earliest_undispatched().build(DbBackend::Sqlite);
+        let explain = Statement {
+            sql: format!("EXPLAIN QUERY PLAN {}", look.sql),
+            ..look
+        };
+        let rows = store.db().query_all_raw(explain).await.unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect();
+        assert_eq!(
+            plan,
+            ["SCAN events USING COVERING INDEX events_undispatched"],
+            "{plan:?}"
+        );
+        store.close().await.unwrap();
+    }
+
     /// The statements of the hot paths find their rows through indexes and build no
     /// temporary table (as `IN (SELECT …)` made SQLite do on every request): the read
     /// every request about an organization begins with, with and without a caller, and a

@@ -1,6 +1,7 @@
 //! Webhook endpoints and the outbox's deliveries.
 //!
-//! An event is written with its change (`events.dispatched = false`); the dispatcher then
+//! An event is written with its change (`events.dispatched = false`, or `true` when no
+//! endpoint is enabled, as there is nothing to deliver it to); the dispatcher then
 //! makes one delivery row per event and endpoint that wants it, and marks the event
 //! dispatched, in one transaction. Senders claim due deliveries with a lease (on PostgreSQL
 //! `FOR UPDATE SKIP LOCKED`, so instances never claim the same row), send them, and record
@@ -263,21 +264,11 @@ impl Store {
 
     /// Makes the deliveries of up to `batch` undispatched events, in event order, and marks
     /// those events dispatched; answers how many events it took. An endpoint receives the
-    /// events that occurred after it was made.
+    /// events written after it was registered (that occurred after it, too): one written
+    /// while no endpoint was enabled was written dispatched, and is in the audit log only.
     pub async fn dispatch_events(&self, batch: u64) -> Result<u64, StoreError> {
         use events::Column as E;
-        // The earliest, not any: asked in event order, PostgreSQL reads the index of the
-        // undispatched events (`events_undispatched`) whatever it estimates their number
-        // to be, rather than scanning every event for one.
-        let waiting: Vec<i64> = events::Entity::find()
-            .select_only()
-            .column(E::Id)
-            .filter(Expr::col(E::Dispatched).eq(literal(false)))
-            .order_by_asc(E::Id)
-            .limit(1)
-            .into_tuple()
-            .all(self.db())
-            .await?;
+        let waiting: Vec<i64> = earliest_undispatched().into_tuple().all(self.db()).await?;
         if waiting.is_empty() {
             return Ok(0);
         }
@@ -644,6 +635,20 @@ impl Store {
             }
         }
     }
+}
+
+/// The earliest undispatched event's key, the dispatcher's look on every poll. The
+/// earliest, not any: asked in event order, each database reads the index of the
+/// undispatched events (`events_undispatched`) whatever it estimates their number to be,
+/// rather than scanning every event for one.
+pub(crate) fn earliest_undispatched() -> sea_orm::Select<events::Entity> {
+    use events::Column as E;
+    events::Entity::find()
+        .select_only()
+        .column(E::Id)
+        .filter(Expr::col(E::Dispatched).eq(literal(false)))
+        .order_by_asc(E::Id)
+        .limit(1)
 }
 
 /// A constant written into a statement rather than bound to it. The worker's polling
