@@ -27,6 +27,24 @@ pub async fn run(store: Store, event_retention: Duration) {
     }
 }
 
+/// How often the SQLite WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// For as long as it runs: checkpoints the SQLite WAL every [`CHECKPOINT_EVERY`]
+/// ([`Store::checkpoint`]), so that no request's write does it while the others wait for
+/// their turn. Nothing on PostgreSQL.
+pub async fn checkpoints(store: Store) {
+    if store.backend() != "sqlite" {
+        return;
+    }
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if let Err(error) = store.checkpoint().await {
+            tracing::warn!(%error, "could not checkpoint the WAL; will retry");
+        }
+    }
+}
+
 /// One round of pruning.
 pub async fn prune(store: &Store, event_retention: Duration) {
     let now = time::OffsetDateTime::now_utc();

@@ -42,8 +42,15 @@ const SQLITE_READERS: u32 = 2;
 /// statements in flight for the server to commit several together.
 const POSTGRES_CONNECTIONS: u32 = 8;
 
+/// How far the WAL may grow (in pages) before the connection that commits past it
+/// checkpoints it, holding up its write: SQLite's default is 1,000. `tenantry serve`
+/// checkpoints in the background instead ([`crate::Store::checkpoint`]), off the writes'
+/// path; this bound holds when nothing does, or it falls behind.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
 /// How every SQLite connection of the store is set up, pooled or not: WAL,
-/// `synchronous=NORMAL`, the busy timeout, foreign keys on, and the memory map.
+/// `synchronous=NORMAL`, the busy timeout, foreign keys on, the memory map, and how far the
+/// WAL grows before a writer checkpoints it.
 pub(crate) fn configure(
     sqlite: SqliteConnectOptions,
     options: &StoreOptions,
@@ -55,6 +62,7 @@ pub(crate) fn configure(
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true)
         .pragma("mmap_size", options.sqlite_mmap_size.to_string())
+        .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
 }
 
 /// How to open one of the store's own connections.

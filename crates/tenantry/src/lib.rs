@@ -114,6 +114,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         state.store.clone(),
         settings.event_retention(),
     ));
+    tokio::spawn(tenantry_http::maintenance::checkpoints(state.store.clone()));
     let listen_error = |cause| StartError::Listen {
         address: settings.listen,
         cause,
