@@ -145,54 +145,38 @@ async fn an_event_is_written_dispatched_while_no_endpoint_is_enabled() {
         state.webhooks.idle_poll = Duration::from_secs(3600);
     })
     .await;
+    let ok = |(status, body): (StatusCode, Value)| assert_eq!(status, StatusCode::OK, "{body}");
     let ada = app.new_user("Ada").await;
+    let rename = |org: &Value, name: &str| {
+        let path = format!("/v1/organizations/{}", org["id"].as_str().unwrap());
+        let (app, key, body) = (&app, ada.key.clone(), json!({ "name": name }));
+        async move { app.patch(&path, &key, body).await }
+    };
     let receiver = Receiver::start();
     let alone = app.create_organization(&ada.key, "Alone").await;
     let (endpoint, _) = register(&app, &receiver, json!(["organization.created"])).await;
+    let enable = |enabled: bool| {
+        let path = format!("/webhook-endpoint/{endpoint}");
+        let app = &app;
+        async move {
+            app.patch(&path, ADMIN_TOKEN, json!({ "enabled": enabled }))
+                .await
+        }
+    };
     let watched = app.create_organization(&ada.key, "Watched").await;
-    let (status, body) = app
-        .patch(
-            &format!("/webhook-endpoint/{endpoint}"),
-            ADMIN_TOKEN,
-            json!({"enabled": false}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    ok(enable(false).await);
     let disabled = app.create_organization(&ada.key, "Disabled").await;
-    // Each changed once the endpoint is gone again.
+    // Each changed once the endpoint is off again.
     for org in [&alone, &watched, &disabled] {
-        let id = org["id"].as_str().unwrap();
-        let (status, body) = app
-            .patch(
-                &format!("/v1/organizations/{id}"),
-                &ada.key,
-                json!({"name": "Changed"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        ok(rename(org, "Changed").await);
     }
     let created = "organization.created";
     assert_eq!(dispatched(&app, &alone, created).await, [true]);
     assert_eq!(dispatched(&app, &watched, created).await, [false]);
     assert_eq!(dispatched(&app, &disabled, created).await, [true]);
-    // And one changed while an endpoint is enabled.
-    let (status, body) = app
-        .patch(
-            &format!("/webhook-endpoint/{endpoint}"),
-            ADMIN_TOKEN,
-            json!({"enabled": true}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let id = alone["id"].as_str().unwrap();
-    let (status, body) = app
-        .patch(
-            &format!("/v1/organizations/{id}"),
-            &ada.key,
-            json!({"name": "Changed again"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // And one changed while the endpoint is on.
+    ok(enable(true).await);
+    ok(rename(&alone, "Changed again").await);
     let updated = "organization.updated";
     assert_eq!(dispatched(&app, &alone, updated).await, [true, false]);
     assert_eq!(dispatched(&app, &watched, updated).await, [true]);
