@@ -30,7 +30,7 @@ pub async fn run(store: Store, event_retention: Duration) {
 /// How often the SQLite WAL is checkpointed in the background.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// For as long as it runs: checkpoints the SQLite WAL every [`CHECKPOINT_EVERY`]
+/// For as long as it runs: checkpoints the SQLite WAL every 250 ms
 /// ([`Store::checkpoint`]), so that no request's write does it while the others wait for
 /// their turn. Nothing on PostgreSQL.
 pub async fn checkpoints(store: Store) {
