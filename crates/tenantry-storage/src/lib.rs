@@ -620,15 +620,7 @@ mod tests {
     /// scalar subqueries only, but for the steps of its plan named in `also`: no table
     /// scanned, no temporary table built.
     async fn assert_searches_indexes(store: &Store, statement: Statement, also: &[&str]) {
-        let explain = Statement {
-            sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
-            ..statement
-        };
-        let rows = store.db().query_all_raw(explain).await.unwrap();
-        let plan: Vec<String> = rows
-            .iter()
-            .map(|row| row.try_get::<String>("", "detail").unwrap())
-            .collect();
+        let plan = plan_of(store, statement).await;
         let indexed = |step: &String| {
             step.starts_with("SEARCH ")
                 || step.starts_with("SCALAR SUBQUERY")
@@ -636,6 +628,18 @@ mod tests {
         };
         assert!(!plan.is_empty());
         assert!(plan.iter().all(indexed), "{plan:?}");
+    }
+
+    /// SQLite's plan of `statement`, a step a line.
+    async fn plan_of(store: &Store, statement: Statement) -> Vec<String> {
+        let explain = Statement {
+            sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
+            ..statement
+        };
+        let rows = store.db().query_all_raw(explain).await.unwrap();
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect()
     }
 
     /// A checkpoint copies every frame of the WAL into the database file when no one
@@ -672,15 +676,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(dir.path(), "dispatch", |_| {}).await;
         let look = crate::webhooks::earliest_undispatched().build(DbBackend::Sqlite);
-        let explain = Statement {
-            sql: format!("EXPLAIN QUERY PLAN {}", look.sql),
-            ..look
-        };
-        let rows = store.db().query_all_raw(explain).await.unwrap();
-        let plan: Vec<String> = rows
-            .iter()
-            .map(|row| row.try_get::<String>("", "detail").unwrap())
-            .collect();
+        let plan = plan_of(&store, look).await;
         assert_eq!(
             plan,
             ["SCAN events USING COVERING INDEX events_undispatched"],
