@@ -332,18 +332,18 @@ impl Store {
     }
 }
 
-/// The common usage call as a small `UPDATE`: it applies only while the organization is
-/// still as `org` was read in what matters here (active, in the same cycle and billing day,
-/// on the same allocation), and while the cycle's usage after the call stays below 80% of
-/// that allocation, so that it crosses no threshold (and appends no event). Below 80% it
-/// is within the allocation, so the overage rules have nothing to say. `None`: the call
-/// cannot be that case, whatever is stored now.
 /// What [`Store::record_in_one_statement`] reads back of the row it changed: its key (which
 /// the ledger entry's insert reads on PostgreSQL), the cycle's usage and the version.
 fn returning_counted() -> sea_orm::sea_query::ReturningClause {
     sea_orm::sea_query::Query::returning().columns([C::Id, C::CreditsUsed, C::Version])
 }
 
+/// The common usage call as a small `UPDATE`: it applies only while the organization is
+/// still as `org` was read in what matters here (active, in the same cycle and billing day,
+/// on the same allocation), and while the cycle's usage after the call stays below 80% of
+/// that allocation, so that it crosses no threshold (and appends no event). Below 80% it
+/// is within the allocation, so the overage rules have nothing to say. `None`: the call
+/// cannot be that case, whatever is stored now.
 fn usage_below_thresholds(
     org: &Organization,
     cycle: Date,
