@@ -6,7 +6,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tenantry_domain::{Actor, Change, Event, EventId, EventType, OrganizationId};
 use time::OffsetDateTime;
 
@@ -93,13 +93,36 @@ pub(crate) async fn append_holding_row(
     Ok(inserted.rows_affected() == 1)
 }
 
-/// How the `changes` column holds an event's changes (read back by [`event_from_model`]).
+/// How the `changes` column holds an event's changes (read back by [`event_from_model`]):
+/// `[{field, from, to}, …]`. Written straight to text where a write needs its text (SQLite's
+/// pending row), or made a value with [`changes_json`].
+pub(crate) struct Changes<'a>(pub(crate) &'a [Change]);
+
+impl serde::Serialize for Changes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        struct One<'a>(&'a Change);
+        impl serde::Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("field", &self.0.field)?;
+                map.serialize_entry("from", &self.0.from)?;
+                map.serialize_entry("to", &self.0.to)?;
+                map.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for change in self.0 {
+            seq.serialize_element(&One(change))?;
+        }
+        seq.end()
+    }
+}
+
+/// An event's [`Changes`] as a JSON value.
 pub(crate) fn changes_json(event: &Event) -> Value {
-    event
-        .changes
-        .iter()
-        .map(|c| json!({ "field": c.field, "from": c.from, "to": c.to }))
-        .collect()
+    serde_json::to_value(Changes(&event.changes))
+        .expect("strings and JSON values always make a JSON value")
 }
 
 /// The columns an appended event writes, in the order of [`row_values`].

@@ -6,7 +6,7 @@
 
 use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use serde::Serialize;
-use tenantry_domain::{Change, Event, UsageEntry};
+use tenantry_domain::{Event, UsageEntry};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ pub(crate) fn event(event: &Event) -> Result<SimpleExpr, StoreError> {
         changes: String,
         trace_id: Option<String>,
     }
-    let changes = serde_json::to_string(&Changes(&event.changes))
+    let changes = serde_json::to_string(&crate::events::Changes(&event.changes))
         .map_err(|e| StoreError::Corrupt(format!("an event's changes: {e}")))?;
     let row = Row {
         public_id: Hex(event.id.as_uuid()),
@@ -54,32 +54,6 @@ pub(crate) fn event(event: &Event) -> Result<SimpleExpr, StoreError> {
     let text =
         serde_json::to_string(&row).map_err(|e| StoreError::Corrupt(format!("an event: {e}")))?;
     Ok(Expr::val(text))
-}
-
-/// An event's changes as [`crate::events::changes_json`] holds them, without copying them
-/// into a value first.
-struct Changes<'a>(&'a [Change]);
-
-impl Serialize for Changes<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap as _, SerializeSeq as _};
-        /// One change: its keys in the order `changes_json` writes them.
-        struct One<'a>(&'a Change);
-        impl Serialize for One<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut map = serializer.serialize_map(Some(3))?;
-                map.serialize_entry("field", &self.0.field)?;
-                map.serialize_entry("from", &self.0.from)?;
-                map.serialize_entry("to", &self.0.to)?;
-                map.end()
-            }
-        }
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for change in self.0 {
-            seq.serialize_element(&One(change))?;
-        }
-        seq.end()
-    }
 }
 
 /// An id as the hex of its bytes.
