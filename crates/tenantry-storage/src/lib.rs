@@ -12,6 +12,7 @@ mod api_keys;
 mod entities;
 mod error;
 mod events;
+mod group_commit;
 mod idempotency;
 mod members;
 mod organizations;
@@ -161,6 +162,9 @@ pub struct Store {
     /// several round trips; a single statement holds it briefly and does not queue.
     /// The turn holds the connection the one-statement writes run on (see [`own`]).
     writes: std::sync::Arc<tokio::sync::Mutex<own::Slot>>,
+    /// On SQLite, the one-statement writes waiting for the turn, to be committed together
+    /// (see [`group_commit`]).
+    queue: std::sync::Arc<std::sync::Mutex<group_commit::Queue>>,
     /// The store's own connections for the hot statements (see [`own`]).
     own: std::sync::Arc<own::Own>,
     /// How long a writer waits for its turn (SQLite's busy timeout) before it gives up.
@@ -232,6 +236,7 @@ impl Store {
             db,
             own,
             writes: Default::default(),
+            queue: Default::default(),
             turn_timeout: options.busy_timeout,
             max_connections: options.max_connections,
         })
@@ -388,17 +393,25 @@ impl Store {
         self.db.close().await.map_err(StoreError::from)
     }
 
-    /// Runs one statement that writes, in `turn`, on the store's own connections (see
-    /// [`own`]): on SQLite the turn's, on PostgreSQL any.
-    pub(crate) async fn write_all(
+    /// Runs one statement that writes on the store's own connections (see [`own`]): on
+    /// SQLite the write turn's, committed together with others waiting for the turn (see
+    /// [`group_commit`]); on PostgreSQL any. The outer error: no turn to write in time (the
+    /// statement did not run); the inner: the statement's own answer.
+    pub(crate) async fn write_one(
         &self,
-        turn: &mut WriteTurn<'_>,
         statement: sea_orm::Statement,
-    ) -> Result<Vec<QueryResult>, DbErr> {
-        match turn {
-            Some(slot) => slot.query_all(&self.own.options, statement).await,
-            None => self.own.query_all(statement).await,
+    ) -> Result<Result<Vec<QueryResult>, DbErr>, StoreError> {
+        if self.db.get_database_backend() != DbBackend::Sqlite {
+            return Ok(self.own.query_all(statement).await);
         }
+        group_commit::write(
+            &self.queue,
+            &self.writes,
+            &self.own.options,
+            self.turn_timeout,
+            statement,
+        )
+        .await
     }
 
     /// Runs a read of a hot path on the store's own connections (see [`own`]).
@@ -669,6 +682,160 @@ mod tests {
         store.close().await.unwrap();
     }
 
+    /// `INSERT INTO t (x) VALUES (x) RETURNING x`, as a one-statement write.
+    fn insert_x(x: i64) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO t (x) VALUES (?) RETURNING x",
+            [x.into()],
+        )
+    }
+
+    /// A store with a table `t` of unique `x`, its WAL emptied.
+    async fn store_of_unique_x(
+        dir: &std::path::Path,
+        configure: impl FnOnce(&mut StoreOptions),
+    ) -> Store {
+        let store = sqlite_store(dir, "together", configure).await;
+        let sql = |text: &str| Statement::from_string(DbBackend::Sqlite, text);
+        store
+            .db()
+            .execute_raw(sql("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)"))
+            .await
+            .unwrap();
+        store
+            .db()
+            .execute_raw(sql("PRAGMA wal_checkpoint(TRUNCATE)"))
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn xs(store: &Store) -> Vec<i64> {
+        let rows = store
+            .db()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT x FROM t ORDER BY x",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect()
+    }
+
+    /// Runs `writes` while the write turn is held, so that they all queue for it, then
+    /// lets them go: answers each one's answer.
+    async fn queued_together(
+        store: &Store,
+        writes: Vec<Statement>,
+    ) -> Vec<Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr>> {
+        let count = writes.len();
+        let turn = store.write_turn().await.unwrap();
+        let tasks: Vec<_> = writes
+            .into_iter()
+            .map(|statement| {
+                let store = store.clone();
+                tokio::spawn(async move { store.write_one(statement).await.unwrap() })
+            })
+            .collect();
+        while store.queue.lock().unwrap().waiting_count() < count {
+            tokio::task::yield_now().await;
+        }
+        drop(turn);
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    }
+
+    /// Writes that wait for the turn together commit in one transaction: each is answered
+    /// its own rows, and the WAL takes the pages they share once, where ten writes one after
+    /// another take ten commits' worth.
+    #[tokio::test]
+    async fn writes_waiting_together_commit_together_and_each_is_answered_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of_unique_x(dir.path(), |_| {}).await;
+        let answers = queued_together(&store, (0..10).map(insert_x).collect()).await;
+        for (x, answer) in (0..10).zip(answers) {
+            let rows = answer.unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].try_get_by_index::<i64>(0).unwrap(), x);
+        }
+        assert_eq!(xs(&store).await, (0..10).collect::<Vec<_>>());
+        let (together, _) = store.checkpoint().await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let one_by_one = store_of_unique_x(dir.path(), |_| {}).await;
+        for x in 0..10 {
+            one_by_one.write_one(insert_x(x)).await.unwrap().unwrap();
+        }
+        let (apart, _) = one_by_one.checkpoint().await.unwrap();
+        assert!(apart >= 10, "{apart} frames for ten commits");
+        assert!(together < 5, "{together} frames for ten writes together");
+        store.close().await.unwrap();
+        one_by_one.close().await.unwrap();
+    }
+
+    /// A write of a group that fails (here a unique value taken) is answered its error,
+    /// and the others of its group are committed all the same, each once.
+    #[tokio::test]
+    async fn a_failed_write_fails_alone_and_its_group_commits_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of_unique_x(dir.path(), |_| {}).await;
+        let writes = [1, 2, 3, 2, 4].into_iter().map(insert_x).collect();
+        let answers = queued_together(&store, writes).await;
+        let taken: Vec<bool> = answers
+            .iter()
+            .map(|answer| match answer {
+                Ok(rows) => {
+                    assert_eq!(rows.len(), 1);
+                    false
+                }
+                Err(error) => {
+                    assert!(crate::StoreError::is_unique_violation(error), "{error}");
+                    true
+                }
+            })
+            .collect();
+        assert_eq!(taken, [false, false, false, true, false]);
+        assert_eq!(xs(&store).await, [1, 2, 3, 4]);
+        // The turn's connection is left out of any transaction: the next write commits.
+        store.write_one(insert_x(5)).await.unwrap().unwrap();
+        let read = store
+            .read_all(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT count(*) FROM t",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(read[0].try_get_by_index::<i64>(0).unwrap(), 5);
+        store.close().await.unwrap();
+    }
+
+    /// A write that gets no turn within the busy timeout is answered that the database is
+    /// unavailable, and never runs, even once the turn comes free.
+    #[tokio::test]
+    async fn a_write_that_gets_no_turn_in_time_never_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of_unique_x(dir.path(), |options| {
+            options.busy_timeout = std::time::Duration::from_millis(100);
+        })
+        .await;
+        let turn = store.write_turn().await.unwrap();
+        let refused = store.write_one(insert_x(1)).await;
+        assert!(
+            matches!(refused, Err(crate::StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+        drop(turn);
+        store.write_one(insert_x(2)).await.unwrap().unwrap();
+        assert_eq!(xs(&store).await, [2]);
+        store.close().await.unwrap();
+    }
+
     /// The webhook dispatcher's look on every poll reads the index of the undispatched
     /// events alone: its condition implies the partial index's.
     #[tokio::test]
@@ -766,9 +933,7 @@ mod tests {
             let statement = || Statement::from_string(DbBackend::Sqlite, format!("PRAGMA {name}"));
             let pooled = value(store.db().query_all_raw(statement()).await.unwrap());
             let read = value(store.read_all(statement()).await.unwrap());
-            let mut turn = store.write_turn().await.unwrap();
-            let written = value(store.write_all(&mut turn, statement()).await.unwrap());
-            drop(turn);
+            let written = value(store.write_one(statement()).await.unwrap().unwrap());
             assert_eq!(
                 [pooled, read, written],
                 [expected.clone(), expected.clone(), expected],

@@ -414,8 +414,7 @@ impl Store {
             let update = update.col_expr(pending::event_column(), pending::event(&event)?);
             returning_statement(self.db(), update, returning_version())
         };
-        let mut turn = self.write_turn().await?;
-        let rows = self.write_all(&mut turn, statement).await.map_err(|e| {
+        let rows = self.write_one(statement).await?.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
         Ok((!rows.is_empty()).then_some(after))

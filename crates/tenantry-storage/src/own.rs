@@ -183,13 +183,47 @@ impl Slot {
             None => self.connection.insert(options.connect().await?),
         };
         let result = connection.query_all(statement).await;
+        self.answered(result)
+    }
+
+    /// Runs `statement` on the connection open now, never opening one: for the statements
+    /// of a transaction begun on it, which a new connection would run outside it.
+    pub(crate) async fn query_open(
+        &mut self,
+        statement: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        let Some(connection) = &mut self.connection else {
+            return Err(sqlx_error(
+                DbErr::Query,
+                sea_orm::sqlx::Error::WorkerCrashed,
+            ));
+        };
+        let result = connection.query_all(statement).await;
+        self.answered(result)
+    }
+
+    /// Whether a connection is open (none is after one broke, until the next statement).
+    pub(crate) fn is_open(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    /// Closes the connection, if one is open, discarding whatever it was in the middle of
+    /// (an open transaction rolls back); the next statement opens another.
+    pub(crate) fn discard(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            tokio::spawn(connection.close_hard());
+        }
+    }
+
+    fn answered(
+        &mut self,
+        result: Result<Vec<QueryResult>, sea_orm::sqlx::Error>,
+    ) -> Result<Vec<QueryResult>, DbErr> {
         self.used_at = Some(Instant::now());
         result.map_err(|error| {
             if breaks_connection(&error) {
                 // Whatever became of it, the next statement gets a new one.
-                if let Some(broken) = self.connection.take() {
-                    tokio::spawn(broken.close_hard());
-                }
+                self.discard();
             }
             sqlx_error(DbErr::Query, error)
         })

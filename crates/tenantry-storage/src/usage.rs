@@ -187,8 +187,7 @@ impl Store {
                 returning_counted(),
             )
         };
-        let mut turn = self.write_turn().await?;
-        let rows = self.write_all(&mut turn, statement).await?;
+        let rows = self.write_one(statement).await??;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
