@@ -175,6 +175,24 @@ fn row_values(
     ]
 }
 
+/// The values [`insert_for_each_row_of`] binds, in its order, made without building it: the
+/// row's, in [`COLUMNS`]' order, with `dispatched`'s condition binding `1` and `true`.
+pub(crate) fn insert_for_each_row_values(event: &Event) -> [sea_orm::Value; 11] {
+    [
+        event.id.as_uuid().into(),
+        event.event_type.as_str().into(),
+        event.organization_id.map(|o| o.as_uuid()).into(),
+        event.actor.kind().into(),
+        event.actor.id().into(),
+        event.occurred_at.into(),
+        event.data.clone().into(),
+        changes_json(event).into(),
+        1i32.into(),
+        true.into(),
+        crate::trace::current().into(),
+    ]
+}
+
 /// An `INSERT` of `event` that takes a row from the common table `source` (and writes
 /// nothing when it has none): appended in the same statement as the change that makes
 /// `source`'s row, on PostgreSQL.

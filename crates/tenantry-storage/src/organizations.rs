@@ -20,7 +20,7 @@ use crate::entities::{idempotency_keys, memberships, organizations, users};
 use crate::events;
 use crate::idempotency::{IdempotencyRecord, Replay};
 use crate::pending;
-use crate::reusable::Reusable;
+use crate::reusable::{ByShape, Reusable};
 use crate::revocations::{Revocation, announce};
 use crate::rows::{ORGANIZATION_COLUMNS, organization_at, returning as returning_organization};
 use crate::{Page, PageRequest, Store, StoreError, exactly_one};
@@ -399,21 +399,13 @@ impl Store {
         by: Actor,
         now: OffsetDateTime,
     ) -> Result<Option<Organization>, StoreError> {
-        use sea_orm::QueryTrait as _;
         let mut after = before.clone();
         changes.apply_to(&mut after);
         after.version = before.version + 1;
         after.updated_at = now;
         let event = Event::organization_updated(before, &after, &changes.fields(), by, now);
-        let update = update_statement(before.id, changes, now)
-            .filter(organizations::Column::Version.eq(before.version as i64));
-        let statement = if self.db().get_database_backend() == sea_orm::DbBackend::Postgres {
-            let insert = events::insert_for_each_row_of(&event, "updated");
-            with_appended(self.db(), update.into_query(), insert, returning_version())
-        } else {
-            let update = update.col_expr(pending::event_column(), pending::event(&event)?);
-            returning_statement(self.db(), update, returning_version())
-        };
+        let backend = self.db().get_database_backend();
+        let statement = known_update(backend, before, changes, &event, now)?;
         let rows = self.write_one(statement).await?.map_err(|e| {
             StoreError::unique(e, "an organization with this domain already exists")
         })?;
@@ -523,7 +515,7 @@ pub(crate) async fn update_returning(
 ) -> Result<Vec<organizations::Model>, sea_orm::DbErr> {
     updated_rows(
         db,
-        returning_statement(db, update, returning_organization()),
+        returning_statement(db.get_database_backend(), update, returning_organization()),
     )
     .await
 }
@@ -532,14 +524,14 @@ pub(crate) async fn update_returning(
 /// are now (every column, [`returning_organization`], is read back with
 /// [`organization_at`]).
 pub(crate) fn returning_statement(
-    db: &impl ConnectionTrait,
+    backend: sea_orm::DbBackend,
     update: sea_orm::UpdateMany<organizations::Entity>,
     returning: ReturningClause,
 ) -> sea_orm::Statement {
     use sea_orm::QueryTrait as _;
     let mut update = update.into_query();
     update.returning(returning);
-    db.get_database_backend().build(&update)
+    backend.build(&update)
 }
 
 /// `RETURNING` only the version: for a write that knows what the row becomes, and needs
@@ -553,7 +545,7 @@ pub(crate) fn returning_version() -> ReturningClause {
 /// update did) as `appended`, answering `returning` of the updated rows (which must name
 /// what `insert` reads of `updated`).
 pub(crate) fn with_appended(
-    db: &impl ConnectionTrait,
+    backend: sea_orm::DbBackend,
     mut update: sea_orm::sea_query::UpdateStatement,
     insert: sea_orm::sea_query::InsertStatement,
     returning: ReturningClause,
@@ -569,7 +561,56 @@ pub(crate) fn with_appended(
     select.column(Asterisk).from(Alias::new("updated"));
     let mut with = WithQuery::new();
     with.cte(updated).cte(appended).query(select);
-    db.get_database_backend().build(&with)
+    backend.build(&with)
+}
+
+/// The SQL of [`known_update`]s, by the columns they write.
+static KNOWN_UPDATES: ByShape = ByShape::new();
+
+/// [`Store::update_known`]'s statement: the update of a row still at `before`'s version
+/// with its event. Its SQL follows the columns `changes` writes, and is built once for each
+/// set of them; its values are made without building it (see [`ByShape`]).
+fn known_update(
+    backend: sea_orm::DbBackend,
+    before: &Organization,
+    changes: &OrganizationChanges,
+    event: &Event,
+    now: OffsetDateTime,
+) -> Result<sea_orm::Statement, StoreError> {
+    let columns = changed_columns(changes);
+    let shape = columns
+        .iter()
+        .fold(0u128, |shape, (column, _)| shape | 1 << (*column as u32));
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    let build = || {
+        use sea_orm::QueryTrait as _;
+        let update = update_of_columns(before.id, columns.clone(), now)
+            .filter(organizations::Column::Version.eq(before.version as i64));
+        Ok(if postgres {
+            let insert = events::insert_for_each_row_of(event, "updated");
+            with_appended(backend, update.into_query(), insert, returning_version())
+        } else {
+            let update = update.col_expr(pending::event_column(), pending::event(event)?);
+            returning_statement(backend, update, returning_version())
+        })
+    };
+    let values = || {
+        // In the order sea-query binds them: the `SET`s, the `WHERE`, then the event's.
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(columns.len() + 16);
+        values.push(1i32.into());
+        values.push(now.into());
+        values.extend(columns.iter().map(|(_, value)| value.clone()));
+        if !postgres {
+            values.push(pending::event_value(event)?);
+        }
+        values.push(before.id.as_uuid().into());
+        values.push((before.version as i64).into());
+        if postgres {
+            values.extend(events::insert_for_each_row_values(event));
+        }
+        Ok(values)
+    };
+    KNOWN_UPDATES.statement(backend, shape, build, values)
 }
 
 /// The `UPDATE` that writes `changes` and bumps the version.
@@ -578,12 +619,21 @@ fn update_statement(
     changes: &OrganizationChanges,
     now: OffsetDateTime,
 ) -> sea_orm::UpdateMany<organizations::Entity> {
+    update_of_columns(id, changed_columns(changes), now)
+}
+
+/// The `UPDATE` that writes `columns` and bumps the version.
+fn update_of_columns(
+    id: OrganizationId,
+    columns: Vec<(organizations::Column, sea_orm::Value)>,
+    now: OffsetDateTime,
+) -> sea_orm::UpdateMany<organizations::Entity> {
     use organizations::Column as C;
     let mut update = organizations::Entity::update_many()
         .col_expr(C::Version, Expr::col(C::Version).add(1))
         .col_expr(C::UpdatedAt, Expr::value(now))
         .filter(C::PublicId.eq(id.as_uuid()));
-    for (column, value) in changed_columns(changes) {
+    for (column, value) in columns {
         update = update.col_expr(column, Expr::value(value));
     }
     update
@@ -1004,4 +1054,92 @@ pub(crate) fn from_model(m: organizations::Model) -> Result<Organization, StoreE
 /// A count or amount read back from an integer column, which is never negative.
 pub(crate) fn non_negative(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use tenantry_domain::{NewOrganization, OrganizationName};
+
+    use super::*;
+
+    /// A change of every field, to the value `org` has.
+    fn every_field_of(org: &Organization) -> OrganizationChanges {
+        OrganizationChanges {
+            name: Some(org.name.clone()),
+            domain: Some(org.domain.clone()),
+            logo: Some(org.logo.clone()),
+            logo_url: Some(org.logo_url.clone()),
+            billing_email: Some(org.billing_email.clone()),
+            notifications_email: Some(org.notifications_email.clone()),
+            account_type: Some(org.account_type),
+            plan: Some(org.plan),
+            contract_end_date: Some(org.contract_end_date),
+            salesforce_code: Some(org.salesforce_code.clone()),
+            is_active: Some(org.is_active),
+            auto_billing_enabled: Some(org.auto_billing_enabled),
+            billing_cycle_start: Some(org.billing_cycle_start),
+            credit_allocation: Some(org.credit_allocation),
+            modules: Some(org.modules.clone()),
+            user_quota: Some(org.user_quota),
+            workspace_quota: Some(org.workspace_quota),
+            analysis_quota: Some(org.analysis_quota),
+            asset_evaluation_quota: Some(org.asset_evaluation_quota),
+            search_credits: Some(org.search_credits),
+            rate_limit_overrides: Some(org.rate_limit_overrides),
+            max_overages: Some(org.max_overages),
+            metadata: Some(org.metadata.clone()),
+            default_llm_credentials: Some(org.default_llm_credentials.clone()),
+            nsfw_check_enabled: Some(org.nsfw_check_enabled),
+            nsfw_fail_closed: Some(org.nsfw_fail_closed),
+            infrastructure: Some(org.infrastructure.clone()),
+            api_url: Some(org.api_url.clone()),
+            auth_provider_org_id: Some(org.auth_provider_org_id.clone()),
+        }
+    }
+
+    /// The update of a known row is built with sea-query once for each set of columns:
+    /// after that, its SQL is kept and its values made by hand are the ones sea-query
+    /// binds, on both databases, for a change of one field and of every field.
+    #[test]
+    fn a_known_update_is_built_once_a_shape_and_its_values_made_as_sea_query_binds_them() {
+        let now = OffsetDateTime::now_utc();
+        let mut before = Organization::new(
+            NewOrganization {
+                name: OrganizationName::parse("Acme").unwrap(),
+                domain: None,
+            },
+            now,
+        );
+        before.version = 7;
+        let name_only = OrganizationChanges {
+            name: Some(OrganizationName::parse("Acme Two").unwrap()),
+            ..Default::default()
+        };
+        for changes in [name_only, every_field_of(&before)] {
+            for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
+                let mut after = before.clone();
+                changes.apply_to(&mut after);
+                let event = Event::organization_updated(
+                    &before,
+                    &after,
+                    &changes.fields(),
+                    Actor::PlatformAdmin(None),
+                    now,
+                );
+                let first = known_update(backend, &before, &changes, &event, now).unwrap();
+                let columns = changed_columns(&changes);
+                let shape = columns
+                    .iter()
+                    .fold(0u128, |shape, (column, _)| shape | 1 << (*column as u32));
+                assert!(
+                    KNOWN_UPDATES.keeps(backend, shape),
+                    "{backend:?}: {:?}",
+                    changes.fields()
+                );
+                let again = known_update(backend, &before, &changes, &event, now).unwrap();
+                assert_eq!(again, first, "{backend:?}: {:?}", changes.fields());
+                assert!(first.sql.contains("RETURNING"), "{}", first.sql);
+            }
+        }
+    }
 }

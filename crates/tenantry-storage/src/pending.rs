@@ -24,6 +24,11 @@ pub(crate) fn entry_column() -> Alias {
 
 /// `event`, for `pending_event`, written in one pass (it is on the path of every write).
 pub(crate) fn event(event: &Event) -> Result<SimpleExpr, StoreError> {
+    event_value(event).map(Expr::val)
+}
+
+/// [`event`]'s bound value.
+pub(crate) fn event_value(event: &Event) -> Result<sea_orm::Value, StoreError> {
     /// The trigger's row.
     #[derive(Serialize)]
     struct Row {
@@ -53,7 +58,7 @@ pub(crate) fn event(event: &Event) -> Result<SimpleExpr, StoreError> {
     };
     let text =
         serde_json::to_string(&row).map_err(|e| StoreError::Corrupt(format!("an event: {e}")))?;
-    Ok(Expr::val(text))
+    Ok(text.into())
 }
 
 /// An id as the hex of its bytes.

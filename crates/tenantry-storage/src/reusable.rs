@@ -70,6 +70,68 @@ impl<const N: usize> Reusable<N> {
     }
 }
 
+/// Statements whose SQL follows a shape (say, which columns an update writes) and whose
+/// values are made by hand, without building the statement: the SQL is built with
+/// sea-query the first time a shape is seen, and kept if the values made by hand for that
+/// call are the ones sea-query bound (else that shape is built every time).
+#[derive(Debug)]
+pub(crate) struct ByShape {
+    /// Each shape seen, by database kind, and its SQL if kept: a handful, searched in turn.
+    #[allow(clippy::type_complexity, reason = "read where it is declared")]
+    built: std::sync::RwLock<Vec<((bool, u128), Option<std::sync::Arc<str>>)>>,
+}
+
+impl ByShape {
+    pub(crate) const fn new() -> Self {
+        Self {
+            built: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+
+    /// The statement of `shape` on `backend`: `build`'s SQL, kept from the shape's first
+    /// call, with `values`.
+    pub(crate) fn statement<E>(
+        &self,
+        backend: DbBackend,
+        shape: u128,
+        build: impl FnOnce() -> Result<Statement, E>,
+        values: impl FnOnce() -> Result<Vec<Value>, E>,
+    ) -> Result<Statement, E> {
+        let key = (backend == DbBackend::Postgres, shape);
+        let kept = self
+            .built
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(seen, _)| *seen == key)
+            .map(|(_, sql)| sql.clone());
+        match kept {
+            Some(Some(sql)) => Ok(Statement::from_sql_and_values(backend, &*sql, values()?)),
+            Some(None) => build(),
+            None => {
+                let built = build()?;
+                let by_hand = values()?;
+                let same = built.values.as_ref().is_some_and(|v| v.0 == by_hand);
+                let mut shapes = self.built.write().unwrap_or_else(|e| e.into_inner());
+                if !shapes.iter().any(|(seen, _)| *seen == key) {
+                    shapes.push((key, same.then(|| built.sql.as_str().into())));
+                }
+                Ok(built)
+            }
+        }
+    }
+
+    /// Whether `shape`'s SQL is kept on `backend` (its values made by hand matched).
+    #[cfg(test)]
+    pub(crate) fn keeps(&self, backend: DbBackend, shape: u128) -> bool {
+        let key = (backend == DbBackend::Postgres, shape);
+        let shapes = self.built.read().unwrap();
+        shapes
+            .iter()
+            .any(|(seen, sql)| *seen == key && sql.is_some())
+    }
+}
+
 /// The `i`th stand-in id: ids no caller has (version 8, "custom", in the high bits).
 fn stand_in(i: usize) -> Uuid {
     Uuid::from_u128(0x7e57_0000_0000_8000_8000_0000_0000_0000 | i as u128)

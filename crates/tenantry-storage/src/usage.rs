@@ -177,11 +177,15 @@ impl Store {
                 crate::pending::entry_column(),
                 crate::pending::entry(&entry)?,
             );
-            crate::organizations::returning_statement(db, update, returning_counted())
+            crate::organizations::returning_statement(
+                db.get_database_backend(),
+                update,
+                returning_counted(),
+            )
         } else {
             use sea_orm::QueryTrait as _;
             crate::organizations::with_appended(
-                db,
+                db.get_database_backend(),
                 update.into_query(),
                 insert_entry_for_each_row_of(&entry),
                 returning_counted(),
