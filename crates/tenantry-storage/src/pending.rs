@@ -73,6 +73,11 @@ impl Serialize for Hex {
 
 /// `entry`, for `pending_entry`. The organization is the updated row's.
 pub(crate) fn entry(entry: &UsageEntry) -> Result<SimpleExpr, StoreError> {
+    entry_value(entry).map(Expr::val)
+}
+
+/// [`entry`]'s bound value.
+pub(crate) fn entry_value(entry: &UsageEntry) -> Result<sea_orm::Value, StoreError> {
     /// The trigger's row.
     #[derive(Serialize)]
     struct Row<'a> {
@@ -97,7 +102,7 @@ pub(crate) fn entry(entry: &UsageEntry) -> Result<SimpleExpr, StoreError> {
     };
     let text = serde_json::to_string(&row)
         .map_err(|e| StoreError::Corrupt(format!("a usage entry: {e}")))?;
-    Ok(Expr::val(text))
+    Ok(text.into())
 }
 
 fn timestamp(at: time::OffsetDateTime) -> Result<String, StoreError> {

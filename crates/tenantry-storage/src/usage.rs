@@ -18,6 +18,7 @@ use crate::entities::{idempotency_keys, usage_entries};
 use crate::events;
 use crate::members::finish;
 use crate::organizations::{from_model, organization_pk};
+use crate::reusable::ByShape;
 use crate::{Page, PageRequest, Replay, Store, StoreError, StoredResponse};
 
 /// How often a usage record is retried when the billing day changes under it.
@@ -156,7 +157,7 @@ impl Store {
     ) -> Result<Option<(Organization, UsageEntry)>, StoreError> {
         let credits = credits_of(usage)?;
         let cycle = billing_cycle_start_date(now.date(), org.billing_cycle_start);
-        let Some(update) = usage_below_thresholds(org, cycle, credits, tiers, now) else {
+        let Some(below) = below_thresholds(org, cycle, credits, tiers) else {
             return Ok(None);
         };
         let entry = UsageEntry {
@@ -171,26 +172,7 @@ impl Store {
             refunded: 0,
             created_at: now,
         };
-        let db = self.db();
-        let statement = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            let update = update.col_expr(
-                crate::pending::entry_column(),
-                crate::pending::entry(&entry)?,
-            );
-            crate::organizations::returning_statement(
-                db.get_database_backend(),
-                update,
-                returning_counted(),
-            )
-        } else {
-            use sea_orm::QueryTrait as _;
-            crate::organizations::with_appended(
-                db.get_database_backend(),
-                update.into_query(),
-                insert_entry_for_each_row_of(&entry),
-                returning_counted(),
-            )
-        };
+        let statement = usage_statement(self.db().get_database_backend(), org, &below, &entry)?;
         let rows = self.write_one(statement).await??;
         let Some(row) = rows.first() else {
             return Ok(None);
@@ -341,19 +323,24 @@ fn returning_counted() -> sea_orm::sea_query::ReturningClause {
     sea_orm::sea_query::Query::returning().columns([C::Id, C::CreditsUsed, C::Version])
 }
 
-/// The common usage call as a small `UPDATE`: it applies only while the organization is
-/// still as `org` was read in what matters here (active, in the same cycle and billing day,
-/// on the same allocation), and while the cycle's usage after the call stays below 80% of
-/// that allocation, so that it crosses no threshold (and appends no event). Below 80% it
-/// is within the allocation, so the overage rules have nothing to say. `None`: the call
-/// cannot be that case, whatever is stored now.
-fn usage_below_thresholds(
+/// When the common usage call is a small `UPDATE` (see [`usage_below_thresholds`]): the
+/// organization's own allocation as it was read, and the usage the row must stay under
+/// before the call.
+#[derive(Debug, Clone, Copy)]
+struct BelowThresholds {
+    own_allocation: Option<i64>,
+    under: i64,
+}
+
+/// Whether a call of `credits` to `org` in `cycle` can be the small `UPDATE` of
+/// [`usage_below_thresholds`], and its bounds if so. `None`: the call cannot be that case,
+/// whatever is stored now.
+fn below_thresholds(
     org: &Organization,
     cycle: Date,
     credits: i64,
     tiers: &TierTable,
-    now: OffsetDateTime,
-) -> Option<sea_orm::UpdateMany<organizations::Entity>> {
+) -> Option<BelowThresholds> {
     if !org.is_active || org.usage.cycle_start != cycle {
         return None;
     }
@@ -366,23 +353,101 @@ fn usage_below_thresholds(
     if credits >= eighty_percent {
         return None;
     }
-    let same_allocation = match org.credit_allocation {
-        Some(own) => C::CreditAllocation.eq(i64::try_from(own).ok()?),
+    let own_allocation = match org.credit_allocation {
+        Some(own) => Some(i64::try_from(own).ok()?),
+        None => None,
+    };
+    Some(BelowThresholds {
+        own_allocation,
+        // `used + credits < eighty_percent`, which cannot overflow.
+        under: eighty_percent - credits,
+    })
+}
+
+/// The common usage call as a small `UPDATE`: it applies only while the organization is
+/// still as `org` was read in what matters here (active, in the same cycle and billing day,
+/// on the same allocation), and while the cycle's usage after the call stays below 80% of
+/// that allocation, so that it crosses no threshold (and appends no event). Below 80% it
+/// is within the allocation, so the overage rules have nothing to say.
+fn usage_below_thresholds(
+    org: &Organization,
+    below: &BelowThresholds,
+    entry: &UsageEntry,
+) -> sea_orm::UpdateMany<organizations::Entity> {
+    let same_allocation = match below.own_allocation {
+        Some(own) => C::CreditAllocation.eq(own),
         None => C::CreditAllocation.is_null(),
     };
-    Some(
-        organizations::Entity::update_many()
-            .col_expr(C::CreditsUsed, Expr::col(C::CreditsUsed).add(credits))
-            .col_expr(C::Version, Expr::col(C::Version).add(1))
-            .col_expr(C::UpdatedAt, Expr::value(now))
-            .filter(C::PublicId.eq(org.id.as_uuid()))
-            .filter(C::IsActive.eq(true))
-            .filter(C::BillingCycleStart.eq(i32::from(org.billing_cycle_start.get())))
-            .filter(C::UsageCycleStart.eq(cycle))
-            .filter(C::AccountType.eq(org.account_type.as_str()))
-            .filter(same_allocation)
-            // `used + credits < eighty_percent`, which cannot overflow.
-            .filter(Expr::col(C::CreditsUsed).lt(eighty_percent - credits)),
+    organizations::Entity::update_many()
+        .col_expr(C::CreditsUsed, Expr::col(C::CreditsUsed).add(entry.credits))
+        .col_expr(C::Version, Expr::col(C::Version).add(1))
+        .col_expr(C::UpdatedAt, Expr::value(entry.created_at))
+        .filter(C::PublicId.eq(org.id.as_uuid()))
+        .filter(C::IsActive.eq(true))
+        .filter(C::BillingCycleStart.eq(i32::from(org.billing_cycle_start.get())))
+        .filter(C::UsageCycleStart.eq(entry.cycle_start))
+        .filter(C::AccountType.eq(org.account_type.as_str()))
+        .filter(same_allocation)
+        .filter(Expr::col(C::CreditsUsed).lt(below.under))
+}
+
+/// The SQL of [`usage_statement`]s, with or without an own allocation.
+static USAGE_UPDATES: ByShape = ByShape::new();
+
+/// [`Store::record_in_one_statement`]'s statement: [`usage_below_thresholds`] with its
+/// ledger entry. Built once for each shape (whether the organization has its own
+/// allocation); its values are made without building it (see [`ByShape`]).
+fn usage_statement(
+    backend: sea_orm::DbBackend,
+    org: &Organization,
+    below: &BelowThresholds,
+    entry: &UsageEntry,
+) -> Result<sea_orm::Statement, StoreError> {
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    let build = || {
+        let update = usage_below_thresholds(org, below, entry);
+        Ok(if postgres {
+            use sea_orm::QueryTrait as _;
+            crate::organizations::with_appended(
+                backend,
+                update.into_query(),
+                insert_entry_for_each_row_of(entry),
+                returning_counted(),
+            )
+        } else {
+            let update = update.col_expr(
+                crate::pending::entry_column(),
+                crate::pending::entry(entry)?,
+            );
+            crate::organizations::returning_statement(backend, update, returning_counted())
+        })
+    };
+    let values = || {
+        // In the order sea-query binds them: the `SET`s, the `WHERE`, then the entry's.
+        let mut values: Vec<sea_orm::Value> =
+            vec![entry.credits.into(), 1i32.into(), entry.created_at.into()];
+        if !postgres {
+            values.push(crate::pending::entry_value(entry)?);
+        }
+        values.extend([
+            org.id.as_uuid().into(),
+            true.into(),
+            i32::from(org.billing_cycle_start.get()).into(),
+            entry.cycle_start.into(),
+            org.account_type.as_str().into(),
+        ]);
+        values.extend(below.own_allocation.map(sea_orm::Value::from));
+        values.push(below.under.into());
+        if postgres {
+            values.extend(insert_entry_values(entry));
+        }
+        Ok(values)
+    };
+    USAGE_UPDATES.statement(
+        backend,
+        u128::from(below.own_allocation.is_some()),
+        build,
+        values,
     )
 }
 
@@ -651,6 +716,22 @@ fn insert_entry_for_each_row_of(entry: &UsageEntry) -> sea_orm::sea_query::Inser
     insert
 }
 
+/// The values [`insert_entry_for_each_row_of`] binds, in its order, made without building
+/// it.
+fn insert_entry_values(entry: &UsageEntry) -> [sea_orm::Value; 9] {
+    [
+        entry.id.as_uuid().into(),
+        entry.credits.into(),
+        entry.category.as_str().into(),
+        entry.cycle_start.into(),
+        entry.actor.kind().into(),
+        entry.actor.id().into(),
+        entry.idempotency_key.clone().into(),
+        0i64.into(),
+        entry.created_at.into(),
+    ]
+}
+
 async fn entry_from_model(
     db: &impl ConnectionTrait,
     org: OrganizationId,
@@ -713,4 +794,55 @@ fn tier_allocation(tiers: &TierTable) -> SimpleExpr {
         case = case.case(Expr::col(C::AccountType).eq(tier.as_str()), credits(tier));
     }
     case.finally(0i64).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use tenantry_domain::{NewOrganization, OrganizationName, UserId};
+
+    use super::*;
+
+    /// The common usage call's statement is built with sea-query once for each shape (an
+    /// organization on its tier's allocation, or its own): after that, its SQL is kept and
+    /// its values made by hand are the ones sea-query binds, on both databases.
+    #[test]
+    fn a_usage_statement_is_built_once_a_shape_and_its_values_made_as_sea_query_binds_them() {
+        let now = OffsetDateTime::now_utc();
+        let tiers = TierTable::default();
+        let on_its_tier = Organization::new(
+            NewOrganization {
+                name: OrganizationName::parse("Acme").unwrap(),
+                domain: None,
+            },
+            now,
+        );
+        let mut its_own = on_its_tier.clone();
+        its_own.credit_allocation = Some(5_000);
+        for org in [on_its_tier, its_own] {
+            let cycle = billing_cycle_start_date(now.date(), org.billing_cycle_start);
+            let below = below_thresholds(&org, cycle, 3, &tiers).unwrap();
+            let entry = UsageEntry {
+                id: UsageEntryId::generate(),
+                organization_id: org.id,
+                credits: 3,
+                category: UsageCategory::Search,
+                cycle_start: cycle,
+                actor: Actor::User(UserId::generate()),
+                idempotency_key: None,
+                refund_of: None,
+                refunded: 0,
+                created_at: now,
+            };
+            for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
+                let first = usage_statement(backend, &org, &below, &entry).unwrap();
+                let shape = u128::from(below.own_allocation.is_some());
+                assert!(
+                    USAGE_UPDATES.keeps(backend, shape),
+                    "{backend:?}: {below:?}"
+                );
+                let again = usage_statement(backend, &org, &below, &entry).unwrap();
+                assert_eq!(again, first, "{backend:?}: {below:?}");
+            }
+        }
+    }
 }
