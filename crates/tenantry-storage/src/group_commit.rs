@@ -32,7 +32,7 @@ use crate::own::{Options, Slot};
 
 /// The most writes one transaction takes: enough to share the pages, few enough that the
 /// first of them is not kept waiting long for the last.
-const MOST_TOGETHER: usize = 32;
+pub(crate) const MOST_TOGETHER: usize = 32;
 
 /// A statement's rows, or its error.
 type Answer = Result<Vec<QueryResult>, DbErr>;
@@ -80,52 +80,57 @@ pub(crate) async fn write(
         });
         ticket
     };
-    let turn = tokio::select! {
-        biased;
-        answered = &mut answer => return Ok(answered.unwrap_or_else(|_| Err(gone()))),
-        turn = tokio::time::timeout(turn_timeout, writes.clone().lock_owned()) => turn,
-    };
-    let Ok(mut turn) = turn else {
-        // Still queued, it is taken out and never runs; taken already, it is answered.
-        let removed = {
-            let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-            let at = queue.waiting.iter().position(|w| w.ticket == ticket);
-            at.map(|at| queue.waiting.remove(at))
+    let deadline = tokio::time::Instant::now() + turn_timeout;
+    // Until answered: the turn's holder takes the queue as it is, this write's or not (and
+    // may leave it for the next holder, past the most a group takes).
+    loop {
+        let turn = tokio::select! {
+            biased;
+            answered = &mut answer => return Ok(answered.unwrap_or_else(|_| Err(gone()))),
+            turn = tokio::time::timeout_at(deadline, writes.clone().lock_owned()) => turn,
         };
-        if removed.is_some() {
-            return Err(StoreError::Unavailable(DbErr::Custom(format!(
-                "no turn to write within {} ms",
-                turn_timeout.as_millis()
-            ))));
-        }
-        return Ok(answer.await.unwrap_or_else(|_| Err(gone())));
-    };
-    let group: Vec<Waiting> = {
-        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-        let take = queue.waiting.len().min(MOST_TOGETHER);
-        queue.waiting.drain(..take).collect()
-    };
-    match <[Waiting; 1]>::try_from(group) {
-        Ok([alone]) if alone.ticket == ticket => {
-            // This request's own write, alone: run here, as any single statement.
-            return Ok(turn.query_all(options, alone.statement).await);
-        }
-        Ok([alone]) => {
-            let options = options.clone();
-            let _ = tokio::spawn(async move {
-                let answered = turn.query_all(&options, alone.statement).await;
-                let _ = alone.answer.send(answered);
-            })
-            .await;
-        }
-        Err(group) if group.is_empty() => drop(turn),
-        Err(group) => {
-            let options = options.clone();
-            let _ = tokio::spawn(async move { commit_together(&mut turn, &options, group).await })
+        let Ok(mut turn) = turn else {
+            // Still queued, it is taken out and never runs; taken already, it is answered.
+            let removed = {
+                let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                let at = queue.waiting.iter().position(|w| w.ticket == ticket);
+                at.map(|at| queue.waiting.remove(at))
+            };
+            if removed.is_some() {
+                return Err(StoreError::Unavailable(DbErr::Custom(format!(
+                    "no turn to write within {} ms",
+                    turn_timeout.as_millis()
+                ))));
+            }
+            return Ok(answer.await.unwrap_or_else(|_| Err(gone())));
+        };
+        let group: Vec<Waiting> = {
+            let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let take = queue.waiting.len().min(MOST_TOGETHER);
+            queue.waiting.drain(..take).collect()
+        };
+        match <[Waiting; 1]>::try_from(group) {
+            Ok([alone]) if alone.ticket == ticket => {
+                // This request's own write, alone: run here, as any single statement.
+                return Ok(turn.query_all(options, alone.statement).await);
+            }
+            Ok([alone]) => {
+                let options = options.clone();
+                let _ = tokio::spawn(async move {
+                    let answered = turn.query_all(&options, alone.statement).await;
+                    let _ = alone.answer.send(answered);
+                })
                 .await;
+            }
+            Err(group) if group.is_empty() => drop(turn),
+            Err(group) => {
+                let options = options.clone();
+                let _ =
+                    tokio::spawn(async move { commit_together(&mut turn, &options, group).await })
+                        .await;
+            }
         }
     }
-    Ok(answer.await.unwrap_or_else(|_| Err(gone())))
 }
 
 /// What a write is answered whose group's task ended without answering it (it panicked).

@@ -779,6 +779,22 @@ mod tests {
         one_by_one.close().await.unwrap();
     }
 
+    /// More writes than one group takes wait together: each is answered its own rows, in
+    /// however many groups the turn's holders take them.
+    #[tokio::test]
+    async fn more_writes_than_a_group_takes_are_each_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_of_unique_x(dir.path(), |_| {}).await;
+        let count = 3 * crate::group_commit::MOST_TOGETHER as i64 + 1;
+        let answers = queued_together(&store, (0..count).map(insert_x).collect()).await;
+        for (x, answer) in (0..count).zip(answers) {
+            let rows = answer.unwrap();
+            assert_eq!(rows[0].try_get_by_index::<i64>(0).unwrap(), x);
+        }
+        assert_eq!(xs(&store).await, (0..count).collect::<Vec<_>>());
+        store.close().await.unwrap();
+    }
+
     /// A write of a group that fails (here a unique value taken) is answered its error,
     /// and the others of its group are committed all the same, each once.
     #[tokio::test]
