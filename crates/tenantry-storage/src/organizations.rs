@@ -578,9 +578,7 @@ fn known_update(
     now: OffsetDateTime,
 ) -> Result<sea_orm::Statement, StoreError> {
     let columns = changed_columns(changes);
-    let shape = columns
-        .iter()
-        .fold(0u128, |shape, (column, _)| shape | 1 << (*column as u32));
+    let shape = shape_of(&columns);
     let postgres = backend == sea_orm::DbBackend::Postgres;
     let build = || {
         use sea_orm::QueryTrait as _;
@@ -611,6 +609,13 @@ fn known_update(
         Ok(values)
     };
     KNOWN_UPDATES.statement(backend, shape, build, values)
+}
+
+/// Which columns `columns` names, one bit each: the shape of a [`known_update`].
+fn shape_of(columns: &[(organizations::Column, sea_orm::Value)]) -> u128 {
+    columns
+        .iter()
+        .fold(0, |shape, (column, _)| shape | 1 << (*column as u32))
 }
 
 /// The `UPDATE` that writes `changes` and bumps the version.
@@ -1127,10 +1132,7 @@ mod tests {
                     now,
                 );
                 let first = known_update(backend, &before, &changes, &event, now).unwrap();
-                let columns = changed_columns(&changes);
-                let shape = columns
-                    .iter()
-                    .fold(0u128, |shape, (column, _)| shape | 1 << (*column as u32));
+                let shape = shape_of(&changed_columns(&changes));
                 assert!(
                     KNOWN_UPDATES.keeps(backend, shape),
                     "{backend:?}: {:?}",
