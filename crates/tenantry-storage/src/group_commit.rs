@@ -24,7 +24,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{DbBackend, DbErr, QueryResult, Statement};
+use sea_orm::{DbBackend, DbErr, QueryResult, RuntimeErr, Statement};
 use tokio::sync::{Mutex, oneshot};
 
 use crate::StoreError;
@@ -168,12 +168,14 @@ async fn commit_together(slot: &mut Slot, options: &Options, group: Vec<Waiting>
                 return;
             }
             Err(error) if !slot.is_open() => {
-                // The connection broke on the commit: whether it happened is not known.
-                let error = Arc::new(error);
+                // The connection broke on the commit: whether it happened is not known, and
+                // the database is unavailable (503) to each write of the group.
                 for waiting in group {
-                    let _ = waiting.answer.send(Err(DbErr::Custom(format!(
-                        "the database went away while committing: {error}"
-                    ))));
+                    let _ = waiting
+                        .answer
+                        .send(Err(DbErr::Conn(RuntimeErr::Internal(format!(
+                            "the database went away while committing: {error}"
+                        )))));
                 }
                 return;
             }
