@@ -662,7 +662,6 @@ mod tests {
     async fn a_checkpoint_empties_the_wal_that_writers_leave_growing() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(dir.path(), "checkpoint", |_| {}).await;
-        let sql = |text: &str| Statement::from_string(DbBackend::Sqlite, text);
         store
             .db()
             .execute_raw(sql("CREATE TABLE t (x BLOB NOT NULL)"))
@@ -682,6 +681,11 @@ mod tests {
         store.close().await.unwrap();
     }
 
+    /// `text` as a statement of SQLite's.
+    fn sql(text: &str) -> Statement {
+        Statement::from_string(DbBackend::Sqlite, text)
+    }
+
     /// `INSERT INTO t (x) VALUES (x) RETURNING x`, as a one-statement write.
     fn insert_x(x: i64) -> Statement {
         Statement::from_sql_and_values(
@@ -697,7 +701,6 @@ mod tests {
         configure: impl FnOnce(&mut StoreOptions),
     ) -> Store {
         let store = sqlite_store(dir, "together", configure).await;
-        let sql = |text: &str| Statement::from_string(DbBackend::Sqlite, text);
         store
             .db()
             .execute_raw(sql("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)"))
@@ -714,10 +717,7 @@ mod tests {
     async fn xs(store: &Store) -> Vec<i64> {
         let rows = store
             .db()
-            .query_all_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT x FROM t ORDER BY x",
-            ))
+            .query_all_raw(sql("SELECT x FROM t ORDER BY x"))
             .await
             .unwrap();
         rows.iter()
@@ -820,13 +820,7 @@ mod tests {
         assert_eq!(xs(&store).await, [1, 2, 3, 4]);
         // The turn's connection is left out of any transaction: the next write commits.
         store.write_one(insert_x(5)).await.unwrap().unwrap();
-        let read = store
-            .read_all(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT count(*) FROM t",
-            ))
-            .await
-            .unwrap();
+        let read = store.read_all(sql("SELECT count(*) FROM t")).await.unwrap();
         assert_eq!(read[0].try_get_by_index::<i64>(0).unwrap(), 5);
         store.close().await.unwrap();
     }
