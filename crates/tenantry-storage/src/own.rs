@@ -20,7 +20,7 @@
 //! shutting down) is dropped and opened again for the next statement.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::error::ConnAcquireErr;
@@ -241,6 +241,8 @@ impl Slot {
 pub(crate) struct Own {
     pub(crate) options: Options,
     connections: Vec<Mutex<Slot>>,
+    /// Which thread opened each connection ([`here`]; 0: none yet).
+    opened_by: Vec<AtomicU64>,
     next: AtomicUsize,
     /// How long a statement waits for a connection, as long as one waits for the pool.
     acquire_timeout: Duration,
@@ -274,6 +276,9 @@ impl Own {
             connections: (0..most.min(options.max_connections).max(1))
                 .map(|_| Mutex::default())
                 .collect(),
+            opened_by: (0..most.min(options.max_connections).max(1))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             next: AtomicUsize::new(0),
             acquire_timeout: options.acquire_timeout,
         })
@@ -282,21 +287,61 @@ impl Own {
     /// Runs a statement on a free connection, or waits for the next in turn; one that
     /// waits longer than the acquire timeout fails as one that found no pooled connection
     /// does.
+    ///
+    /// A thread takes the connections it opened first. A connection's socket answers
+    /// through the runtime of the thread that opened it, so a statement run on it from
+    /// another server thread makes the opener's thread wake to pass the answer on: two
+    /// threads woken for one statement. Each server thread runs a runtime of its own, and
+    /// so keeps to its own connections while it has any free, or waits for one of them.
     pub(crate) async fn query_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let free = self
-            .connections
-            .iter()
-            .find_map(|connection| connection.try_lock().ok());
-        let mut slot = match free {
-            Some(slot) => slot,
-            None => {
-                let turn = self.next.fetch_add(1, Ordering::Relaxed);
-                let next = self.connections[turn % self.connections.len()].lock();
-                tokio::time::timeout(self.acquire_timeout, next)
-                    .await
-                    .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
+        let here = here();
+        let mut elsewhere = None;
+        for (at, connection) in self.connections.iter().enumerate() {
+            let opener = self.opener(at);
+            if opener == here || opener == 0 {
+                if let Ok(slot) = connection.try_lock() {
+                    drop(elsewhere);
+                    return self.run(here, at, slot, statement).await;
+                }
+            } else if elsewhere.is_none() {
+                // Opened by another thread: only if none of this one's is free.
+                elsewhere = connection.try_lock().ok().map(|slot| (at, slot));
             }
+        }
+        if let Some((at, slot)) = elsewhere {
+            return self.run(here, at, slot, statement).await;
+        }
+        // None free: wait for the next in turn of this thread's own, or of all.
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let own = || (0..self.connections.len()).filter(|&at| self.opener(at) == here);
+        let at = match own().count() {
+            0 => turn % self.connections.len(),
+            count => own().nth(turn % count).unwrap_or(0),
         };
+        let slot = tokio::time::timeout(self.acquire_timeout, self.connections[at].lock())
+            .await
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?;
+        self.run(here, at, slot, statement).await
+    }
+
+    /// Which thread opened connection `at` ([`here`]; 0: none yet).
+    fn opener(&self, at: usize) -> u64 {
+        self.opened_by[at].load(Ordering::Relaxed)
+    }
+
+    /// Runs `statement` on `slot`, the connection `at`, noting that this thread opens it
+    /// if it is not open.
+    async fn run(
+        &self,
+        here: u64,
+        at: usize,
+        mut slot: tokio::sync::MutexGuard<'_, Slot>,
+        statement: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        if !slot.is_open() {
+            // This thread opens it.
+            self.opened_by[at].store(here, Ordering::Relaxed);
+        }
         slot.query_all(&self.options, statement).await
     }
 
@@ -304,5 +349,70 @@ impl Own {
         for connection in &self.connections {
             connection.lock().await.close().await;
         }
+    }
+}
+
+/// The calling thread, as a number no other thread of the process has (never 0).
+fn here() -> u64 {
+    static THREADS: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static HERE: u64 = THREADS.fetch_add(1, Ordering::Relaxed);
+    }
+    HERE.with(|here| *here)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::DbBackend;
+
+    use super::*;
+
+    /// Runs `SELECT 1` on `own` from a thread of its own, as a server thread would, and
+    /// answers that thread's number.
+    fn select_from_a_thread(own: &Arc<Own>) -> u64 {
+        let own = Arc::clone(own);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let select = Statement::from_string(DbBackend::Sqlite, "SELECT 1");
+                own.query_all(select).await.unwrap();
+            });
+            here()
+        })
+        .join()
+        .unwrap()
+    }
+
+    fn openers(own: &Own) -> Vec<u64> {
+        (0..own.connections.len())
+            .map(|at| own.opener(at))
+            .collect()
+    }
+
+    /// A thread opens a connection of its own rather than take a free one another thread
+    /// opened; once every connection is open, a thread takes any that is free.
+    #[test]
+    fn a_thread_keeps_to_the_connections_it_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("own.db").display());
+        let own = Arc::new(Own::new(&url, &StoreOptions::new(&url)).unwrap());
+        assert_eq!(own.connections.len(), 2);
+
+        let first = select_from_a_thread(&own);
+        assert_eq!(openers(&own), [first, 0]);
+        // The first thread's connection is free, but the second opens its own.
+        let second = select_from_a_thread(&own);
+        assert_ne!(first, second);
+        assert_eq!(openers(&own), [first, second]);
+
+        // Once every connection is opened, a new thread takes a free one wherever it is.
+        let third = select_from_a_thread(&own);
+        assert_eq!(openers(&own), [first, second]);
+        assert!(![first, second].contains(&third));
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(own.close());
     }
 }
