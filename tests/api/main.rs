@@ -11,6 +11,7 @@ mod events;
 mod fields;
 mod hardening;
 mod instances;
+mod known_orgs;
 mod members;
 mod metering;
 mod metrics;

@@ -10,6 +10,7 @@ pub mod extract;
 mod health;
 mod json_text;
 pub mod key_cache;
+pub mod known_orgs;
 pub mod limits;
 pub mod maintenance;
 pub mod management;

@@ -6,11 +6,12 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use tenantry_domain::{
-    Access, AccountType, Organization, OrganizationId, RateLimitCategory, RateLimitOverrides,
+    Access, AccountType, Organization, OrganizationId, RateLimitCategory, RateLimitOverrides, Role,
 };
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::known_orgs::Known;
 use crate::ops::{organization_not_found, read_organization};
 use crate::state::AppState;
 
@@ -54,9 +55,21 @@ impl Limits {
         id: OrganizationId,
         category: RateLimitCategory,
     ) -> Result<(Access, Organization), ApiError> {
+        let (access, org, _) = self.read_access(caller, id, Some(category)).await?;
+        Ok((access, org))
+    }
+
+    /// What `caller` may do in `id`, the organization, and the caller's role there, read in
+    /// one query; the request is counted in `category` (if any) against its limit.
+    pub async fn read_access(
+        &self,
+        caller: &Caller,
+        id: OrganizationId,
+        category: Option<RateLimitCategory>,
+    ) -> Result<(Access, Organization, Option<Role>), ApiError> {
         if caller.is_platform_admin() || !caller.may_see(id) {
             let access = caller.access_given(id, None)?;
-            return Ok((access, read_organization(&self.state, id).await?));
+            return Ok((access, read_organization(&self.state, id).await?, None));
         }
         let (org, role) = self
             .state
@@ -65,9 +78,36 @@ impl Limits {
             .await
             .map_err(organization_not_found)?;
         let access = caller.access_given(id, role)?;
-        self.count_in(id, org.account_type, &org.rate_limit_overrides, category)
-            .await?;
-        Ok((access, org))
+        if let Some(category) = category {
+            self.count_in(id, org.account_type, &org.rate_limit_overrides, category)
+                .await?;
+        }
+        Ok((access, org, role))
+    }
+
+    /// As [`Limits::access_and_read`], from the organization as this process last changed it
+    /// as this caller's user, and their role there (`known_orgs.rs`), rather than a read;
+    /// `None` if it is not remembered. A change made from it applies only at its version;
+    /// one that does not is decided again by [`Limits::read_access`], uncounted.
+    pub async fn access_and_known(
+        &self,
+        caller: &Caller,
+        id: OrganizationId,
+        category: RateLimitCategory,
+    ) -> Result<Option<(Access, Known)>, ApiError> {
+        if !caller.is_platform_admin() && !caller.may_see(id) {
+            return caller.access_given(id, None).map(|_| None);
+        }
+        let Some(known) = self.state.known.get(id, caller.user_id()) else {
+            return Ok(None);
+        };
+        let access = caller.access_given(id, known.role)?;
+        if !caller.is_platform_admin() {
+            let org = &known.organization;
+            self.count_in(id, org.account_type, &org.rate_limit_overrides, category)
+                .await?;
+        }
+        Ok(Some((access, known)))
     }
 
     /// Counts the request against the organization's limit in `category`: its override, or

@@ -7,6 +7,7 @@ use tenantry_domain::{KeyHash, TierTable};
 use tenantry_storage::Store;
 
 use crate::key_cache::KeyCache;
+use crate::known_orgs::KnownOrganizations;
 use crate::rate_limit::RateLimiter;
 
 /// Requests per minute of a key for requests that name no organization, by default.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub key_rate_limit: u32,
     /// Which caller a key hash stands for, remembered briefly.
     pub keys: Arc<KeyCache>,
+    /// Organizations as this process last wrote them, for the next change to apply to.
+    pub known: Arc<KnownOrganizations>,
     /// How long a request body may take to arrive, from its first byte to its last.
     pub body_timeout: Duration,
     /// How webhooks are sent, and where they may go.
@@ -53,6 +56,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::default()),
             key_rate_limit: DEFAULT_KEY_RATE_LIMIT,
             keys: Arc::new(KeyCache::new(DEFAULT_KEY_CACHE_TTL)),
+            known: Arc::default(),
             body_timeout: DEFAULT_BODY_TIMEOUT,
             webhooks: WebhookOptions::default(),
         }

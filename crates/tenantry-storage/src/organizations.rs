@@ -383,6 +383,20 @@ impl Store {
             .await
     }
 
+    /// Applies `changes` to the organization only if it is still as `before` (the stored
+    /// version is `before`'s), with its `organization.updated` event, in one statement.
+    /// `None`: it is not (another change came first, or it is gone), and nothing was
+    /// written.
+    pub async fn update_organization_at(
+        &self,
+        before: &Organization,
+        changes: &OrganizationChanges,
+        by: Actor,
+        now: OffsetDateTime,
+    ) -> Result<Option<Organization>, StoreError> {
+        self.update_known(before, changes, by, now).await
+    }
+
     /// The update of a row still at `before`'s version and its `organization.updated`
     /// event, in one statement: on SQLite the event rides in `pending_event`, which a
     /// trigger moves into the events; on PostgreSQL a `WITH … INSERT` appends it if (and

@@ -96,6 +96,7 @@ pub async fn prepare(settings: &Settings) -> Result<Prepared, StartError> {
         limiter: Arc::new(limiter),
         key_rate_limit: settings.key_rate_limit,
         keys: Arc::new(KeyCache::new(Duration::from_millis(settings.key_cache_ms))),
+        known: Arc::default(),
         body_timeout: settings.body_timeout(),
         webhooks: tenantry_http::webhooks::WebhookOptions {
             allow_private: settings.webhook_allow_private,

@@ -9,8 +9,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, patch, web};
 use serde::{Deserialize, Serialize};
 use tenantry_domain::{
-    Logo, Modules, Organization, OrganizationChanges, OrganizationName, Quota, SalesforceCode,
-    limits,
+    Logo, Modules, Organization, OrganizationChanges, OrganizationField, OrganizationName, Quota,
+    SalesforceCode, limits,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,12 +18,13 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::common::{
-    Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, format_date, non_null, parse_date,
+    Fields, ModuleValue, PlanValue, ReadProblems, WriteProblems, format_date, non_null, now,
+    parse_date,
 };
 use crate::error::{ApiError, FieldError};
 use crate::extract::{FieldCase, IfMatch, JsonBody, RequestBody};
 use crate::limits::Limits;
-use crate::ops::{apply_changes, authorize_changes};
+use crate::ops::{apply_changes, authorize_changes, organization_not_found};
 use crate::path::IdPath;
 use crate::state::AppState;
 use tenantry_domain::RateLimitCategory;
@@ -271,11 +272,18 @@ pub(super) async fn update_organization_by_id(
     if_match: IfMatch,
     body: JsonBody<PatchedOrganizationRequest, LOGO_BODY_LIMIT>,
 ) -> Result<HttpResponse, ApiError> {
-    // The organization as it is now: the write applies to this version unless another
-    // change comes first.
-    let (access, known) = limits
-        .access_and_read(&caller, id, RateLimitCategory::Metadata)
+    // The organization as this process last changed it (`known_orgs.rs`), or as it is now.
+    let remembered = limits
+        .access_and_known(&caller, id, RateLimitCategory::Metadata)
         .await?;
+    let read = match remembered {
+        Some(_) => None,
+        None => Some(
+            limits
+                .read_access(&caller, id, Some(RateLimitCategory::Metadata))
+                .await?,
+        ),
+    };
     let request = body.0;
     let mut fields = Fields::default();
     let quota = |value: i64| Quota::parse(value);
@@ -309,8 +317,43 @@ pub(super) async fn update_organization_by_id(
         ..Default::default()
     };
     let changes = fields.finish(changes)?;
-    authorize_changes(access, &changes, |f| f.snake_name().to_owned())?;
-    let org = apply_changes(
+    let name = |f: OrganizationField| f.snake_name().to_owned();
+    let user = caller.user_id();
+    if let Some((access, known)) = remembered {
+        // Only a change that would be written as remembered is tried so: anything else
+        // (a refusal, a version to check, no change) is decided from a read.
+        let org = &known.organization;
+        let tried = !changes.is_empty()
+            && authorize_changes(access, &changes, name).is_ok()
+            && (!if_match.is_conditional() || if_match.single() == Some(org.version))
+            && (access.is_platform_admin() || org.is_active);
+        if tried {
+            let written = state
+                .store
+                .update_organization_at(org, &changes, caller.actor(), now())
+                .await;
+            match written {
+                Ok(Some(after)) => {
+                    state.known.remember(&after, user, known.role);
+                    return Ok(respond(&after, query));
+                }
+                // No longer as remembered: decided again from a read.
+                Ok(None) => {}
+                Err(error) => {
+                    state.known.forget(id, user);
+                    return Err(organization_not_found(error));
+                }
+            }
+        }
+        state.known.forget(id, user);
+    }
+    // Counted once: when the organization was remembered, the request already was.
+    let (access, known, role) = match read {
+        Some(read) => read,
+        None => limits.read_access(&caller, id, None).await?,
+    };
+    authorize_changes(access, &changes, name)?;
+    let written = apply_changes(
         &state,
         id,
         access,
@@ -319,6 +362,10 @@ pub(super) async fn update_organization_by_id(
         &if_match,
         Some(&known),
     )
-    .await?;
-    Ok(respond(&org, query))
+    .await;
+    match &written {
+        Ok(org) => state.known.remember(org, user, role),
+        Err(_) => state.known.forget(id, user),
+    }
+    Ok(respond(&written?, query))
 }

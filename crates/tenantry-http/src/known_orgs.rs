@@ -1,0 +1,89 @@
+//! Organizations as this process last changed them, for the next change to apply to without
+//! reading them first.
+//!
+//! A change made from a remembered organization applies only at its version (`WHERE
+//! version = …`), and every write of an organization bumps its version: its fields, its
+//! usage, and each membership of it (a member added, removed or given another role). So
+//! while the version stands, the organization is as remembered, and so is the role of the
+//! member a key acts as. A change whose version no longer stands writes nothing; the
+//! request then reads the organization and the caller's role afresh, decides its access
+//! again and applies the change to what it read, as if nothing had been remembered.
+//!
+//! The request is counted against the organization's rate limit from the remembered tier
+//! and overrides: a limit another process changed meanwhile counts one request more under
+//! the old limit here, the one whose version no longer stands.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tenantry_domain::{Organization, OrganizationId, Role, UserId};
+
+/// How many organizations (each as one caller's user saw it) are remembered, at most: a
+/// full map forgets one to take another.
+pub const DEFAULT_MOST: usize = 10_000;
+
+/// An organization as this process last changed it, with the role there of the user the
+/// change was made as (`None`: no user).
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub organization: Arc<Organization>,
+    pub role: Option<Role>,
+}
+
+type Map = HashMap<(OrganizationId, Option<UserId>), Known>;
+
+/// Organizations as this process last changed them (see the module's docs).
+#[derive(Debug)]
+pub struct KnownOrganizations {
+    most: usize,
+    known: Mutex<Map>,
+}
+
+impl Default for KnownOrganizations {
+    fn default() -> Self {
+        Self::new(DEFAULT_MOST)
+    }
+}
+
+impl KnownOrganizations {
+    pub fn new(most: usize) -> Self {
+        Self {
+            most,
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The organization as this process last changed it as `user`, if it remembers it.
+    pub fn get(&self, id: OrganizationId, user: Option<UserId>) -> Option<Known> {
+        self.lock().get(&(id, user)).cloned()
+    }
+
+    /// Remembers `org` as it is now, and `user`'s role there. An organization with a logo
+    /// is not kept (its image may be large): it is read for each change, as before.
+    pub fn remember(&self, org: &Organization, user: Option<UserId>, role: Option<Role>) {
+        let key = (org.id, user);
+        let mut known = self.lock();
+        if org.logo.is_some() || self.most == 0 {
+            known.remove(&key);
+            return;
+        }
+        if known.len() >= self.most
+            && !known.contains_key(&key)
+            && let Some(other) = known.keys().next().copied()
+        {
+            known.remove(&other);
+        }
+        let organization = Arc::new(org.clone());
+        known.insert(key, Known { organization, role });
+    }
+
+    /// Forgets the organization as `user` saw it.
+    pub fn forget(&self, id: OrganizationId, user: Option<UserId>) {
+        self.lock().remove(&(id, user));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Map> {
+        // Each call leaves the map whole, even one that panicked.
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
