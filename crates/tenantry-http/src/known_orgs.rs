@@ -87,3 +87,44 @@ impl KnownOrganizations {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tenantry_domain::{NewOrganization, OrganizationName};
+
+    use super::*;
+
+    fn org(name: &str) -> Organization {
+        let name = OrganizationName::parse(name).unwrap();
+        let new = NewOrganization { name, domain: None };
+        Organization::new(new, time::OffsetDateTime::now_utc())
+    }
+
+    #[test]
+    fn each_user_has_their_own_and_a_full_map_forgets_one_for_each_it_takes() {
+        let known = KnownOrganizations::new(2);
+        let (acme, globex, initech) = (org("Acme"), org("Globex"), org("Initech"));
+        let ada = Some(UserId::generate());
+        known.remember(&acme, ada, Some(Role::Owner));
+        known.remember(&acme, None, None);
+        assert_eq!(known.get(acme.id, ada).unwrap().role, Some(Role::Owner));
+        assert!(known.get(acme.id, None).unwrap().role.is_none());
+        assert!(known.get(acme.id, Some(UserId::generate())).is_none());
+
+        // Taken again, an organization replaces itself; a third one replaces another.
+        let mut renamed = acme.clone();
+        renamed.version += 1;
+        known.remember(&renamed, ada, Some(Role::Admin));
+        assert_eq!(
+            known.get(acme.id, ada).unwrap().organization.version,
+            acme.version + 1
+        );
+        known.remember(&globex, ada, Some(Role::Member));
+        known.remember(&initech, ada, Some(Role::Member));
+        assert_eq!(known.lock().len(), 2);
+        assert!(known.get(initech.id, ada).is_some());
+
+        known.forget(initech.id, ada);
+        assert!(known.get(initech.id, ada).is_none());
+    }
+}

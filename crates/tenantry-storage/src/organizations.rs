@@ -375,7 +375,10 @@ impl Store {
             && (!require_active || before.is_active)
         {
             // One statement: the update and, only if it applied, its event.
-            if let Some(after) = self.update_known(before, changes, by, now).await? {
+            if let Some(after) = self
+                .update_organization_at(before, changes, by, now)
+                .await?
+            {
                 return Ok(after);
             }
         }
@@ -383,30 +386,18 @@ impl Store {
             .await
     }
 
-    /// Applies `changes` to the organization only if it is still as `before` (the stored
-    /// version is `before`'s), with its `organization.updated` event, in one statement.
-    /// `None`: it is not (another change came first, or it is gone), and nothing was
-    /// written.
-    pub async fn update_organization_at(
-        &self,
-        before: &Organization,
-        changes: &OrganizationChanges,
-        by: Actor,
-        now: OffsetDateTime,
-    ) -> Result<Option<Organization>, StoreError> {
-        self.update_known(before, changes, by, now).await
-    }
-
-    /// The update of a row still at `before`'s version and its `organization.updated`
-    /// event, in one statement: on SQLite the event rides in `pending_event`, which a
-    /// trigger moves into the events; on PostgreSQL a `WITH … INSERT` appends it if (and
-    /// only if) the update applied. `None`: another change came first.
+    /// Applies `changes` to the organization only while it is still as `before` (the
+    /// stored version is `before`'s), with its `organization.updated` event, in one
+    /// statement: on SQLite the event rides in `pending_event`, which a trigger moves into
+    /// the events; on PostgreSQL a `WITH … INSERT` appends it if (and only if) the update
+    /// applied. `None`: it is not (another change came first, or it is gone), and nothing
+    /// was written.
     ///
     /// The change applied to `before` in memory is what the row becomes: every write of an
     /// organization bumps its version, so the row the update matched is `before`, column
     /// for column. The event is made from it, and so is the answer: the statement returns
     /// the version alone, rather than a row of forty columns to decode.
-    async fn update_known(
+    pub async fn update_organization_at(
         &self,
         before: &Organization,
         changes: &OrganizationChanges,
@@ -581,9 +572,9 @@ pub(crate) fn with_appended(
 /// The SQL of [`known_update`]s, by the columns they write.
 static KNOWN_UPDATES: ByShape = ByShape::new();
 
-/// [`Store::update_known`]'s statement: the update of a row still at `before`'s version
-/// with its event. Its SQL follows the columns `changes` writes, and is built once for each
-/// set of them; its values are made without building it (see [`ByShape`]).
+/// [`Store::update_organization_at`]'s statement: the update of a row still at `before`'s
+/// version with its event. Its SQL follows the columns `changes` writes, and is built once
+/// for each set of them; its values are made without building it (see [`ByShape`]).
 fn known_update(
     backend: sea_orm::DbBackend,
     before: &Organization,
