@@ -62,18 +62,19 @@ impl KnownOrganizations {
     /// is not kept (its image may be large): it is read for each change, as before.
     pub fn remember(&self, org: &Organization, user: Option<UserId>, role: Option<Role>) {
         let key = (org.id, user);
-        let mut known = self.lock();
         if org.logo.is_some() || self.most == 0 {
-            known.remove(&key);
+            self.lock().remove(&key);
             return;
         }
+        // Copied before the map is taken: every server thread takes it.
+        let organization = Arc::new(org.clone());
+        let mut known = self.lock();
         if known.len() >= self.most
             && !known.contains_key(&key)
             && let Some(other) = known.keys().next().copied()
         {
             known.remove(&other);
         }
-        let organization = Arc::new(org.clone());
         known.insert(key, Known { organization, role });
     }
 
