@@ -16,6 +16,7 @@ mod m20261202_000001_sqlite_pending_rows;
 mod m20261205_000001_pending_deliveries_index;
 mod m20261205_000002_undispatched_events_index;
 mod m20261205_000003_sqlite_events_dispatched_as_written;
+mod m20261207_000001_sqlite_pending_event_columns;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_pending_deliveries_index::Migration),
             Box::new(m20261205_000002_undispatched_events_index::Migration),
             Box::new(m20261205_000003_sqlite_events_dispatched_as_written::Migration),
+            Box::new(m20261207_000001_sqlite_pending_event_columns::Migration),
         ]
     }
 }

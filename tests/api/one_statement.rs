@@ -1,6 +1,6 @@
 //! Writes that append their row in the change's own statement (an update with its event,
 //! usage with its ledger entry) write the row an `INSERT` in a transaction writes: on
-//! SQLite, where a trigger moves it from the organization's pending column, each column is
+//! SQLite, where a trigger moves it from the organization's pending columns, each column is
 //! compared with the same column of a row written the other way. And a change that fails
 //! leaves no row of its own behind.
 
@@ -200,7 +200,11 @@ async fn assert_no_pending_rows(app: &TestApp) {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
-            "SELECT count(*) AS n FROM organizations WHERE pending_event IS NOT NULL OR pending_entry IS NOT NULL",
+            "SELECT count(*) AS n FROM organizations WHERE pending_entry IS NOT NULL \
+             OR pending_event_id IS NOT NULL OR pending_event_type IS NOT NULL \
+             OR pending_event_actor_kind IS NOT NULL OR pending_event_actor_id IS NOT NULL \
+             OR pending_event_occurred_at IS NOT NULL OR pending_event_data IS NOT NULL \
+             OR pending_event_changes IS NOT NULL OR pending_event_trace_id IS NOT NULL",
         ))
         .await
         .unwrap()

@@ -681,6 +681,41 @@ mod tests {
         store.close().await.unwrap();
     }
 
+    /// The latest migrations undo and apply again on SQLite, where they change the schema
+    /// (the last one rebuilds a trigger and the columns it reads).
+    #[tokio::test]
+    async fn the_latest_migrations_go_down_and_up_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "down", |_| {}).await;
+        let columns = |store: &Store| {
+            let db = store.db().clone();
+            async move {
+                let rows = db
+                    .query_all_raw(sql("SELECT name FROM pragma_table_info('organizations')"))
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.try_get::<String>("", "name").unwrap())
+                    .filter(|name| name.starts_with("pending_event"))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert!(
+            columns(&store)
+                .await
+                .contains(&"pending_event_id".to_owned())
+        );
+        <crate::Migrator as tenantry_migrations::MigratorTrait>::down(store.db(), Some(3))
+            .await
+            .unwrap();
+        assert_eq!(columns(&store).await, ["pending_event"]);
+        <crate::Migrator as tenantry_migrations::MigratorTrait>::up(store.db(), None)
+            .await
+            .unwrap();
+        assert_eq!(columns(&store).await.len(), 8);
+        store.close().await.unwrap();
+    }
+
     /// `text` as a statement of SQLite's.
     fn sql(text: &str) -> Statement {
         Statement::from_string(DbBackend::Sqlite, text)

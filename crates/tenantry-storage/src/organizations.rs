@@ -1,7 +1,7 @@
 //! Organizations: create, read, list, update, delete.
 
 use sea_orm::RelationTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, ReturningClause};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, ReturningClause};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -388,7 +388,7 @@ impl Store {
 
     /// Applies `changes` to the organization only while it is still as `before` (the
     /// stored version is `before`'s), with its `organization.updated` event, in one
-    /// statement: on SQLite the event rides in `pending_event`, which a trigger moves into
+    /// statement: on SQLite the event rides in the `pending_event_*` columns, which a trigger moves into
     /// the events; on PostgreSQL a `WITH … INSERT` appends it if (and only if) the update
     /// applied. `None`: it is not (another change came first, or it is gone), and nothing
     /// was written.
@@ -593,7 +593,12 @@ fn known_update(
             let insert = events::insert_for_each_row_of(event, "updated");
             with_appended(backend, update.into_query(), insert, returning_version())
         } else {
-            let update = update.col_expr(pending::event_column(), pending::event(event)?);
+            let update = pending::EVENT_COLUMNS
+                .iter()
+                .zip(pending::event_values(event)?)
+                .fold(update, |update, (column, value)| {
+                    update.col_expr(Alias::new(*column), Expr::value(value))
+                });
             returning_statement(backend, update, returning_version())
         })
     };
@@ -604,7 +609,7 @@ fn known_update(
         values.push(now.into());
         values.extend(columns.iter().map(|(_, value)| value.clone()));
         if !postgres {
-            values.push(pending::event_value(event)?);
+            values.extend(pending::event_values(event)?);
         }
         values.push(before.id.as_uuid().into());
         values.push((before.version as i64).into());

@@ -1,8 +1,10 @@
 //! On SQLite, the row a change to an organization appends, carried by the change's own
-//! `UPDATE` in a column that a trigger empties into the row's table (see the migration
-//! `sqlite_pending_rows`). Each value is written as SQLite stores it when bound, so a row
-//! appended this way is the row an `INSERT` would have written: ids as the hex of their
-//! bytes (stored as blobs), times as RFC 3339, dates as `YYYY-MM-DD`, JSON as its text.
+//! `UPDATE` in columns that a trigger empties into the row's table (see the migrations
+//! `sqlite_pending_rows` and `sqlite_pending_event_columns`). An event's values are bound
+//! to columns of their own, as an `INSERT` binds them; a usage entry's ride in one JSON
+//! object, each value written as SQLite stores it when bound (ids as the hex of their
+//! bytes, stored as blobs; times as RFC 3339; dates as `YYYY-MM-DD`). Either way the row
+//! appended is the row an `INSERT` would have written.
 
 use sea_orm::sea_query::{Alias, Expr, SimpleExpr};
 use serde::Serialize;
@@ -12,53 +14,38 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// The column whose value becomes an event.
-pub(crate) fn event_column() -> Alias {
-    Alias::new("pending_event")
-}
+/// The columns whose values become an event, in the order of [`event_values`] (see the
+/// migration `sqlite_pending_event_columns`; the event's organization is the updated row's).
+pub(crate) const EVENT_COLUMNS: [&str; 8] = [
+    "pending_event_id",
+    "pending_event_type",
+    "pending_event_actor_kind",
+    "pending_event_actor_id",
+    "pending_event_occurred_at",
+    "pending_event_data",
+    "pending_event_changes",
+    "pending_event_trace_id",
+];
 
 /// The column whose value becomes a usage entry.
 pub(crate) fn entry_column() -> Alias {
     Alias::new("pending_entry")
 }
 
-/// `event`, for `pending_event`, written in one pass (it is on the path of every write).
-pub(crate) fn event(event: &Event) -> Result<SimpleExpr, StoreError> {
-    event_value(event).map(Expr::val)
-}
-
-/// [`event`]'s bound value.
-pub(crate) fn event_value(event: &Event) -> Result<sea_orm::Value, StoreError> {
-    /// The trigger's row.
-    #[derive(Serialize)]
-    struct Row {
-        public_id: Hex,
-        event_type: &'static str,
-        organization_id: Option<Hex>,
-        actor_kind: &'static str,
-        actor_id: Option<Hex>,
-        occurred_at: String,
-        /// JSON columns hold their text.
-        data: String,
-        changes: String,
-        trace_id: Option<String>,
-    }
+/// `event`'s values for [`EVENT_COLUMNS`], bound as the `INSERT` of an event binds them.
+pub(crate) fn event_values(event: &Event) -> Result<[sea_orm::Value; 8], StoreError> {
     let changes = serde_json::to_string(&crate::events::Changes(&event.changes))
         .map_err(|e| StoreError::Corrupt(format!("an event's changes: {e}")))?;
-    let row = Row {
-        public_id: Hex(event.id.as_uuid()),
-        event_type: event.event_type.as_str(),
-        organization_id: event.organization_id.map(|o| Hex(o.as_uuid())),
-        actor_kind: event.actor.kind(),
-        actor_id: event.actor.id().map(Hex),
-        occurred_at: timestamp(event.occurred_at)?,
-        data: event.data.to_string(),
-        changes,
-        trace_id: crate::trace::current(),
-    };
-    let text =
-        serde_json::to_string(&row).map_err(|e| StoreError::Corrupt(format!("an event: {e}")))?;
-    Ok(text.into())
+    Ok([
+        event.id.as_uuid().into(),
+        event.event_type.as_str().into(),
+        event.actor.kind().into(),
+        event.actor.id().into(),
+        event.occurred_at.into(),
+        event.data.to_string().into(),
+        changes.into(),
+        crate::trace::current().into(),
+    ])
 }
 
 /// An id as the hex of its bytes.
