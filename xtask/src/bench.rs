@@ -455,6 +455,7 @@ fn run_on(
         rows.push(Row {
             name: pair.tenantry.name,
             ceiling_name: pair.ceiling.name,
+            cpu_target: pair.cpu_target,
             ours: ours.figures(),
             ceiling: ceiling.figures(),
             statements: None,
@@ -900,7 +901,13 @@ struct Scenario {
 struct Pair {
     tenantry: Scenario,
     ceiling: Scenario,
+    /// The most server CPU a request may cost, as a multiple of the ceiling's (BENCHMARKS.md,
+    /// "Targets"); `None`: no target.
+    cpu_target: Option<f64>,
 }
+
+/// Peak RSS must stay under this, in KiB (the target is set at 1,000,000 organizations).
+const RSS_TARGET_KIB: u64 = 150 * 1024;
 
 const STATIC: Scenario = Scenario {
     name: "static JSON",
@@ -929,6 +936,7 @@ const PAIRS: [Pair; 7] = [
             request: |c, base, _, _| c.get(format!("{base}/healthz")),
         },
         ceiling: STATIC,
+        cpu_target: None,
     },
     Pair {
         tenantry: Scenario {
@@ -939,6 +947,7 @@ const PAIRS: [Pair; 7] = [
             },
         },
         ceiling: RAW_DETAIL,
+        cpu_target: Some(1.6),
     },
     Pair {
         tenantry: Scenario {
@@ -950,6 +959,7 @@ const PAIRS: [Pair; 7] = [
             },
         },
         ceiling: RAW_READ,
+        cpu_target: Some(1.3),
     },
     Pair {
         tenantry: Scenario {
@@ -962,6 +972,7 @@ const PAIRS: [Pair; 7] = [
             },
         },
         ceiling: RAW_UPDATE,
+        cpu_target: Some(1.6),
     },
     Pair {
         tenantry: Scenario {
@@ -973,6 +984,7 @@ const PAIRS: [Pair; 7] = [
             },
         },
         ceiling: RAW_UPDATE,
+        cpu_target: Some(1.6),
     },
     Pair {
         tenantry: Scenario {
@@ -983,6 +995,7 @@ const PAIRS: [Pair; 7] = [
             },
         },
         ceiling: RAW_READ,
+        cpu_target: Some(1.3),
     },
     Pair {
         tenantry: Scenario {
@@ -996,6 +1009,7 @@ const PAIRS: [Pair; 7] = [
             name: "raw page of 100",
             request: |c, base, s, _| c.get(format!("{base}/users/{}/organizations", s.user)),
         },
+        cpu_target: Some(1.3),
     },
 ];
 
@@ -1077,7 +1091,7 @@ impl Totals {
 }
 
 /// The figures of one endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Figures {
     requests: u64,
     errors: u64,
@@ -1092,6 +1106,7 @@ struct Figures {
 struct Row {
     name: &'static str,
     ceiling_name: &'static str,
+    cpu_target: Option<f64>,
     ours: Figures,
     ceiling: Figures,
     statements: Option<f64>,
@@ -1615,6 +1630,39 @@ fn report(backend: &str, rows: &[Row], startup: Duration, seeded_in: Duration) -
             row.ours.requests + row.ceiling.requests,
         ));
     }
+    text.push_str(&verdicts(rows));
+    text
+}
+
+/// Each target a table of rows is measured against, met or missed: server CPU a request
+/// against the ceiling's, and peak RSS.
+fn verdicts(rows: &[Row]) -> String {
+    let verdict = |met: bool| if met { "met" } else { "missed" };
+    let mut text = String::from(
+        "\n| endpoint | server CPU a request × its ceiling's | target |\n| --- | ---: | --- |\n",
+    );
+    for row in rows {
+        let Some(target) = row.cpu_target else {
+            continue;
+        };
+        let ceiling = row.ceiling.cpu_per_request.as_secs_f64();
+        let ratio = row.ours.cpu_per_request.as_secs_f64() / ceiling.max(1e-9);
+        text.push_str(&format!(
+            "| {} | {ratio:.2}× | at most {target}×: {} |\n",
+            row.name,
+            verdict(ceiling > 0.0 && ratio <= target),
+        ));
+    }
+    let peak = rows.iter().filter_map(|row| row.peak_rss_kib).max();
+    text.push_str(&match peak {
+        Some(kib) => format!(
+            "\nPeak RSS {:.1} MB (target under {} MB): {}.\n",
+            kib as f64 / 1024.0,
+            RSS_TARGET_KIB / 1024,
+            verdict(kib < RSS_TARGET_KIB),
+        ),
+        None => "\nPeak RSS: not read (target under 150 MB).\n".to_owned(),
+    });
     text
 }
 
@@ -1652,6 +1700,46 @@ mod tests {
         assert_eq!(
             with_output("none".into(), &dir.path().join("missing")),
             "none"
+        );
+    }
+
+    #[test]
+    fn each_target_is_called_met_or_missed() {
+        let figures = |micros: u64| Figures {
+            cpu_per_request: Duration::from_micros(micros),
+            ..Figures::default()
+        };
+        let row = |name, cpu_target, ours, ceiling, rss_mb: u64| Row {
+            name,
+            ceiling_name: "raw read",
+            cpu_target,
+            ours: figures(ours),
+            ceiling: figures(ceiling),
+            statements: None,
+            peak_rss_kib: Some(rss_mb * 1024),
+        };
+        let text = verdicts(&[
+            row("GET /healthz", None, 10, 5, 60),
+            row("GET /a", Some(1.3), 130, 100, 80),
+            row("PATCH /b", Some(1.6), 161, 100, 90),
+        ]);
+        assert!(!text.contains("GET /healthz"), "{text}");
+        assert!(
+            text.contains("| GET /a | 1.30× | at most 1.3×: met |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| PATCH /b | 1.61× | at most 1.6×: missed |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Peak RSS 90.0 MB (target under 150 MB): met."),
+            "{text}"
+        );
+        let text = verdicts(&[row("GET /a", Some(1.3), 100, 100, 150)]);
+        assert!(
+            text.contains("Peak RSS 150.0 MB (target under 150 MB): missed."),
+            "{text}"
         );
     }
 
