@@ -388,10 +388,10 @@ impl Store {
 
     /// Applies `changes` to the organization only while it is still as `before` (the
     /// stored version is `before`'s), with its `organization.updated` event, in one
-    /// statement: on SQLite the event rides in the `pending_event_*` columns, which a trigger moves into
-    /// the events; on PostgreSQL a `WITH … INSERT` appends it if (and only if) the update
-    /// applied. `None`: it is not (another change came first, or it is gone), and nothing
-    /// was written.
+    /// statement: on SQLite the event rides in the `pending_event_*` columns, which a
+    /// trigger moves into the events; on PostgreSQL a `WITH … INSERT` appends it if (and
+    /// only if) the update applied. `None`: it is not (another change came first, or it
+    /// is gone), and nothing was written.
     ///
     /// The change applied to `before` in memory is what the row becomes: every write of an
     /// organization bumps its version, so the row the update matched is `before`, column
