@@ -18,6 +18,24 @@ mod m20261205_000002_undispatched_events_index;
 mod m20261205_000003_sqlite_events_dispatched_as_written;
 mod m20261207_000001_sqlite_pending_event_columns;
 
+/// Runs `statements` in order when the database is SQLite; on any other, nothing. For the
+/// migrations that change what only SQLite has (its triggers, its columns for them).
+async fn on_sqlite<S: AsRef<str>>(
+    manager: &SchemaManager<'_>,
+    statements: impl IntoIterator<Item = S>,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm_migration::sea_orm::DbBackend::Sqlite {
+        return Ok(());
+    }
+    for statement in statements {
+        manager
+            .get_connection()
+            .execute_unprepared(statement.as_ref())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Every migration, oldest first.
 #[derive(Debug)]
 pub struct Migrator;

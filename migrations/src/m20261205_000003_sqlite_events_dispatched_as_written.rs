@@ -13,14 +13,13 @@
 //! statements spell it, so SQLite sees that they imply it.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
 /// The trigger as `sqlite_pending_rows` made it, with `dispatched` written as `dispatched`
 /// says.
-fn trigger(dispatched: &str) -> String {
+pub(crate) fn trigger(dispatched: &str) -> String {
     format!(
         "CREATE TRIGGER organizations_pending_event
          AFTER UPDATE OF pending_event ON organizations
@@ -44,7 +43,8 @@ fn trigger(dispatched: &str) -> String {
 }
 
 /// Dispatched as written: when no endpoint is enabled.
-const AS_WRITTEN: &str = "NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled = TRUE)";
+pub(crate) const AS_WRITTEN: &str =
+    "NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled = TRUE)";
 
 fn up() -> Vec<String> {
     vec![
@@ -64,19 +64,6 @@ fn down() -> Vec<String> {
     ]
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Sqlite {
-        return Ok(());
-    }
-    for statement in statements {
-        manager
-            .get_connection()
-            .execute_unprepared(&statement)
-            .await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     /// In one transaction, so on one connection: SQLite parses some schema statements
@@ -87,10 +74,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, up()).await
+        crate::on_sqlite(manager, up()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, down()).await
+        crate::on_sqlite(manager, down()).await
     }
 }

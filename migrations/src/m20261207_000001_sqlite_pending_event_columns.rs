@@ -10,7 +10,6 @@
 //! organization's id from the row itself, and clears them, in the same statement.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -27,8 +26,7 @@ const COLUMNS: [(&str, &str); 8] = [
     ("pending_event_trace_id", "TEXT"),
 ];
 
-/// Dispatched as written: when no endpoint is enabled (as `sqlite_events_dispatched_as_written`).
-const AS_WRITTEN: &str = "NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled = TRUE)";
+use crate::m20261205_000003_sqlite_events_dispatched_as_written::{self as former, AS_WRITTEN};
 
 fn trigger() -> String {
     let cleared = COLUMNS
@@ -58,30 +56,6 @@ fn trigger() -> String {
     )
 }
 
-/// The trigger it replaces, as `sqlite_events_dispatched_as_written` left it.
-fn former_trigger() -> String {
-    format!(
-        "CREATE TRIGGER organizations_pending_event
-         AFTER UPDATE OF pending_event ON organizations
-         WHEN NEW.pending_event IS NOT NULL
-         BEGIN
-           INSERT INTO events (public_id, event_type, organization_id, actor_kind, actor_id,
-                               occurred_at, data, changes, dispatched, trace_id)
-           VALUES (unhex(NEW.pending_event ->> '$.public_id'),
-                   NEW.pending_event ->> '$.event_type',
-                   unhex(NEW.pending_event ->> '$.organization_id'),
-                   NEW.pending_event ->> '$.actor_kind',
-                   unhex(NEW.pending_event ->> '$.actor_id'),
-                   NEW.pending_event ->> '$.occurred_at',
-                   NEW.pending_event ->> '$.data',
-                   NEW.pending_event ->> '$.changes',
-                   {AS_WRITTEN},
-                   NEW.pending_event ->> '$.trace_id');
-           UPDATE organizations SET pending_event = NULL WHERE id = NEW.id;
-         END"
-    )
-}
-
 fn up() -> Vec<String> {
     let mut statements = vec!["DROP TRIGGER organizations_pending_event".to_owned()];
     statements.extend(
@@ -104,21 +78,9 @@ fn down() -> Vec<String> {
             .iter()
             .map(|(name, _)| format!("ALTER TABLE organizations DROP COLUMN {name}")),
     );
-    statements.push(former_trigger());
+    // The trigger it replaces, as `sqlite_events_dispatched_as_written` left it.
+    statements.push(former::trigger(AS_WRITTEN));
     statements
-}
-
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Sqlite {
-        return Ok(());
-    }
-    for statement in statements {
-        manager
-            .get_connection()
-            .execute_unprepared(&statement)
-            .await?;
-    }
-    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -129,10 +91,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, up()).await
+        crate::on_sqlite(manager, up()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, down()).await
+        crate::on_sqlite(manager, down()).await
     }
 }
