@@ -358,3 +358,50 @@ async fn an_unreachable_redis_falls_back_to_local_counting_and_says_so() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ready["rateLimits"], "local (redis unreachable)");
 }
+
+/// A `PATCH` made from the organization as this instance last changed it is counted once,
+/// from what it remembered; when another instance wrote meanwhile, it is decided again from
+/// a read, and still counted once.
+#[tokio::test]
+async fn a_change_decided_again_after_another_instance_wrote_is_counted_once() {
+    let app = TestApp::spawn_with(limited(1_000)).await;
+    let ada = app.new_user("Ada").await;
+    let id = app.create_organization(&ada.key, "Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = app.organization_key(&ada.key, &id).await;
+    let response = app
+        .request(Method::PATCH, "/v1/organizations", ADMIN_TOKEN)
+        .header("X-Organization-Id", &id)
+        .json(&json!({"rate_limit_overrides": {"metadata": 4}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let path = format!("/v1/organizations/{id}");
+    let patch = |name: &'static str| {
+        app.request(Method::PATCH, &path, &key)
+            .json(&json!({"name": name}))
+            .send()
+    };
+    // The first is read and counted, the second made from what the first left here.
+    assert_eq!(patch("One").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(patch("Two").await.unwrap().status(), StatusCode::OK);
+    let other = app.another_instance(|_| {}).await;
+    let (status, body) = other
+        .patch(&path, ADMIN_TOKEN, json!({"name": "Elsewhere"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // No longer as remembered: decided again from a read, and counted once in all.
+    let third = patch("Three").await.unwrap();
+    assert_eq!(third.status(), StatusCode::OK);
+    assert_eq!(header(&third, "x-ratelimit-remaining"), "1");
+    let fourth = patch("Four").await.unwrap();
+    assert_eq!(fourth.status(), StatusCode::OK);
+    assert_eq!(header(&fourth, "x-ratelimit-remaining"), "0");
+    assert_eq!(
+        patch("Five").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
