@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc rather than the system allocator: a request allocates and frees many small
 /// values across two worker threads, where glibc's allocator showed as an eighth of the
-/// server's time (see BENCHMARKS.md).
+/// server's time (see BENCHMARKS.md). With its `override` feature it serves SQLite's
+/// `malloc` and `free` as well: a page of organizations copies each of its values with
+/// SQLite's `malloc`, and frees them on another thread.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tenantry::{Settings, prepare, telemetry};
