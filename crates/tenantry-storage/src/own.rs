@@ -386,9 +386,10 @@ mod tests {
 
     use super::*;
 
-    /// Runs `SELECT 1` on `own` from a thread of its own, as a server thread would, and
-    /// answers that thread's number.
-    fn select_from_a_thread(own: &Arc<Own>) -> u64 {
+    /// Runs `SELECT 1` on `own` from a thread of its own, as a server thread would,
+    /// `at_once` times at once (each on a connection of its own), and answers that thread's
+    /// number.
+    fn select_from_a_thread(own: &Arc<Own>, at_once: usize) -> u64 {
         let own = Arc::clone(own);
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -396,29 +397,16 @@ mod tests {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let select = Statement::from_string(DbBackend::Sqlite, "SELECT 1");
-                own.query_all(select).await.unwrap();
-            });
-            here()
-        })
-        .join()
-        .unwrap()
-    }
-
-    /// Runs two statements at once from a thread of its own, which so opens a connection
-    /// for each, and answers that thread's number.
-    fn two_at_once_from_a_thread(own: &Arc<Own>) -> u64 {
-        let own = Arc::clone(own);
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let select = || Statement::from_string(DbBackend::Sqlite, "SELECT 1");
-                let (a, b) = tokio::join!(own.query_all(select()), own.query_all(select()));
-                a.unwrap();
-                b.unwrap();
+                let selects: Vec<_> = (0..at_once)
+                    .map(|_| {
+                        let own = Arc::clone(&own);
+                        let select = Statement::from_string(DbBackend::Sqlite, "SELECT 1");
+                        tokio::spawn(async move { own.query_all(select).await.unwrap() })
+                    })
+                    .collect();
+                for select in selects {
+                    select.await.unwrap();
+                }
             });
             here()
         })
@@ -441,15 +429,15 @@ mod tests {
         let own = Arc::new(Own::new(&url, &StoreOptions::new(&url)).unwrap());
         assert_eq!(own.connections.len(), 2);
 
-        let first = select_from_a_thread(&own);
+        let first = select_from_a_thread(&own, 1);
         assert_eq!(openers(&own), [first, 0]);
         // The first thread's connection is free, but the second opens its own.
-        let second = select_from_a_thread(&own);
+        let second = select_from_a_thread(&own, 1);
         assert_ne!(first, second);
         assert_eq!(openers(&own), [first, second]);
 
         // Once every connection is opened, a new thread takes a free one wherever it is.
-        let third = select_from_a_thread(&own);
+        let third = select_from_a_thread(&own, 1);
         assert_eq!(openers(&own), [first, second]);
         assert!(![first, second].contains(&third));
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -465,10 +453,10 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("own.db").display());
         let own = Arc::new(Own::new(&url, &StoreOptions::new(&url)).unwrap());
 
-        let first = two_at_once_from_a_thread(&own);
+        let first = select_from_a_thread(&own, 2);
         assert_eq!(openers(&own), [first, first]);
 
-        let second = select_from_a_thread(&own);
+        let second = select_from_a_thread(&own, 1);
         let owners = openers(&own);
         assert!(
             owners.contains(&first) && owners.contains(&second),
@@ -476,7 +464,7 @@ mod tests {
         );
 
         let before = openers(&own);
-        let third = select_from_a_thread(&own);
+        let third = select_from_a_thread(&own, 1);
         assert!(!before.contains(&third));
         assert_eq!(openers(&own), before);
         let runtime = tokio::runtime::Runtime::new().unwrap();
