@@ -10,6 +10,11 @@
 //! turn (Tenantry, ceiling, Tenantry, ceiling), so that noise on the machine falls on both.
 //! Then a second Tenantry process, logging every statement, answers each endpoint a few
 //! times to count the SQL statements a request runs.
+//!
+//! Given two sizes or more (`--orgs 10000,1000000`), each backend is seeded at every size,
+//! a Tenantry and a ceiling run on each, and an endpoint's load goes from one size to the
+//! next within each half, so that the cost from the smallest size to the largest is
+//! measured in one stretch of time rather than across two runs minutes apart.
 
 use std::io::{BufRead as _, Read as _, Seek as _};
 use std::path::{Path, PathBuf};
@@ -29,7 +34,10 @@ mod instructions;
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct BenchOptions {
-    pub(crate) orgs: usize,
+    /// The sizes to seed and load, smallest first: with two or more, each backend runs a
+    /// server on each size side by side, interleaves their loads, and reports how each
+    /// endpoint's cost moved from the smallest size to the largest.
+    pub(crate) orgs: Vec<usize>,
     pub(crate) seconds: u64,
     pub(crate) connections: usize,
     /// A PostgreSQL server to run on as well (its URL, naming any database the bench may
@@ -50,7 +58,7 @@ pub(crate) struct BenchOptions {
 impl BenchOptions {
     pub(crate) fn parse(args: &[&str]) -> Result<Self, String> {
         let mut options = Self {
-            orgs: 10_000,
+            orgs: vec![10_000],
             seconds: 10,
             connections: 64,
             postgres: None,
@@ -69,10 +77,28 @@ impl BenchOptions {
             };
             match *arg {
                 "--quick" => {
-                    options.orgs = 1_000;
+                    options.orgs = vec![1_000];
                     options.seconds = 2;
                 }
-                "--orgs" => options.orgs = value("--orgs")?,
+                "--orgs" => {
+                    let list = args
+                        .next()
+                        .ok_or("--orgs takes a size, or sizes: 10000,1000000")?;
+                    let mut sizes = list
+                        .split(',')
+                        .map(|size| {
+                            size.trim()
+                                .replace('_', "")
+                                .parse()
+                                .ok()
+                                .filter(|&n: &usize| n > 0)
+                        })
+                        .collect::<Option<Vec<usize>>>()
+                        .ok_or("--orgs takes whole numbers above zero, separated by commas")?;
+                    sizes.sort_unstable();
+                    sizes.dedup();
+                    options.orgs = sizes;
+                }
                 "--seconds" => options.seconds = value("--seconds")? as u64,
                 "--connections" => options.connections = value("--connections")?,
                 "--postgres" => {
@@ -107,6 +133,9 @@ impl BenchOptions {
         if options.move_only && options.instructions {
             return Err("--move-only and --instructions measure different things".into());
         }
+        if options.orgs.len() > 1 && (options.move_only || options.instructions) {
+            return Err("--move-only and --instructions take one size of --orgs".into());
+        }
         Ok(options)
     }
 }
@@ -115,6 +144,11 @@ impl BenchOptions {
     /// The endpoints this run loads.
     fn pairs(&self) -> impl Iterator<Item = &'static Pair> {
         PAIRS.iter().filter(|pair| self.runs(pair.tenantry.name))
+    }
+
+    /// The largest size this run seeds.
+    fn largest(&self) -> usize {
+        self.orgs.last().copied().unwrap_or_default()
     }
 
     /// Whether this run measures the part of that name.
@@ -129,11 +163,14 @@ const FIXED_RATE_PART: &str = "fixed rate";
 const DELIVERY: &str = "webhook delivery";
 
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
-/// The database the bench makes (and drops) on the PostgreSQL server it is given: one per
-/// run, so that two runs on one server do not drop each other's.
-fn postgres_database() -> String {
-    format!("tenantry_bench_{}", std::process::id())
+/// A database the bench makes (and drops) on the PostgreSQL server it is given, named by
+/// `tag` (a size, or [`MOVED`]) and by the run, so that two runs on one server do not drop
+/// each other's.
+fn postgres_database(tag: &str) -> String {
+    format!("tenantry_bench_{}_{tag}", std::process::id())
 }
+/// The tag of the database `tenantry import` moves the SQLite database into.
+const MOVED: &str = "moved";
 /// Organizations that get an organization-scoped key of their own.
 const KEYED_ORGANIZATIONS: usize = 1_000;
 /// Requests sent one by one to count statements.
@@ -175,26 +212,43 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         .map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
 
+    let sizes = options
+        .orgs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" and ");
     let mut report = if options.instructions {
         instructions::heading(options)
     } else {
         format!(
-            "{} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves (p50: the halves' mean, p99: the worse); the server logs as by default; the load generator shares the machine\n",
-            options.orgs, options.connections, options.seconds
+            "{sizes} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves (p50: the halves' mean, p99: the worse){}; the server logs as by default; the load generator shares the machine\n",
+            options.connections,
+            options.seconds,
+            if options.orgs.len() > 1 {
+                ", each size's servers running side by side, their loads interleaved too"
+            } else {
+                ""
+            }
         )
     };
-    let sqlite = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
+    let sqlite: Vec<(usize, String)> = options
+        .orgs
+        .iter()
+        .map(|&orgs| {
+            let file = dir.path().join(format!("bench-{orgs}.db"));
+            (orgs, format!("sqlite://{}?mode=rwc", file.display()))
+        })
+        .collect();
+    let largest = sqlite.last().ok_or("--orgs names no size")?.clone();
     if !options.move_only {
         ensure_wrk()?;
     }
     if options.move_only {
         let admin_url = options.postgres.as_deref().unwrap_or_default();
-        eprintln!("bench: seeding {} organizations", options.orgs);
-        runtime.block_on(seed(&sqlite, options.orgs))?;
-        return moving(&runtime, &binaries, dir.path(), options, &sqlite, admin_url);
+        eprintln!("bench: seeding {} organizations", largest.0);
+        runtime.block_on(seed(&largest.1, largest.0))?;
+        return moving(&runtime, &binaries, dir.path(), &largest, admin_url);
     }
     report.push_str(&run_on(
         &runtime,
@@ -212,14 +266,34 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
                 &runtime,
                 &binaries,
                 dir.path(),
-                options,
-                &sqlite,
+                &largest,
                 admin_url,
             )?);
         }
-        let url = runtime.block_on(fresh_postgres_database(admin_url))?;
-        let result = run_on(&runtime, &binaries, dir.path(), options, "PostgreSQL", &url);
-        runtime.block_on(drop_postgres_database(admin_url))?;
+        let mut databases = Vec::new();
+        let mut made = Ok(());
+        for &orgs in &options.orgs {
+            match runtime.block_on(fresh_postgres_database(admin_url, &orgs.to_string())) {
+                Ok(url) => databases.push((orgs, url)),
+                Err(e) => {
+                    made = Err(e);
+                    break;
+                }
+            }
+        }
+        let result = made.and_then(|()| {
+            run_on(
+                &runtime,
+                &binaries,
+                dir.path(),
+                options,
+                "PostgreSQL",
+                &databases,
+            )
+        });
+        for &orgs in &options.orgs {
+            runtime.block_on(drop_postgres_database(admin_url, &orgs.to_string()))?;
+        }
         report.push_str(&result?);
     }
     Ok(report)
@@ -238,11 +312,10 @@ fn moving(
     runtime: &tokio::runtime::Runtime,
     binaries: &Binaries,
     dir: &Path,
-    options: &BenchOptions,
-    sqlite: &str,
+    (orgs, sqlite): &(usize, String),
     admin_url: &str,
 ) -> Result<String, String> {
-    let postgres = runtime.block_on(fresh_postgres_database(admin_url))?;
+    let postgres = runtime.block_on(fresh_postgres_database(admin_url, MOVED))?;
     let first = dir.join("export-sqlite.jsonl");
     let second = dir.join("export-postgres.jsonl");
     let steps = (|| {
@@ -253,7 +326,7 @@ fn moving(
         run_measured(binaries, dir, &postgres, "export", &second)?;
         Ok::<_, String>((export, import))
     })();
-    runtime.block_on(drop_postgres_database(admin_url))?;
+    runtime.block_on(drop_postgres_database(admin_url, MOVED))?;
     let (export, import) = steps?;
     let size = std::fs::metadata(&first).map_err(|e| e.to_string())?.len();
     let identical = files_equal(&first, &second)?;
@@ -292,7 +365,7 @@ fn moving(
     };
     Ok(format!(
         "\n### Moving from SQLite to PostgreSQL\n\n{} organizations, {rows} rows, an export of {:.1} MB. Target: each step under 60 s and 200 MB for 100,000 organizations, 202,004 rows (time scaled to this run's rows).\n\n| step | time | peak RSS | target |\n|---|---|---|---|\n{}{}\nExported again from PostgreSQL: {}.\n",
-        options.orgs,
+        orgs,
         size as f64 / 1e6,
         row("tenantry export (SQLite)", &export),
         row("tenantry import (PostgreSQL)", &import),
@@ -372,21 +445,32 @@ struct Binaries {
     oha: PathBuf,
 }
 
-/// Seeds `database`, loads every endpoint and counts its statements; answers the section of
-/// the report for this database.
+/// One size of a backend's run: its database, as seeded, and the servers on it.
+struct Site {
+    orgs: usize,
+    database: String,
+    seeded: Arc<Seeded>,
+    seeded_in: Duration,
+    startup: Duration,
+    tenantry: Server,
+    tenantry_url: String,
+    baseline: Server,
+    baseline_url: String,
+}
+
+/// Seeds each of `databases` (a size, and the database to seed with it), loads every
+/// endpoint on each and counts its statements; answers the section of the report for this
+/// backend. With two sizes or more, the servers of every size run side by side, and each
+/// endpoint's load goes from one size to the next in turn, so that the machine's drift
+/// through the run falls on every size alike.
 fn run_on(
     runtime: &tokio::runtime::Runtime,
     binaries: &Binaries,
     dir: &Path,
     options: &BenchOptions,
     backend: &str,
-    database: &str,
+    databases: &[(usize, String)],
 ) -> Result<String, String> {
-    eprintln!("bench: {backend}: seeding {} organizations", options.orgs);
-    let started = Instant::now();
-    let seeded = Arc::new(runtime.block_on(seed(database, options.orgs))?);
-    let seeded_in = started.elapsed();
-
     let config = dir.join("tenantry.toml");
     let mut toml = String::new();
     for tier in ["free", "pro", "team", "enterprise"] {
@@ -401,108 +485,162 @@ fn run_on(
         }
     }
     std::fs::write(&config, toml).map_err(|e| e.to_string())?;
+
+    let mut seeded = Vec::new();
+    for (orgs, database) in databases {
+        eprintln!("bench: {backend}: seeding {orgs} organizations");
+        let started = Instant::now();
+        let done = Arc::new(runtime.block_on(seed(database, *orgs))?);
+        seeded.push((*orgs, database.clone(), done, started.elapsed()));
+    }
     if options.instructions {
+        let (_, database, seeded, _) = seeded.first().ok_or("--orgs names no size")?;
         return instructions::run_on(
-            runtime, binaries, &config, options, backend, database, &seeded,
+            runtime, binaries, &config, options, backend, database, seeded,
         );
     }
 
-    let started = Instant::now();
-    let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, database, None, None)?;
-    let (baseline, baseline_url) = spawn_baseline(binaries, dir, database, None)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.connections)
         .build()
         .map_err(|e| e.to_string())?;
-    let startup = runtime.block_on(async {
-        wait_ready(&client, &format!("{tenantry_url}/readyz"))
-            .await
-            .map_err(|e| tenantry.explain(e))?;
-        let startup = started.elapsed();
-        wait_ready(&client, &format!("{baseline_url}/static"))
-            .await
-            .map_err(|e| baseline.explain(e))?;
-        Ok::<_, String>(startup)
-    })?;
-
-    let mut rows = Vec::new();
-    for pair in options.pairs() {
-        eprintln!("bench: {backend}: {}", pair.tenantry.name);
-        reset_peak_rss(tenantry.id());
-        let mut ours = Totals::default();
-        let mut ceiling = Totals::default();
-        let phase = Duration::from_secs(options.seconds).max(Duration::from_secs(2)) / 2;
-        for _ in 0..2 {
-            ours.add(wrk_load(
-                dir,
-                &tenantry_url,
-                &seeded,
-                &pair.tenantry,
-                phase,
-                options,
-                tenantry.id(),
-            )?);
-            ceiling.add(wrk_load(
-                dir,
-                &baseline_url,
-                &seeded,
-                &pair.ceiling,
-                phase,
-                options,
-                baseline.id(),
-            )?);
-        }
-        rows.push(Row {
-            name: pair.tenantry.name,
-            ceiling_name: pair.ceiling.name,
-            cpu_target: pair.cpu_target,
-            ours: ours.figures(),
-            ceiling: ceiling.figures(),
-            statements: None,
-            peak_rss_kib: peak_rss_kib(tenantry.id()),
+    let mut sites = Vec::new();
+    for (orgs, database, seeded, seeded_in) in seeded {
+        let started = Instant::now();
+        let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, &database, None, None)?;
+        let (baseline, baseline_url) = spawn_baseline(binaries, dir, &database, None)?;
+        let startup = runtime.block_on(async {
+            wait_ready(&client, &format!("{tenantry_url}/readyz"))
+                .await
+                .map_err(|e| tenantry.explain(e))?;
+            let startup = started.elapsed();
+            wait_ready(&client, &format!("{baseline_url}/static"))
+                .await
+                .map_err(|e| baseline.explain(e))?;
+            Ok::<_, String>(startup)
+        })?;
+        sites.push(Site {
+            orgs,
+            database,
+            seeded,
+            seeded_in,
+            startup,
+            tenantry,
+            tenantry_url,
+            baseline,
+            baseline_url,
         });
     }
-    let mut fixed = String::new();
-    if options.runs(FIXED_RATE_PART) {
-        eprintln!("bench: {backend}: at a {FIXED_RATE_PART}");
-        fixed = fixed_rates(binaries, &tenantry_url, &seeded, options)?;
-    }
-    let mut delivery = String::new();
-    if options.runs(DELIVERY) {
-        eprintln!("bench: {backend}: {DELIVERY}");
-        delivery = runtime.block_on(deliveries(
-            &client,
-            &tenantry_url,
-            &baseline_url,
-            &seeded,
-            options,
-            tenantry.id(),
-        ))?;
-    }
-    drop(tenantry);
-    drop(baseline);
 
-    eprintln!("bench: {backend}: counting statements per request");
-    let log = dir.join("statements.log");
-    let (probe, probe_url) = spawn_tenantry(binaries, &config, database, Some(&log), None)?;
-    let counts = runtime.block_on(async {
-        wait_ready(&client, &format!("{probe_url}/readyz"))
-            .await
-            .map_err(|e| probe.explain(e))?;
-        let mut counts = Vec::new();
-        for pair in options.pairs() {
-            counts
-                .push(count_statements(&client, &probe_url, &seeded, &pair.tenantry, &log).await?);
+    let mut rows: Vec<Vec<Row>> = sites.iter().map(|_| Vec::new()).collect();
+    for pair in options.pairs() {
+        eprintln!("bench: {backend}: {}", pair.tenantry.name);
+        let mut totals: Vec<(Totals, Totals)> = Vec::new();
+        for site in &sites {
+            reset_peak_rss(site.tenantry.id());
+            totals.push(Default::default());
         }
-        Ok::<_, String>(counts)
-    })?;
-    drop(probe);
-    for (row, count) in rows.iter_mut().zip(counts) {
-        row.statements = Some(count);
+        let phase = Duration::from_secs(options.seconds).max(Duration::from_secs(2)) / 2;
+        for _ in 0..2 {
+            for (site, (ours, ceiling)) in sites.iter().zip(&mut totals) {
+                ours.add(wrk_load(
+                    dir,
+                    &site.tenantry_url,
+                    &site.seeded,
+                    &pair.tenantry,
+                    phase,
+                    options,
+                    site.tenantry.id(),
+                )?);
+                ceiling.add(wrk_load(
+                    dir,
+                    &site.baseline_url,
+                    &site.seeded,
+                    &pair.ceiling,
+                    phase,
+                    options,
+                    site.baseline.id(),
+                )?);
+            }
+        }
+        for ((site, (ours, ceiling)), rows) in sites.iter().zip(totals).zip(&mut rows) {
+            rows.push(Row {
+                name: pair.tenantry.name,
+                ceiling_name: pair.ceiling.name,
+                cpu_target: pair.cpu_target,
+                ours: ours.figures(),
+                ceiling: ceiling.figures(),
+                statements: None,
+                peak_rss_kib: peak_rss_kib(site.tenantry.id()),
+            });
+        }
     }
-    let mut text = report(backend, &rows, startup, seeded_in);
-    text.push_str(&fixed);
-    text.push_str(&delivery);
+
+    let mut text = String::new();
+    let several = sites.len() > 1;
+    for (site, rows) in sites.into_iter().zip(&mut rows) {
+        let size = if several {
+            format!(", {} organizations", site.orgs)
+        } else {
+            String::new()
+        };
+        let mut fixed = String::new();
+        if options.runs(FIXED_RATE_PART) {
+            eprintln!("bench: {backend}{size}: at a {FIXED_RATE_PART}");
+            fixed = fixed_rates(binaries, &site.tenantry_url, &site.seeded, options)?;
+        }
+        let mut delivery = String::new();
+        if options.runs(DELIVERY) {
+            eprintln!("bench: {backend}{size}: {DELIVERY}");
+            delivery = runtime.block_on(deliveries(
+                &client,
+                &site.tenantry_url,
+                &site.baseline_url,
+                &site.seeded,
+                options,
+                site.tenantry.id(),
+            ))?;
+        }
+        drop(site.tenantry);
+        drop(site.baseline);
+
+        eprintln!("bench: {backend}{size}: counting statements per request");
+        let log = dir.join("statements.log");
+        let (probe, probe_url) =
+            spawn_tenantry(binaries, &config, &site.database, Some(&log), None)?;
+        let counts = runtime.block_on(async {
+            wait_ready(&client, &format!("{probe_url}/readyz"))
+                .await
+                .map_err(|e| probe.explain(e))?;
+            let mut counts = Vec::new();
+            for pair in options.pairs() {
+                counts.push(
+                    count_statements(&client, &probe_url, &site.seeded, &pair.tenantry, &log)
+                        .await?,
+                );
+            }
+            Ok::<_, String>(counts)
+        })?;
+        drop(probe);
+        for (row, count) in rows.iter_mut().zip(counts) {
+            row.statements = Some(count);
+        }
+        text.push_str(&report(
+            &format!("{backend}{size}"),
+            rows,
+            site.startup,
+            site.seeded_in,
+        ));
+        text.push_str(&fixed);
+        text.push_str(&delivery);
+    }
+    if let (true, Some(smallest), Some(largest)) = (several, rows.first(), rows.last()) {
+        let (from, to) = (databases[0].0, databases[databases.len() - 1].0);
+        text.push_str(&format!(
+            "\n### {backend}: the cost from {from} to {to} organizations\n"
+        ));
+        text.push_str(&flatness(smallest, largest));
+    }
     Ok(text)
 }
 
@@ -695,7 +833,10 @@ fn spawn_tenantry(
                 .stdout(file);
         }
     }
-    let server = Server::spawn(&mut command, config.with_file_name("tenantry.stderr"))?;
+    let server = Server::spawn(
+        &mut command,
+        config.with_file_name(format!("tenantry-{port}.stderr")),
+    )?;
     Ok((server, format!("http://127.0.0.1:{port}")))
 }
 
@@ -721,7 +862,7 @@ fn spawn_baseline(
             )
             .env("BASELINE_LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null()),
-        dir.join("baseline.stderr"),
+        dir.join(format!("baseline-{port}.stderr")),
     )?;
     Ok((server, format!("http://127.0.0.1:{port}")))
 }
@@ -839,13 +980,13 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
 }
 
 /// Makes the bench's own database on the PostgreSQL server of `admin_url`, anew.
-async fn fresh_postgres_database(admin_url: &str) -> Result<String, String> {
-    drop_postgres_database(admin_url).await?;
+async fn fresh_postgres_database(admin_url: &str, tag: &str) -> Result<String, String> {
+    drop_postgres_database(admin_url, tag).await?;
     let admin = sea_orm::Database::connect(admin_url)
         .await
         .map_err(|e| e.to_string())?;
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {}", postgres_database()))
+        .execute_unprepared(&format!("CREATE DATABASE {}", postgres_database(tag)))
         .await
         .map_err(|e| e.to_string())?;
     admin.close().await.map_err(|e| e.to_string())?;
@@ -856,17 +997,20 @@ async fn fresh_postgres_database(admin_url: &str) -> Result<String, String> {
         .ok_or("the PostgreSQL URL names no database")?;
     // Plain TCP, as the baseline (whose sqlx has no TLS) connects: on loopback, TLS would
     // only add its cost to Tenantry's side of every comparison.
-    Ok(format!("{server}/{}?sslmode=disable", postgres_database()))
+    Ok(format!(
+        "{server}/{}?sslmode=disable",
+        postgres_database(tag)
+    ))
 }
 
-async fn drop_postgres_database(admin_url: &str) -> Result<(), String> {
+async fn drop_postgres_database(admin_url: &str, tag: &str) -> Result<(), String> {
     let admin = sea_orm::Database::connect(admin_url)
         .await
         .map_err(|e| e.to_string())?;
     admin
         .execute_unprepared(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            postgres_database()
+            postgres_database(tag)
         ))
         .await
         .map_err(|e| e.to_string())?;
@@ -1673,6 +1817,44 @@ fn verdicts(rows: &[Row]) -> String {
     text
 }
 
+/// How much more server CPU a request may cost at the largest size than at the smallest
+/// (BENCHMARKS.md, "Targets": flat within 25% from 10,000 to 1,000,000 organizations).
+const FLAT_TARGET: f64 = 0.25;
+
+/// The cost of each endpoint with a target, at the smallest size and at the largest, met or
+/// missed against [`FLAT_TARGET`]; its ceiling's change beside it, since what grows for the
+/// ceiling grows in the database, for every server alike.
+fn flatness(smallest: &[Row], largest: &[Row]) -> String {
+    let mut text = String::from(
+        "\n| endpoint | CPU / req, smallest | largest | change | ceiling's change | target |\n| --- | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    let change =
+        |from: Duration, to: Duration| to.as_secs_f64() / from.as_secs_f64().max(1e-9) - 1.0;
+    for (small, large) in smallest.iter().zip(largest) {
+        if small.cpu_target.is_none() || small.name != large.name {
+            continue;
+        }
+        let ours = change(small.ours.cpu_per_request, large.ours.cpu_per_request);
+        let ceiling = change(small.ceiling.cpu_per_request, large.ceiling.cpu_per_request);
+        let measured = !small.ours.cpu_per_request.is_zero();
+        text.push_str(&format!(
+            "| {} | {} µs | {} µs | {:+.0}% | {:+.0}% | within {:.0}%: {} |\n",
+            small.name,
+            small.ours.cpu_per_request.as_micros(),
+            large.ours.cpu_per_request.as_micros(),
+            ours * 100.0,
+            ceiling * 100.0,
+            FLAT_TARGET * 100.0,
+            if measured && ours <= FLAT_TARGET {
+                "met"
+            } else {
+                "missed"
+            },
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1751,6 +1933,51 @@ mod tests {
     }
 
     #[test]
+    fn the_cost_from_one_size_to_another_is_called_met_or_missed() {
+        let row = |name, target, ours: u64, ceiling: u64| Row {
+            name,
+            ceiling_name: "raw",
+            cpu_target: target,
+            ours: Figures {
+                cpu_per_request: Duration::from_micros(ours),
+                ..Default::default()
+            },
+            ceiling: Figures {
+                cpu_per_request: Duration::from_micros(ceiling),
+                ..Default::default()
+            },
+            statements: None,
+            peak_rss_kib: None,
+        };
+        let smallest = [
+            row("GET /healthz", None, 10, 10),
+            row("GET /a", Some(1.3), 100, 80),
+            row("PATCH /b", Some(1.6), 100, 80),
+            row("GET /c", Some(1.3), 100, 80),
+        ];
+        let largest = [
+            row("GET /healthz", None, 50, 10),
+            row("GET /a", Some(1.3), 124, 100),
+            row("PATCH /b", Some(1.6), 126, 100),
+            row("GET /c", Some(1.3), 60, 80),
+        ];
+        let text = flatness(&smallest, &largest);
+        assert!(!text.contains("healthz"), "no target, no line:\n{text}");
+        assert!(
+            text.contains("| GET /a | 100 µs | 124 µs | +24% | +25% | within 25%: met |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| PATCH /b | 100 µs | 126 µs | +26% | +25% | within 25%: missed |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| GET /c | 100 µs | 60 µs | -40% | +0% | within 25%: met |"),
+            "cheaper at the larger size is flat enough:\n{text}"
+        );
+    }
+
+    #[test]
     fn wrks_report_is_read() {
         let report = "Running 2s test @ http://127.0.0.1:1\n  2 threads and 64 connections\n  Latency Distribution\n     50%  791.00us\n     75%    1.20ms\n     90%    2.01ms\n     99%    4.53ms\n  112345 requests in 2.00s, 9.10MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 7\nRequests/sec:  56172.50\n";
         let (requests, errors, p50, p99) = parse_wrk(report).unwrap();
@@ -1776,8 +2003,17 @@ mod tests {
             "postgres://p@h/db",
         ])
         .unwrap();
-        assert_eq!(options.orgs, 1_000_000);
+        assert_eq!(options.orgs, [1_000_000]);
         assert_eq!(options.seconds, 2);
+        let sizes = BenchOptions::parse(&["--orgs", "1_000_000,10000,10000"]).unwrap();
+        assert_eq!(sizes.orgs, [10_000, 1_000_000], "sorted, once each");
+        assert_eq!(sizes.largest(), 1_000_000);
+        assert!(BenchOptions::parse(&["--orgs", "10000,"]).is_err());
+        assert!(BenchOptions::parse(&["--orgs", "10000,0"]).is_err());
+        assert!(
+            BenchOptions::parse(&["--orgs", "1000,2000", "--instructions"]).is_err(),
+            "one size under callgrind"
+        );
         assert_eq!(options.postgres.as_deref(), Some("postgres://p@h/db"));
         assert!(BenchOptions::parse(&["--orgs", "0"]).is_err());
         assert!(BenchOptions::parse(&["--postgres", "mysql://h/db"]).is_err());

@@ -35,7 +35,7 @@ const CONNECTIONS: usize = 2;
 pub(super) fn heading(options: &BenchOptions) -> String {
     format!(
         "{} organizations; instructions per request in user space, counted by callgrind: after {} s of warm-up, wrk on 1 thread and {CONNECTIONS} keep-alive connections for {} s per endpoint, then its ceiling the same way; the server logs as by default\n",
-        options.orgs,
+        options.largest(),
         WARM_UP.as_secs(),
         options.seconds
     )
