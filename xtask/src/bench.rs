@@ -270,18 +270,16 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
                 admin_url,
             )?);
         }
-        let mut databases = Vec::new();
-        let mut made = Ok(());
-        for &orgs in &options.orgs {
-            match runtime.block_on(fresh_postgres_database(admin_url, &orgs.to_string())) {
-                Ok(url) => databases.push((orgs, url)),
-                Err(e) => {
-                    made = Err(e);
-                    break;
-                }
-            }
-        }
-        let result = made.and_then(|()| {
+        let databases: Result<Vec<(usize, String)>, String> = options
+            .orgs
+            .iter()
+            .map(|&orgs| {
+                runtime
+                    .block_on(fresh_postgres_database(admin_url, &orgs.to_string()))
+                    .map(|url| (orgs, url))
+            })
+            .collect();
+        let result = databases.and_then(|databases| {
             run_on(
                 &runtime,
                 &binaries,
@@ -291,6 +289,7 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
                 &databases,
             )
         });
+        // Every size's database, whether or not each was made (`IF EXISTS`).
         for &orgs in &options.orgs {
             runtime.block_on(drop_postgres_database(admin_url, &orgs.to_string()))?;
         }
