@@ -17,6 +17,11 @@ mod m20261205_000001_pending_deliveries_index;
 mod m20261205_000002_undispatched_events_index;
 mod m20261205_000003_sqlite_events_dispatched_as_written;
 mod m20261207_000001_sqlite_pending_event_columns;
+mod m20261207_000002_sqlite_memberships_covering_index;
+
+/// The SQLite index of memberships by organization that holds all their columns, which the
+/// read of an organization with its caller's role names (`INDEXED BY`).
+pub use m20261207_000002_sqlite_memberships_covering_index::INDEX as SQLITE_MEMBERSHIPS_INDEX;
 
 /// Runs `statements` in order when the database is SQLite; on any other, nothing. For the
 /// migrations that change what only SQLite has (its triggers, its columns for them).
@@ -56,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_undispatched_events_index::Migration),
             Box::new(m20261205_000003_sqlite_events_dispatched_as_written::Migration),
             Box::new(m20261207_000001_sqlite_pending_event_columns::Migration),
+            Box::new(m20261207_000002_sqlite_memberships_covering_index::Migration),
         ]
     }
 }

@@ -682,7 +682,8 @@ mod tests {
     }
 
     /// The latest migrations undo and apply again on SQLite, where they change the schema
-    /// (the last one rebuilds a trigger and the columns it reads).
+    /// (the last one adds an index; the one before rebuilds a trigger and the columns it
+    /// reads).
     #[tokio::test]
     async fn the_latest_migrations_go_down_and_up_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -705,14 +706,29 @@ mod tests {
                 .await
                 .contains(&"pending_event_id".to_owned())
         );
-        <crate::Migrator as tenantry_migrations::MigratorTrait>::down(store.db(), Some(3))
+        let covering_index = |store: &Store| {
+            let db = store.db().clone();
+            async move {
+                let rows = db
+                    .query_all_raw(sql("SELECT name FROM pragma_index_list('memberships')"))
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.try_get::<String>("", "name").unwrap())
+                    .any(|name| name == tenantry_migrations::SQLITE_MEMBERSHIPS_INDEX)
+            }
+        };
+        assert!(covering_index(&store).await);
+        <crate::Migrator as tenantry_migrations::MigratorTrait>::down(store.db(), Some(4))
             .await
             .unwrap();
         assert_eq!(columns(&store).await, ["pending_event"]);
+        assert!(!covering_index(&store).await);
         <crate::Migrator as tenantry_migrations::MigratorTrait>::up(store.db(), None)
             .await
             .unwrap();
         assert_eq!(columns(&store).await.len(), 8);
+        assert!(covering_index(&store).await);
         store.close().await.unwrap();
     }
 
@@ -894,6 +910,36 @@ mod tests {
             ["SCAN events USING COVERING INDEX events_undispatched"],
             "{plan:?}"
         );
+        store.close().await.unwrap();
+    }
+
+    /// The read of an organization with its caller's role, and a page of its members, read
+    /// their memberships from the index that holds every column of one, never from the
+    /// membership rows.
+    #[tokio::test]
+    async fn memberships_are_read_from_an_index_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path(), "memberships", |_| {}).await;
+        let org = OrganizationId::generate();
+        let index = tenantry_migrations::SQLITE_MEMBERSHIPS_INDEX;
+        let read = crate::organizations::organization_read(
+            DbBackend::Sqlite,
+            org,
+            Some(UserId::generate()),
+        );
+        let plan = plan_of(&store, read).await;
+        let covered = format!(
+            "SEARCH memberships USING COVERING INDEX {index} (organization_id=? AND user_id=?) \
+             LEFT-JOIN"
+        );
+        assert!(plan.contains(&covered), "{plan:?}");
+        for after in [None, Some(uuid::Uuid::now_v7())] {
+            let page = crate::members::members_page(org, after).build(DbBackend::Sqlite);
+            let plan = plan_of(&store, page).await;
+            let covered =
+                format!("SEARCH memberships USING COVERING INDEX {index} (organization_id=?)");
+            assert!(plan.contains(&covered), "{plan:?}");
+        }
         store.close().await.unwrap();
     }
 
