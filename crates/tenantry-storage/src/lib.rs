@@ -688,36 +688,22 @@ mod tests {
     async fn the_latest_migrations_go_down_and_up_again() {
         let dir = tempfile::tempdir().unwrap();
         let store = sqlite_store(dir.path(), "down", |_| {}).await;
-        let columns = |store: &Store| {
-            let db = store.db().clone();
-            async move {
-                let rows = db
-                    .query_all_raw(sql("SELECT name FROM pragma_table_info('organizations')"))
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.try_get::<String>("", "name").unwrap())
-                    .filter(|name| name.starts_with("pending_event"))
-                    .collect::<Vec<_>>()
-            }
-        };
+        async fn columns(store: &Store) -> Vec<String> {
+            let query = "SELECT name FROM pragma_table_info('organizations') \
+                         WHERE name GLOB 'pending_event*'";
+            names(store, query).await
+        }
+        async fn covering_index(store: &Store) -> bool {
+            names(store, "SELECT name FROM pragma_index_list('memberships')")
+                .await
+                .iter()
+                .any(|name| name == tenantry_migrations::SQLITE_MEMBERSHIPS_INDEX)
+        }
         assert!(
             columns(&store)
                 .await
                 .contains(&"pending_event_id".to_owned())
         );
-        let covering_index = |store: &Store| {
-            let db = store.db().clone();
-            async move {
-                let rows = db
-                    .query_all_raw(sql("SELECT name FROM pragma_index_list('memberships')"))
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.try_get::<String>("", "name").unwrap())
-                    .any(|name| name == tenantry_migrations::SQLITE_MEMBERSHIPS_INDEX)
-            }
-        };
         assert!(covering_index(&store).await);
         <crate::Migrator as tenantry_migrations::MigratorTrait>::down(store.db(), Some(4))
             .await
@@ -730,6 +716,14 @@ mod tests {
         assert_eq!(columns(&store).await.len(), 8);
         assert!(covering_index(&store).await);
         store.close().await.unwrap();
+    }
+
+    /// The `name` column of every row `query` answers on one of `store`'s connections.
+    async fn names(store: &Store, query: &str) -> Vec<String> {
+        let rows = store.db().query_all_raw(sql(query)).await.unwrap();
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "name").unwrap())
+            .collect()
     }
 
     /// `text` as a statement of SQLite's.
