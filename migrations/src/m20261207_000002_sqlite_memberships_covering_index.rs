@@ -8,7 +8,7 @@
 //! membership's row id in the index, then read the row itself, in another table, for the
 //! role and the time joined: a second page a membership. In a large database those pages
 //! are seldom in the connection's cache, so each is a read from the kernel: at 1,000,000
-//! organizations a request for the detail or the entitlements made 4.8 of them (0.6 at
+//! organizations a request for the detail or the entitlements made 4.8 such reads (0.6 at
 //! 10,000). Through this index a membership costs its one page, which both reads share:
 //! 4.2.
 //!

@@ -733,7 +733,7 @@ pub(crate) fn organization_read(
                 .join(sea_orm::JoinType::LeftJoin, membership_of_user(user))
                 .build(backend);
             if backend == DbBackend::Sqlite {
-                statement.sql = with_role_index(&statement.sql);
+                statement.sql = through_covering_index(&statement.sql);
             }
             statement
         }),
@@ -744,7 +744,7 @@ pub(crate) fn organization_read(
 /// SQLite index that holds every column of a membership, so that the role is read from the
 /// index's page rather than from the membership's row (the migration that makes the index
 /// says why the planner has to be told).
-fn with_role_index(sql: &str) -> String {
+fn through_covering_index(sql: &str) -> String {
     let join = r#"LEFT JOIN "memberships""#;
     assert!(sql.contains(join), "the read joins memberships: {sql}");
     sql.replacen(
