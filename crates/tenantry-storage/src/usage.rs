@@ -89,8 +89,9 @@ impl Store {
             return Ok(Recorded::Replayed(replay));
         }
         if usage.idempotency.is_none()
-            && let Some((organization, entry)) =
-                self.record_in_one_statement(org, usage, tiers, now).await?
+            && let Some((organization, entry)) = self
+                .record_in_one_statement(org, usage, tiers, now, false)
+                .await?
         {
             return Ok(Recorded::New {
                 organization,
@@ -142,24 +143,53 @@ impl Store {
         })
     }
 
-    /// The common case of [`Store::record_usage`] in one statement: a call without an
-    /// idempotency key that leaves the cycle's usage below 80% of the allocation
-    /// ([`usage_below_thresholds`]), so that no threshold is crossed and the entry is all it
-    /// appends. The `UPDATE` consumes the credits and appends the entry (on PostgreSQL with
-    /// `WITH … INSERT`, on SQLite through `pending_entry` and its trigger). `None`: the call
-    /// is not that case (or the billing day just changed), and the transaction decides it.
-    async fn record_in_one_statement(
+    /// As [`Store::record_usage`] for a call without an idempotency key, but only while the
+    /// organization is still as `org` (the stored version is `org`'s) and the call is the
+    /// common case that one statement decides: it leaves the cycle's usage below 80% of the
+    /// allocation. Made for an organization remembered rather than read: the write checks
+    /// the version, so a change since (to its fields, its usage or its members) writes
+    /// nothing. `None`: nothing was written, because the organization is no longer as
+    /// `org`, is gone or inactive, a threshold is near, the cycle has ended, or the call has
+    /// an idempotency key; [`Store::record_usage`] decides it.
+    ///
+    /// The organization answered is `org` with the call applied, column for column.
+    pub async fn record_usage_at(
         &self,
         org: &Organization,
         usage: &NewUsage,
         tiers: &TierTable,
         now: OffsetDateTime,
     ) -> Result<Option<(Organization, UsageEntry)>, StoreError> {
+        if usage.idempotency.is_some() {
+            return Ok(None);
+        }
+        self.record_in_one_statement(org, usage, tiers, now, true)
+            .await
+    }
+
+    /// The common case of [`Store::record_usage`] in one statement: a call without an
+    /// idempotency key that leaves the cycle's usage below 80% of the allocation
+    /// ([`usage_below_thresholds`]), so that no threshold is crossed and the entry is all it
+    /// appends; with `at_version`, only while the stored version is `org`'s. The `UPDATE`
+    /// consumes the credits and appends the entry (on PostgreSQL with `WITH … INSERT`, on
+    /// SQLite through `pending_entry` and its trigger). `None`: the call is not that case
+    /// (or the billing day just changed), and the transaction decides it.
+    async fn record_in_one_statement(
+        &self,
+        org: &Organization,
+        usage: &NewUsage,
+        tiers: &TierTable,
+        now: OffsetDateTime,
+        at_version: bool,
+    ) -> Result<Option<(Organization, UsageEntry)>, StoreError> {
         let credits = credits_of(usage)?;
         let cycle = billing_cycle_start_date(now.date(), org.billing_cycle_start);
-        let Some(below) = below_thresholds(org, cycle, credits, tiers) else {
+        let Some(mut below) = below_thresholds(org, cycle, credits, tiers) else {
             return Ok(None);
         };
+        if at_version {
+            below.version = Some(version_of(org)?);
+        }
         let entry = UsageEntry {
             id: UsageEntryId::generate(),
             organization_id: org.id,
@@ -330,6 +360,14 @@ fn returning_counted() -> sea_orm::sea_query::ReturningClause {
 struct BelowThresholds {
     own_allocation: Option<i64>,
     under: i64,
+    /// The version the row must still be at, if the write is of a remembered organization.
+    version: Option<i64>,
+}
+
+/// `org`'s version, as stored.
+fn version_of(org: &Organization) -> Result<i64, StoreError> {
+    i64::try_from(org.version)
+        .map_err(|_| StoreError::Corrupt(format!("{} has version {}", org.id, org.version)))
 }
 
 /// Whether a call of `credits` to `org` in `cycle` can be the small `UPDATE` of
@@ -361,6 +399,7 @@ fn below_thresholds(
         own_allocation,
         // `used + credits < eighty_percent`, which cannot overflow.
         under: eighty_percent - credits,
+        version: None,
     })
 }
 
@@ -378,7 +417,7 @@ fn usage_below_thresholds(
         Some(own) => C::CreditAllocation.eq(own),
         None => C::CreditAllocation.is_null(),
     };
-    organizations::Entity::update_many()
+    let update = organizations::Entity::update_many()
         .col_expr(C::CreditsUsed, Expr::col(C::CreditsUsed).add(entry.credits))
         .col_expr(C::Version, Expr::col(C::Version).add(1))
         .col_expr(C::UpdatedAt, Expr::value(entry.created_at))
@@ -388,15 +427,24 @@ fn usage_below_thresholds(
         .filter(C::UsageCycleStart.eq(entry.cycle_start))
         .filter(C::AccountType.eq(org.account_type.as_str()))
         .filter(same_allocation)
-        .filter(Expr::col(C::CreditsUsed).lt(below.under))
+        .filter(Expr::col(C::CreditsUsed).lt(below.under));
+    match below.version {
+        Some(version) => update.filter(C::Version.eq(version)),
+        None => update,
+    }
 }
 
 /// The SQL of [`usage_statement`]s, with or without an own allocation.
 static USAGE_UPDATES: ByShape = ByShape::new();
 
+/// The shape of a [`usage_statement`]: whether it names an own allocation, and a version.
+fn usage_shape(below: &BelowThresholds) -> u128 {
+    u128::from(below.own_allocation.is_some()) | u128::from(below.version.is_some()) << 1
+}
+
 /// [`Store::record_in_one_statement`]'s statement: [`usage_below_thresholds`] with its
-/// ledger entry. Built once for each shape (whether the organization has its own
-/// allocation); its values are made without building it (see [`ByShape`]).
+/// ledger entry. Built once for each shape ([`usage_shape`]); its values are made without
+/// building it (see [`ByShape`]).
 fn usage_statement(
     backend: sea_orm::DbBackend,
     org: &Organization,
@@ -438,17 +486,13 @@ fn usage_statement(
         ]);
         values.extend(below.own_allocation.map(sea_orm::Value::from));
         values.push(below.under.into());
+        values.extend(below.version.map(sea_orm::Value::from));
         if postgres {
             values.extend(insert_entry_values(entry));
         }
         Ok(values)
     };
-    USAGE_UPDATES.statement(
-        backend,
-        u128::from(below.own_allocation.is_some()),
-        build,
-        values,
-    )
+    USAGE_UPDATES.statement(backend, usage_shape(below), build, values)
 }
 
 /// A call's credits, as stored: from 1 to [`limits::CREDITS_MAX`].
@@ -803,8 +847,9 @@ mod tests {
     use super::*;
 
     /// The common usage call's statement is built with sea-query once for each shape (an
-    /// organization on its tier's allocation, or its own): after that, its SQL is kept and
-    /// its values made by hand are the ones sea-query binds, on both databases.
+    /// organization on its tier's allocation, or its own; read, or remembered at a
+    /// version): after that, its SQL is kept and its values made by hand are the ones
+    /// sea-query binds, on both databases.
     #[test]
     fn a_usage_statement_is_built_once_a_shape_and_its_values_made_as_sea_query_binds_them() {
         let now = OffsetDateTime::now_utc();
@@ -820,7 +865,11 @@ mod tests {
         its_own.credit_allocation = Some(5_000);
         for org in [on_its_tier, its_own] {
             let cycle = billing_cycle_start_date(now.date(), org.billing_cycle_start);
-            let below = below_thresholds(&org, cycle, 3, &tiers).unwrap();
+            let read = below_thresholds(&org, cycle, 3, &tiers).unwrap();
+            let remembered = BelowThresholds {
+                version: Some(7),
+                ..read
+            };
             let entry = UsageEntry {
                 id: UsageEntryId::generate(),
                 organization_id: org.id,
@@ -833,9 +882,14 @@ mod tests {
                 refunded: 0,
                 created_at: now,
             };
-            for backend in [sea_orm::DbBackend::Sqlite, sea_orm::DbBackend::Postgres] {
+            for (below, backend) in [read, remembered].into_iter().flat_map(|b| {
+                [
+                    (b, sea_orm::DbBackend::Sqlite),
+                    (b, sea_orm::DbBackend::Postgres),
+                ]
+            }) {
                 let first = usage_statement(backend, &org, &below, &entry).unwrap();
-                let shape = u128::from(below.own_allocation.is_some());
+                let shape = usage_shape(&below);
                 assert!(
                     USAGE_UPDATES.keeps(backend, shape),
                     "{backend:?}: {below:?}"

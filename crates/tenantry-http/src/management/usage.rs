@@ -149,9 +149,7 @@ pub(super) async fn create_usage(
     let request = body.0;
     let idempotency = idempotency_key(&req)?;
     let category: tenantry_domain::UsageCategory = request.category.unwrap_or_default().into();
-    let (_, org) = limits
-        .access_and_read(&caller, id, category.rate_limit_category())
-        .await?;
+    let rate_limited = category.rate_limit_category();
     let usage = NewUsage {
         credits: u64::try_from(request.credits).unwrap_or(0),
         category,
@@ -160,6 +158,40 @@ pub(super) async fn create_usage(
     };
     let tiers = &state.tiers;
     let now = now();
+    let user = caller.user_id();
+    // The organization as this process last changed it (`known_orgs.rs`): the common call
+    // is written from it, at its version, without a read.
+    let remembered = match usage.idempotency {
+        None => limits.access_and_known(&caller, id, rate_limited).await?,
+        Some(_) => None,
+    };
+    let counted = remembered.is_some();
+    if let Some((_, known)) = remembered {
+        let written = state
+            .store
+            .record_usage_at(&known.organization, &usage, tiers, now)
+            .await;
+        match written {
+            Ok(Some((organization, entry))) => {
+                state.known.remember(&organization, user, known.role);
+                crate::metrics::usage(category.as_str(), entry.credits.unsigned_abs());
+                return Ok(HttpResponse::Ok()
+                    .insert_header((header::ETAG, organization.etag()))
+                    .json(UsageView::new(&organization, &entry, tiers, now)));
+            }
+            // Not as remembered, or not the common call: decided from a read.
+            Ok(None) => {}
+            Err(error) => {
+                state.known.forget(id, user);
+                return Err(organization_not_found(error));
+            }
+        }
+        state.known.forget(id, user);
+    }
+    // Counted once: when the organization was remembered, the request already was.
+    let (_, org, role) = limits
+        .read_access(&caller, id, (!counted).then_some(rate_limited))
+        .await?;
     let recorded = state
         .store
         .record_usage(&org, &usage, tiers, now, |org, entry| StoredResponse {
@@ -187,6 +219,13 @@ pub(super) async fn create_usage(
             organization,
             entry,
         } => {
+            // Remembered only if this call was the one write since the read: then the rest
+            // of the row is as read, column for column.
+            if organization.version == org.version + 1 {
+                state.known.remember(&organization, user, role);
+            } else {
+                state.known.forget(id, user);
+            }
             crate::metrics::usage(category.as_str(), entry.credits.unsigned_abs());
             Ok(HttpResponse::Ok()
                 .insert_header((header::ETAG, organization.etag()))
