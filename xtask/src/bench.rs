@@ -2,10 +2,11 @@
 //! own stack.
 //!
 //! A release build of the server and of `bench-baseline` (the same read and update in raw
-//! sqlx, and a constant JSON answer) run on one fresh database, seeded through the storage
-//! crate: organizations with one owner, who is in all of them (auto billing on and no
-//! overage cap, so usage never runs out), a key of that user, and organization-scoped keys
-//! for the first thousand organizations. A closed-loop load generator then keeps a fixed
+//! sqlx, and a constant JSON answer) run on one fresh database (on SQLite, each on its own
+//! copy of the file: [`ceiling_copy`]), seeded through the storage crate: organizations
+//! with one owner, who is in all of them (auto billing on and no overage cap, so usage
+//! never runs out), a key of that user, and organization-scoped keys for the first
+//! thousand organizations. A closed-loop load generator then keeps a fixed
 //! number of connections busy against one endpoint at a time, and against its ceiling in
 //! turn (Tenantry, ceiling, Tenantry, ceiling), so that noise on the machine falls on both.
 //! Then a second Tenantry process, logging every statement, answers each endpoint a few
@@ -505,9 +506,10 @@ fn run_on(
         .map_err(|e| e.to_string())?;
     let mut sites = Vec::new();
     for (orgs, database, seeded, seeded_in) in seeded {
+        let ceiling_database = runtime.block_on(ceiling_copy(&database))?;
         let started = Instant::now();
         let (tenantry, tenantry_url) = spawn_tenantry(binaries, &config, &database, None, None)?;
-        let (baseline, baseline_url) = spawn_baseline(binaries, dir, &database, None)?;
+        let (baseline, baseline_url) = spawn_baseline(binaries, dir, &ceiling_database, None)?;
         let startup = runtime.block_on(async {
             wait_ready(&client, &format!("{tenantry_url}/readyz"))
                 .await
@@ -979,6 +981,38 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
 }
 
 /// Makes the bench's own database on the PostgreSQL server of `admin_url`, anew.
+/// The database the ceiling runs on: on SQLite a copy of the seeded file, byte for byte,
+/// so that each server's writes, and the checkpoints that copy them from the WAL into the
+/// file (with their `fsync`), are paid by that server alone; the two sharing one file, either
+/// process checkpointed the other's writes, and at 1,000,000 organizations, whose writes are
+/// spread over a larger file, that work landed in whichever server's half ran then. On
+/// PostgreSQL, whose own processes do that work, the same database.
+async fn ceiling_copy(database: &str) -> Result<String, String> {
+    let Some(rest) = database.strip_prefix("sqlite://") else {
+        return Ok(database.to_owned());
+    };
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    // Everything in the WAL into the file first, with no one else connected: the file is
+    // then the whole database.
+    let db = sea_orm::Database::connect(database)
+        .await
+        .map_err(|e| e.to_string())?;
+    db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await.map_err(|e| e.to_string())?;
+    let copy = path.strip_suffix(".db").map_or_else(
+        || format!("{path}-ceiling"),
+        |stem| format!("{stem}-ceiling.db"),
+    );
+    std::fs::copy(path, &copy).map_err(|e| format!("copying {path}: {e}"))?;
+    Ok(if query.is_empty() {
+        format!("sqlite://{copy}")
+    } else {
+        format!("sqlite://{copy}?{query}")
+    })
+}
+
 async fn fresh_postgres_database(admin_url: &str, tag: &str) -> Result<String, String> {
     drop_postgres_database(admin_url, tag).await?;
     let admin = sea_orm::Database::connect(admin_url)
@@ -2041,6 +2075,49 @@ mod tests {
             "needs --instructions"
         );
         assert!(BenchOptions::parse(&["--instructions", "--profiles"]).is_err());
+    }
+
+    #[test]
+    fn a_sqlite_ceiling_runs_on_a_copy_of_the_whole_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bench-3.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let count = |url: String| async move {
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            let rows = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    "SELECT count(*) FROM t",
+                ))
+                .await
+                .unwrap();
+            db.close().await.unwrap();
+            rows[0].try_get_by_index::<i64>(0).unwrap()
+        };
+        let copied = runtime.block_on(async {
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            // Rows left in the WAL, as a store that was closed may leave them.
+            for sql in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA wal_autocheckpoint = 0",
+                "CREATE TABLE t (n INTEGER)",
+                "INSERT INTO t VALUES (1), (2), (3)",
+            ] {
+                db.execute_unprepared(sql).await.unwrap();
+            }
+            db.close().await.unwrap();
+            ceiling_copy(&url).await.unwrap()
+        });
+        let copy = dir.path().join("bench-3-ceiling.db");
+        assert_eq!(copied, format!("sqlite://{}?mode=rwc", copy.display()));
+        assert_eq!(runtime.block_on(count(copied)), 3);
+        assert_eq!(runtime.block_on(count(url)), 3, "the original is whole too");
+        let postgres = "postgres://postgres@127.0.0.1:5432/test";
+        assert_eq!(runtime.block_on(ceiling_copy(postgres)).unwrap(), postgres);
     }
 
     #[test]
