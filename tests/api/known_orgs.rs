@@ -21,6 +21,14 @@ async fn updates(app: &TestApp, id: &str) -> (Value, usize) {
     (events[0]["changes"].clone(), events.len())
 }
 
+/// A new organization of the key's user: its id.
+async fn acme(app: &TestApp, key: &str) -> String {
+    app.create_organization(key, "Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn path(id: &str) -> String {
     format!("/v1/organizations/{id}")
 }
@@ -29,10 +37,7 @@ fn path(id: &str) -> String {
 async fn a_change_after_another_instance_wrote_applies_to_what_it_wrote() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("Ada").await;
-    let id = app.create_organization(&ada.key, "Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = acme(&app, &ada.key).await;
     let key = app.organization_key(&ada.key, &id).await;
     let (status, body) = app.patch(&path(&id), &key, json!({"name": "One"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -84,10 +89,7 @@ async fn a_member_given_a_lesser_role_elsewhere_is_refused_as_from_a_read() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("Ada").await;
     let bob = app.new_user("Bob").await;
-    let id = app.create_organization(&ada.key, "Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = acme(&app, &ada.key).await;
     app.add_member(&id, &bob.id, "admin").await;
     let bobs_key = app.organization_key(&bob.key, &id).await;
     let (status, body) = app
@@ -140,10 +142,7 @@ async fn ledger(app: &TestApp, key: &str, id: &str) -> (usize, i64) {
 async fn usage_after_another_instance_wrote_counts_from_what_is_stored() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("Ada").await;
-    let id = app.create_organization(&ada.key, "Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = acme(&app, &ada.key).await;
     for used in [100, 200] {
         // The second call is made from the organization the first one left remembered.
         let (status, body) = use_credits(&app, &ada.key, &id, 100).await;
@@ -195,10 +194,7 @@ async fn usage_by_a_member_removed_elsewhere_is_refused_as_from_a_read() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("Ada").await;
     let bob = app.new_user("Bob").await;
-    let id = app.create_organization(&ada.key, "Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = acme(&app, &ada.key).await;
     app.add_member(&id, &bob.id, "member").await;
     for _ in 0..2 {
         let (status, body) = use_credits(&app, &bob.key, &id, 10).await;
@@ -221,10 +217,7 @@ async fn usage_by_a_member_removed_elsewhere_is_refused_as_from_a_read() {
 async fn usage_crossing_a_threshold_from_a_remembered_organization_announces_it() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("Ada").await;
-    let id = app.create_organization(&ada.key, "Acme").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = acme(&app, &ada.key).await;
     // The free tier's 1,000 credits: 700, then 100 more (remembered) reaches 80%.
     for (credits, used) in [(700, 700), (100, 800)] {
         let (status, body) = use_credits(&app, &ada.key, &id, credits).await;

@@ -964,13 +964,11 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
         // Measure the steady state, not the aftermath of a bulk load: without this,
         // autovacuum visits the fresh tables in the middle of the run and takes CPU from
         // whichever endpoint is being measured then.
-        let db = sea_orm::Database::connect(database)
-            .await
-            .map_err(|e| e.to_string())?;
-        db.execute_unprepared("VACUUM (ANALYZE) organizations, memberships, users, api_keys")
-            .await
-            .map_err(|e| e.to_string())?;
-        db.close().await.map_err(|e| e.to_string())?;
+        execute_alone(
+            database,
+            "VACUUM (ANALYZE) organizations, memberships, users, api_keys",
+        )
+        .await?;
     }
     Ok(Seeded {
         user: user.id.to_string(),
@@ -980,13 +978,22 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
     })
 }
 
-/// Makes the bench's own database on the PostgreSQL server of `admin_url`, anew.
+/// Runs `sql` on `database` on a connection of its own, closed after.
+async fn execute_alone(database: &str, sql: &str) -> Result<(), String> {
+    let db = sea_orm::Database::connect(database)
+        .await
+        .map_err(|e| e.to_string())?;
+    db.execute_unprepared(sql)
+        .await
+        .map_err(|e| e.to_string())?;
+    db.close().await.map_err(|e| e.to_string())
+}
+
 /// The database the ceiling runs on: on SQLite a copy of the seeded file, byte for byte,
 /// so that each server's writes, and the checkpoints that copy them from the WAL into the
-/// file (with their `fsync`), are paid by that server alone; the two sharing one file, either
-/// process checkpointed the other's writes, and at 1,000,000 organizations, whose writes are
-/// spread over a larger file, that work landed in whichever server's half ran then. On
-/// PostgreSQL, whose own processes do that work, the same database.
+/// file (with their `fsync`), are paid by that server alone: sharing one file, either
+/// process checkpointed whatever the WAL held, the other's writes too, and paid for them
+/// in its own half. On PostgreSQL, whose own processes do that work, the same database.
 async fn ceiling_copy(database: &str) -> Result<String, String> {
     let Some(rest) = database.strip_prefix("sqlite://") else {
         return Ok(database.to_owned());
@@ -994,13 +1001,7 @@ async fn ceiling_copy(database: &str) -> Result<String, String> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     // Everything in the WAL into the file first, with no one else connected: the file is
     // then the whole database.
-    let db = sea_orm::Database::connect(database)
-        .await
-        .map_err(|e| e.to_string())?;
-    db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-        .await
-        .map_err(|e| e.to_string())?;
-    db.close().await.map_err(|e| e.to_string())?;
+    execute_alone(database, "PRAGMA wal_checkpoint(TRUNCATE)").await?;
     let copy = path.strip_suffix(".db").map_or_else(
         || format!("{path}-ceiling"),
         |stem| format!("{stem}-ceiling.db"),
@@ -1013,6 +1014,7 @@ async fn ceiling_copy(database: &str) -> Result<String, String> {
     })
 }
 
+/// Makes the bench's own database on the PostgreSQL server of `admin_url`, anew.
 async fn fresh_postgres_database(admin_url: &str, tag: &str) -> Result<String, String> {
     drop_postgres_database(admin_url, tag).await?;
     let admin = sea_orm::Database::connect(admin_url)

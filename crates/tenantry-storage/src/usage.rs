@@ -434,7 +434,7 @@ fn usage_below_thresholds(
     }
 }
 
-/// The SQL of [`usage_statement`]s, with or without an own allocation.
+/// The SQL of [`usage_statement`]s, by shape ([`usage_shape`]).
 static USAGE_UPDATES: ByShape = ByShape::new();
 
 /// The shape of a [`usage_statement`]: whether it names an own allocation, and a version.
