@@ -414,6 +414,24 @@ mod tests {
         .unwrap()
     }
 
+    /// A new database file, already in WAL mode, as the store's pool leaves it before its
+    /// own connections open: two connections opening a new file at once may both switch it
+    /// to WAL, and one of them is then refused ("database is locked").
+    fn wal_database(dir: &std::path::Path) -> String {
+        use std::str::FromStr as _;
+        let url = format!("sqlite://{}?mode=rwc", dir.join("own.db").display());
+        let options = configure(
+            SqliteConnectOptions::from_str(&url).unwrap(),
+            &StoreOptions::new(&url),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async { options.connect().await.unwrap().close().await.unwrap() });
+        url
+    }
+
     fn openers(own: &Own) -> Vec<u64> {
         (0..own.connections.len())
             .map(|at| own.opener(at))
@@ -425,7 +443,7 @@ mod tests {
     #[test]
     fn a_thread_keeps_to_the_connections_it_opened() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("own.db").display());
+        let url = wal_database(dir.path());
         let own = Arc::new(Own::new(&url, &StoreOptions::new(&url)).unwrap());
         assert_eq!(own.connections.len(), 2);
 
@@ -450,7 +468,7 @@ mod tests {
     #[test]
     fn a_thread_without_a_connection_takes_one_from_a_thread_with_two() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("own.db").display());
+        let url = wal_database(dir.path());
         let own = Arc::new(Own::new(&url, &StoreOptions::new(&url)).unwrap());
 
         let first = select_from_a_thread(&own, 2);
