@@ -2100,23 +2100,34 @@ mod tests {
             db.close().await.unwrap();
             rows[0].try_get_by_index::<i64>(0).unwrap()
         };
-        let copied = runtime.block_on(async {
+        let wal = dir.path().join("bench-3.db-wal");
+        let (copied, kept) = runtime.block_on(async {
             let db = sea_orm::Database::connect(&url).await.unwrap();
-            // Rows left in the WAL, as a store that was closed may leave them.
             for sql in [
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA wal_autocheckpoint = 0",
                 "CREATE TABLE t (n INTEGER)",
-                "INSERT INTO t VALUES (1), (2), (3)",
             ] {
                 db.execute_unprepared(sql).await.unwrap();
             }
+            // Another connection stays open, so that closing the first leaves its rows in
+            // the WAL (the last connection to close would copy them into the file).
+            let kept = sea_orm::Database::connect(&url).await.unwrap();
+            kept.execute_unprepared("SELECT 1").await.unwrap();
+            db.execute_unprepared("INSERT INTO t VALUES (1), (2), (3)")
+                .await
+                .unwrap();
             db.close().await.unwrap();
-            ceiling_copy(&url).await.unwrap()
+            assert!(
+                std::fs::metadata(&wal).unwrap().len() > 0,
+                "rows in the WAL"
+            );
+            (ceiling_copy(&url).await.unwrap(), kept)
         });
         let copy = dir.path().join("bench-3-ceiling.db");
         assert_eq!(copied, format!("sqlite://{}?mode=rwc", copy.display()));
         assert_eq!(runtime.block_on(count(copied)), 3);
+        runtime.block_on(kept.close()).unwrap();
         assert_eq!(runtime.block_on(count(url)), 3, "the original is whole too");
         let postgres = "postgres://postgres@127.0.0.1:5432/test";
         assert_eq!(runtime.block_on(ceiling_copy(postgres)).unwrap(), postgres);
