@@ -12,6 +12,12 @@
 //! The request is counted against the organization's rate limit from the remembered tier
 //! and overrides: a limit another process changed meanwhile counts one request more under
 //! the old limit here, the one whose version no longer stands.
+//!
+//! Requests about one organization run concurrently, so what is remembered only moves
+//! forward: an organization is not replaced by an older version of itself, and a request
+//! that found its version gone forgets it only if no other request has remembered a newer
+//! one meanwhile. Otherwise each such race would cost the requests after it a read each,
+//! until one of them happened to be the only write since its read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -58,17 +64,24 @@ impl KnownOrganizations {
         self.lock().get(&(id, user)).cloned()
     }
 
-    /// Remembers `org` as it is now, and `user`'s role there. An organization with a logo
-    /// is not kept (its image may be large): it is read for each change, as before.
+    /// Remembers `org` as it is now, and `user`'s role there, unless a newer version of it
+    /// is remembered already. An organization with a logo is not kept (its image may be
+    /// large): it is read for each change, as before.
     pub fn remember(&self, org: &Organization, user: Option<UserId>, role: Option<Role>) {
-        let key = (org.id, user);
         if org.logo.is_some() || self.most == 0 {
-            self.lock().remove(&key);
+            self.forget_before(org.id, user, org.version.saturating_add(1));
             return;
         }
+        let key = (org.id, user);
         // Copied before the map is taken: every server thread takes it.
         let organization = Arc::new(org.clone());
         let mut known = self.lock();
+        if known
+            .get(&key)
+            .is_some_and(|kept| kept.organization.version >= org.version)
+        {
+            return;
+        }
         if known.len() >= self.most
             && !known.contains_key(&key)
             && let Some(other) = known.keys().next().copied()
@@ -81,6 +94,19 @@ impl KnownOrganizations {
     /// Forgets the organization as `user` saw it.
     pub fn forget(&self, id: OrganizationId, user: Option<UserId>) {
         self.lock().remove(&(id, user));
+    }
+
+    /// Forgets the organization as `user` saw it if what is remembered is older than
+    /// `version`: known to be stale, where a newer version remembered meanwhile by another
+    /// request is kept.
+    pub fn forget_before(&self, id: OrganizationId, user: Option<UserId>, version: u64) {
+        let mut known = self.lock();
+        if known
+            .get(&(id, user))
+            .is_some_and(|kept| kept.organization.version < version)
+        {
+            known.remove(&(id, user));
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Map> {
@@ -128,4 +154,52 @@ mod tests {
         known.forget(initech.id, ada);
         assert!(known.get(initech.id, ada).is_none());
     }
+
+    /// Requests about one organization race: what they remember only moves forward.
+    #[test]
+    fn an_older_version_neither_replaces_nor_forgets_a_newer_one() {
+        let known = KnownOrganizations::new(10);
+        let ada = Some(UserId::generate());
+        let acme = org("Acme");
+        let mut newer = acme.clone();
+        newer.version += 2;
+        known.remember(&newer, ada, Some(Role::Owner));
+
+        // A request that wrote version + 1 answers after one that wrote version + 2.
+        let mut older = acme.clone();
+        older.version += 1;
+        known.remember(&older, ada, Some(Role::Member));
+        let kept = known.get(acme.id, ada).unwrap();
+        assert_eq!(
+            (kept.organization.version, kept.role),
+            (newer.version, Some(Role::Owner))
+        );
+
+        // A request whose write at version + 1 found it gone forgets only what is older
+        // than what it found.
+        known.forget_before(acme.id, ada, older.version + 1);
+        assert_eq!(
+            known.get(acme.id, ada).unwrap().organization.version,
+            newer.version
+        );
+        known.forget_before(acme.id, ada, newer.version + 1);
+        assert!(known.get(acme.id, ada).is_none());
+
+        // Nothing remembered: nothing to forget, and the older one is taken.
+        known.forget_before(acme.id, ada, newer.version + 1);
+        known.remember(&older, ada, Some(Role::Member));
+        assert_eq!(
+            known.get(acme.id, ada).unwrap().organization.version,
+            older.version
+        );
+
+        // A logo is never kept: a newer version with one forgets the older without it.
+        let mut with_logo = newer.clone();
+        with_logo.logo = Some(tenantry_domain::Logo::parse_data_url(LOGO).unwrap());
+        known.remember(&with_logo, ada, Some(Role::Owner));
+        assert!(known.get(acme.id, ada).is_none());
+    }
+
+    /// A one-pixel PNG.
+    const LOGO: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGPwd3v6HwAE3AJ6zM4FjgAAAABJRU5ErkJggg==";
 }

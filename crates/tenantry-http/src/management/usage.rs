@@ -186,7 +186,8 @@ pub(super) async fn create_usage(
                 return Err(organization_not_found(error));
             }
         }
-        state.known.forget(id, user);
+        let tried = known.organization.version;
+        state.known.forget_before(id, user, tried.saturating_add(1));
     }
     // Counted once: when the organization was remembered, the request already was.
     let (_, org, role) = limits
@@ -224,7 +225,7 @@ pub(super) async fn create_usage(
             if organization.version == org.version + 1 {
                 state.known.remember(&organization, user, role);
             } else {
-                state.known.forget(id, user);
+                state.known.forget_before(id, user, organization.version);
             }
             crate::metrics::usage(category.as_str(), entry.credits.unsigned_abs());
             Ok(HttpResponse::Ok()

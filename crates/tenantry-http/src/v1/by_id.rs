@@ -345,7 +345,9 @@ pub(super) async fn update_organization_by_id(
                 }
             }
         }
-        state.known.forget(id, user);
+        state
+            .known
+            .forget_before(id, user, org.version.saturating_add(1));
     }
     // Counted once: when the organization was remembered, the request already was.
     let (access, known, role) = match read {
