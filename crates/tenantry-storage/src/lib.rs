@@ -407,7 +407,7 @@ impl Store {
         group_commit::write(
             &self.queue,
             &self.writes,
-            &self.own.options,
+            &self.own.write_options,
             self.turn_timeout,
             statement,
         )
@@ -1025,6 +1025,16 @@ mod tests {
                 "{name}: pooled, read, written"
             );
         }
+        // Only the write turn's connection keeps a larger page cache (`own.rs`).
+        let statement = || Statement::from_string(DbBackend::Sqlite, "PRAGMA cache_size");
+        let pooled = value(store.db().query_all_raw(statement()).await.unwrap());
+        let read = value(store.read_all(statement()).await.unwrap());
+        let written = value(store.write_one(statement()).await.unwrap().unwrap());
+        assert_eq!(
+            [pooled.as_str(), read.as_str(), written.as_str()],
+            ["-2000", "-2000", "-16384"],
+            "cache_size: pooled, read, written"
+        );
         store.close().await.unwrap();
     }
 
