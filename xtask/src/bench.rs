@@ -172,7 +172,8 @@ fn postgres_database(tag: &str) -> String {
 }
 /// The tag of the database `tenantry import` moves the SQLite database into.
 const MOVED: &str = "moved";
-/// Organizations that get an organization-scoped key of their own.
+/// Organizations that get an organization-scoped key of their own: spread evenly over the
+/// table ([`keyed_positions`]).
 const KEYED_ORGANIZATIONS: usize = 1_000;
 /// Requests sent one by one to count statements.
 const PROBES: usize = 20;
@@ -947,7 +948,8 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
         }
     }
     let mut keyed = Vec::new();
-    for (i, &org) in ids.iter().take(KEYED_ORGANIZATIONS).enumerate() {
+    for (i, at) in keyed_positions(ids.len()).enumerate() {
+        let org = ids[at];
         let scope = ApiKeyScope::Organization {
             organization_id: org,
             user_id: Some(user.id),
@@ -979,6 +981,15 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
 }
 
 /// Runs `sql` on `database` on a connection of its own, closed after.
+/// Where the keyed organizations are among `count`, in the order they were created: every
+/// `count / 1,000`th, so that the `/v1` endpoints range over the whole table as their
+/// ceilings' random organizations do, not over its first rows (pages a cache holds at any
+/// size).
+fn keyed_positions(count: usize) -> impl Iterator<Item = usize> {
+    let step = (count / KEYED_ORGANIZATIONS).max(1);
+    (0..count).step_by(step).take(KEYED_ORGANIZATIONS)
+}
+
 async fn execute_alone(database: &str, sql: &str) -> Result<(), String> {
     let db = sea_orm::Database::connect(database)
         .await
@@ -2131,6 +2142,17 @@ mod tests {
         assert_eq!(runtime.block_on(count(url)), 3, "the original is whole too");
         let postgres = "postgres://postgres@127.0.0.1:5432/test";
         assert_eq!(runtime.block_on(ceiling_copy(postgres)).unwrap(), postgres);
+    }
+
+    #[test]
+    fn keyed_organizations_range_over_the_whole_table() {
+        let at: Vec<usize> = keyed_positions(1_000_000).collect();
+        assert_eq!(at.len(), KEYED_ORGANIZATIONS);
+        assert_eq!((at[0], at[1], at[999]), (0, 1_000, 999_000));
+        let at: Vec<usize> = keyed_positions(10_000).collect();
+        assert_eq!((at.len(), at[1], at[999]), (KEYED_ORGANIZATIONS, 10, 9_990));
+        // Fewer organizations than keys: each has one.
+        assert_eq!(keyed_positions(3).collect::<Vec<_>>(), [0, 1, 2]);
     }
 
     #[test]
