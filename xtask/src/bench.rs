@@ -1360,6 +1360,8 @@ async fn load(
 
 /// How many different requests a wrk script cycles through (organizations, keys, bodies).
 const WRK_REQUESTS: u64 = 1_000;
+/// wrk's threads, one a core.
+const WRK_THREADS: usize = 2;
 
 /// Loads `scenario` with wrk (closed loop: `connections` keep-alive connections on two
 /// threads), a generator light enough that the server, not the client, is measured. The
@@ -1373,10 +1375,10 @@ fn wrk_load(
     options: &BenchOptions,
     pid: u32,
 ) -> Result<Totals, String> {
-    let path = wrk_script(dir, base, seeded, scenario)?;
+    let path = wrk_script(dir, base, seeded, scenario, WRK_THREADS)?;
     let cpu_before = cpu_time(pid);
     let started = Instant::now();
-    let text = run_wrk(&path, base, 2, options.connections, duration)?;
+    let text = run_wrk(&path, base, WRK_THREADS, options.connections, duration)?;
     let elapsed = started.elapsed();
     let cpu = cpu_time(pid).saturating_sub(cpu_before);
     let (requests, errors, p50, p99) = parse_wrk(&text)?;
@@ -1391,12 +1393,17 @@ fn wrk_load(
 }
 
 /// Writes the wrk script that cycles through [`WRK_REQUESTS`] of `scenario`'s requests to
-/// `base`, answering its path.
+/// `base`, answering its path. Each of wrk's `threads` starts as far from the others in the
+/// cycle as it can (thread k at k/threads of it), as independent clients would be: started
+/// at one place (Lua's `math.random` gives every thread the same first number), the threads
+/// sent their requests about each organization at the same moment, until their paces drew
+/// them apart, and each write raced another on the same row.
 fn wrk_script(
     dir: &Path,
     base: &str,
     seeded: &Seeded,
     scenario: &Scenario,
+    threads: usize,
 ) -> Result<PathBuf, String> {
     let client = reqwest::Client::new();
     let mut script = String::from("local requests = {\n");
@@ -1433,11 +1440,14 @@ fn wrk_script(
             body
         ));
     }
-    script.push_str(
-        "}\nlocal formatted = {}\nlocal i = 0\n\
-         init = function(args)\n  for k, r in ipairs(requests) do formatted[k] = wrk.format(r[1], r[2], r[3], r[4]) end\n  i = math.random(#formatted)\nend\n\
+    script.push_str(&format!(
+        "}}\nlocal formatted = {{}}\nlocal i = 0\nlocal made = 0\n\
+         setup = function(thread)\n  thread:set(\"thread_id\", made)\n  made = made + 1\nend\n\
+         init = function(args)\n  for k, r in ipairs(requests) do formatted[k] = wrk.format(r[1], r[2], r[3], r[4]) end\n  \
+         i = math.floor(thread_id * #formatted / {threads})\nend\n\
          request = function()\n  i = i % #formatted + 1\n  return formatted[i]\nend\n",
-    );
+        threads = threads.max(1)
+    ));
     let path = dir.join("scenario.lua");
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
     Ok(path)

@@ -154,7 +154,7 @@ fn count(
             READY_WITHIN,
         ))
         .map_err(|e| server.explain(e))?;
-    let script = wrk_script(dir, &base, seeded, scenario)?;
+    let script = wrk_script(dir, &base, seeded, scenario, 1)?;
     run_wrk(&script, &base, 1, CONNECTIONS, WARM_UP)?;
     callgrind_control("-z", server.id())?;
     let report = run_wrk(&script, &base, 1, CONNECTIONS, duration)?;
