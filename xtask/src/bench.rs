@@ -980,7 +980,6 @@ async fn seed(database: &str, count: usize) -> Result<Seeded, String> {
     })
 }
 
-/// Runs `sql` on `database` on a connection of its own, closed after.
 /// Where the keyed organizations are among `count`, in the order they were created: every
 /// `count / 1,000`th, so that the `/v1` endpoints range over the whole table as their
 /// ceilings' random organizations do, not over its first rows (pages a cache holds at any
@@ -990,6 +989,7 @@ fn keyed_positions(count: usize) -> impl Iterator<Item = usize> {
     (0..count).step_by(step).take(KEYED_ORGANIZATIONS)
 }
 
+/// Runs `sql` on `database` on a connection of its own, closed after.
 async fn execute_alone(database: &str, sql: &str) -> Result<(), String> {
     let db = sea_orm::Database::connect(database)
         .await
