@@ -5,8 +5,8 @@
 //! sqlx, and a constant JSON answer) run on one fresh database (on SQLite, each on its own
 //! copy of the file: [`ceiling_copy`]), seeded through the storage crate: organizations
 //! with one owner, who is in all of them (auto billing on and no overage cap, so usage
-//! never runs out), a key of that user, and organization-scoped keys for the first
-//! thousand organizations. A closed-loop load generator then keeps a fixed
+//! never runs out), a key of that user, and organization-scoped keys for a thousand
+//! organizations spread over the table. A closed-loop load generator then keeps a fixed
 //! number of connections busy against one endpoint at a time, and against its ceiling in
 //! turn (Tenantry, ceiling, Tenantry, ceiling), so that noise on the machine falls on both.
 //! Then a second Tenantry process, logging every statement, answers each endpoint a few
