@@ -19,7 +19,10 @@ const FORBIDDEN: [&str; 8] = [
 /// file lists every dependency that any feature set of the workspace enables, so the tree
 /// found here contains the real one.
 fn lock_graph() -> BTreeMap<String, Vec<String>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock");
+    // The directory cargo gives the run, not the one compiled in: a build reused from another
+    // checkout sharing the target directory would read that checkout's file.
+    let path = std::path::Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("../Cargo.lock");
     let text = std::fs::read_to_string(path).expect("Cargo.lock is readable");
     let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut current: Option<String> = None;

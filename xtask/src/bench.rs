@@ -181,7 +181,7 @@ const PROBES: usize = 20;
 /// Runs the benchmark and answers its report.
 pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String> {
     eprintln!("bench: building the server and the baseline (release)");
-    let status = Command::new(env!("CARGO"))
+    let status = Command::new(crate::cargo())
         .args([
             "build",
             "--release",
@@ -1572,7 +1572,7 @@ fn ensure_oha() -> Result<PathBuf, String> {
         "bench: installing oha {OHA_VERSION} into {} (once)",
         tools.display()
     );
-    let status = Command::new(env!("CARGO"))
+    let status = Command::new(crate::cargo())
         .args([
             "install",
             "--locked",

@@ -19,7 +19,7 @@ mod bench;
 mod client;
 mod spec_check;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::Value;
@@ -27,11 +27,22 @@ use serde_json::Value;
 const OPENAPI_PATH: &str = "openapi/openapi.json";
 const DOCUMENTED_DIR: &str = "openapi/documented";
 
+/// The workspace this run works on: the one `cargo xtask` was run in, as cargo tells the run
+/// (`CARGO_MANIFEST_DIR`). Not the path compiled in: cargo reuses a build made in another
+/// checkout that shares the target directory (the sources alike), and that path would point
+/// into the other checkout, or to where it was.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()
+}
+
+/// The cargo running this, as cargo tells the run (`CARGO`), for the same reason as
+/// [`workspace_root`].
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into())
 }
 
 fn main() -> ExitCode {
