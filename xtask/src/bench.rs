@@ -14,7 +14,7 @@
 //!
 //! Given two sizes or more (`--orgs 10000,1000000`), each backend is seeded at every size,
 //! a Tenantry and a ceiling run on each, and an endpoint's load goes from one size to the
-//! next within each half, so that the cost from the smallest size to the largest is
+//! next within each round, so that the cost from the smallest size to the largest is
 //! measured in one stretch of time rather than across two runs minutes apart.
 
 use std::io::{BufRead as _, Read as _, Seek as _};
@@ -40,6 +40,10 @@ pub(crate) struct BenchOptions {
     /// endpoint's cost moved from the smallest size to the largest.
     pub(crate) orgs: Vec<usize>,
     pub(crate) seconds: u64,
+    /// How many turns each endpoint's `seconds` are split into, on Tenantry and its ceiling
+    /// (and every size) alternately: the more, the less the machine's drift through the
+    /// run weighs on one side. Each is a whole number of seconds, as wrk runs.
+    pub(crate) rounds: u64,
     pub(crate) connections: usize,
     /// A PostgreSQL server to run on as well (its URL, naming any database the bench may
     /// connect to in order to create its own).
@@ -61,6 +65,7 @@ impl BenchOptions {
         let mut options = Self {
             orgs: vec![10_000],
             seconds: 10,
+            rounds: 2,
             connections: 64,
             postgres: None,
             move_only: false,
@@ -101,6 +106,7 @@ impl BenchOptions {
                     options.orgs = sizes;
                 }
                 "--seconds" => options.seconds = value("--seconds")? as u64,
+                "--rounds" => options.rounds = value("--rounds")? as u64,
                 "--connections" => options.connections = value("--connections")?,
                 "--postgres" => {
                     let url = args.next().ok_or("--postgres takes a URL")?;
@@ -124,6 +130,13 @@ impl BenchOptions {
                 ),
                 other => return Err(format!("unknown option {other}")),
             }
+        }
+        if !options.seconds.max(2).is_multiple_of(options.rounds) {
+            return Err(format!(
+                "--seconds ({}) is split into --rounds ({}) of whole seconds: make it a multiple",
+                options.seconds.max(2),
+                options.rounds
+            ));
         }
         if options.move_only && options.postgres.is_none() {
             return Err("--move-only moves to PostgreSQL: name it with --postgres".into());
@@ -224,9 +237,10 @@ pub(crate) fn run(root: &Path, options: &BenchOptions) -> Result<String, String>
         instructions::heading(options)
     } else {
         format!(
-            "{sizes} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in halves (p50: the halves' mean, p99: the worse){}; the server logs as by default; the load generator shares the machine\n",
+            "{sizes} organizations; wrk, closed loop, 2 threads and {} keep-alive connections, {} s per endpoint on Tenantry and as long on its ceiling, interleaved in {} rounds (p50: the rounds' mean, p99: the worst){}; the server logs as by default; the load generator shares the machine\n",
             options.connections,
-            options.seconds,
+            options.seconds.max(2),
+            options.rounds,
             if options.orgs.len() > 1 {
                 ", each size's servers running side by side, their loads interleaved too"
             } else {
@@ -542,8 +556,8 @@ fn run_on(
             reset_peak_rss(site.tenantry.id());
             totals.push(Default::default());
         }
-        let phase = Duration::from_secs(options.seconds).max(Duration::from_secs(2)) / 2;
-        for _ in 0..2 {
+        let phase = Duration::from_secs(options.seconds.max(2) / options.rounds);
+        for _ in 0..options.rounds {
             for (site, (ours, ceiling)) in sites.iter().zip(&mut totals) {
                 ours.add(wrk_load(
                     dir,
@@ -2057,6 +2071,15 @@ mod tests {
         .unwrap();
         assert_eq!(options.orgs, [1_000_000]);
         assert_eq!(options.seconds, 2);
+        assert_eq!(options.rounds, 2);
+        let rounds = BenchOptions::parse(&["--seconds", "12", "--rounds", "4"]).unwrap();
+        assert_eq!((rounds.seconds, rounds.rounds), (12, 4));
+        assert!(
+            BenchOptions::parse(&["--seconds", "10", "--rounds", "4"]).is_err(),
+            "wrk runs whole seconds: 10 s are not 4 rounds"
+        );
+        assert!(BenchOptions::parse(&["--quick", "--rounds", "4"]).is_err());
+        assert!(BenchOptions::parse(&["--rounds", "0"]).is_err());
         let sizes = BenchOptions::parse(&["--orgs", "1_000_000,10000,10000"]).unwrap();
         assert_eq!(sizes.orgs, [10_000, 1_000_000], "sorted, once each");
         assert_eq!(sizes.largest(), 1_000_000);

@@ -6,14 +6,15 @@
 //!   in `openapi/documented/` and the house rules, printing every mismatch.
 //! - `client`: writes the typed Rust client, `crates/tenantry-client/src/generated.rs`, from the
 //!   committed `openapi/openapi.json`; `client --check` fails when it is stale.
-//! - `bench [--quick] [--orgs N[,N]...] [--seconds N] [--connections N] [--postgres URL] [--only
-//!   NAME]... [--instructions [--profiles DIR]]`: loads a release build of the server
-//!   endpoint by endpoint, each against its ceiling, and prints the figures (`--only`: just
-//!   the parts whose name holds NAME: endpoints, `fixed rate` or `webhook delivery`;
-//!   `--orgs 10000,1000000`: both sizes side by side, and how each endpoint's cost moved
-//!   from one to the other; `--instructions`: instructions per request counted under
-//!   callgrind, instead of time;
-//!   `--profiles`: each server's callgrind dump kept in DIR).
+//! - `bench [--quick] [--orgs N[,N]...] [--seconds N] [--rounds N] [--connections N] [--postgres
+//!   URL] [--only NAME]... [--instructions [--profiles DIR]]`: loads a release build of the
+//!   server endpoint by endpoint, each against its ceiling, and prints the figures
+//!   (`--rounds`: how many alternating turns each endpoint's seconds are split into, 2 by
+//!   default; `--only`: just the parts whose name holds NAME: endpoints, `fixed rate` or
+//!   `webhook delivery`; `--orgs 10000,1000000`: both sizes side by side, and how each
+//!   endpoint's cost moved from one to the other; `--instructions`: instructions per
+//!   request counted under callgrind, instead of time; `--profiles`: each server's
+//!   callgrind dump kept in DIR).
 
 mod bench;
 mod client;
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
         ["bench", rest @ ..] => bench(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask client [--check] | cargo xtask bench [--quick] [--orgs N[,N]...] [--seconds N] [--connections N] [--postgres URL] [--only NAME]... [--instructions [--profiles DIR]]"
+                "usage: cargo xtask openapi [--check] | cargo xtask spec-check | cargo xtask client [--check] | cargo xtask bench [--quick] [--orgs N[,N]...] [--seconds N] [--rounds N] [--connections N] [--postgres URL] [--only NAME]... [--instructions [--profiles DIR]]"
             );
             ExitCode::from(2)
         }
